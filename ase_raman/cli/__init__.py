@@ -1,0 +1,70 @@
+"""The ``ase-raman`` command.
+
+Each sub-command lives in its own module of this package with three names:
+``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int``. Add a new one by
+listing its module in :data:`COMMANDS`. User mistakes raise
+:class:`ase_raman.errors.AseRamanError`; :func:`main` prints them as one line
+``ase-raman: error: ...`` on stderr and exits with status 2 (no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from ..errors import AseRamanError
+
+#: sub-command name -> module (relative to this package) implementing it.
+COMMANDS: dict[str, str] = {
+    "fit": ".fit",
+    "predict": ".predict",
+    "models": ".models",
+}
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line and exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"ase-raman: error: {self.prog}: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .. import __version__
+
+    parser = _OneLineParser(
+        prog="ase-raman",
+        description="Machine-learned polarizabilities, Raman spectra, VDOS and ion transport "
+        "from molecular dynamics.",
+    )
+    parser.add_argument("--version", action="version", version=f"ase-raman {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_OneLineParser)
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(module_name, __name__)
+        cmd = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(cmd)
+        cmd.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``ase-raman`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "_run", None) is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except AseRamanError as exc:
+        print(f"ase-raman: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ase-raman: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Spectra and transport from time series: Raman, VDOS, MSD (one module each)."""
