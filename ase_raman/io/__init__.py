@@ -1,0 +1,129 @@
+"""Readers of reference polarizability data (and, in :mod:`.trajectory`, MD trajectories).
+
+:func:`read_reference` is the one entry point: it returns ``ase.Atoms`` frames with
+
+* ``info["polarizability"]``: 3x3, symmetrised, Angstrom^3;
+* ``info["polarizability_asymmetry"]``: relative asymmetry of the raw tensor (float);
+* ``info["dielectric_tensor"]``: 3x3 symmetrised eps, where the source has one;
+* ``info["source"]``: file (and line) the tensor came from.
+
+One small module per code: :mod:`.extxyz`, :mod:`.vasp` (OUTCAR, vasprun.xml),
+:mod:`.espresso` (ph.x output), :mod:`.generic` (anything else ASE reads).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from ase import Atoms
+from ase.io.formats import ioformats
+
+from ..errors import UsageError
+from ._common import Index, check_file
+from .espresso import read_ph_out
+from .extxyz import read_extxyz
+from .generic import read_with_ase
+from .vasp import read_outcar, read_vasprun
+
+__all__ = ["FORMATS", "detect_format", "read_reference"]
+
+#: Format names handled by our own readers (any other ASE format name goes to ASE).
+FORMATS: dict[str, str] = {
+    "extxyz": "extended XYZ with a polarizability key per frame",
+    "vasp-out": "VASP OUTCAR of a LEPSILON / LCALCEPS run",
+    "vasp-xml": "VASP vasprun.xml with <varray name='epsilon'>",
+    "espresso-ph": "Quantum ESPRESSO ph.x output with the dielectric constant",
+}
+
+_ALIASES = {"outcar": "vasp-out", "vasprun": "vasp-xml", "ph.x": "espresso-ph", "xyz": "extxyz"}
+
+
+def detect_format(path: str | os.PathLike) -> str:
+    """Guess the format of ``path`` from its name, then from its first bytes.
+
+    Returns one of :data:`FORMATS` or an ASE format name; raises
+    :class:`ase_raman.errors.InputFileError` for a missing/empty file and
+    :class:`ase_raman.errors.UsageError` when nothing matches.
+    """
+    p = check_file(path)
+    name = p.name.lower()
+    if "outcar" in name:
+        return "vasp-out"
+    if "vasprun" in name and name.endswith(".xml"):
+        return "vasp-xml"
+    if name.endswith((".extxyz", ".xyz")):
+        return "extxyz"
+    with open(p, "rb") as fh:
+        head = fh.read(4096).decode("utf-8", errors="replace")
+    if "<modeling" in head and head.lstrip().startswith("<?xml"):
+        return "vasp-xml"
+    if head.lstrip().startswith("vasp."):
+        return "vasp-out"
+    if "Program PHONON" in head:
+        return "espresso-ph"
+    lines = head.splitlines()
+    if len(lines) > 1 and lines[0].strip().isdigit() and "=" in lines[1]:
+        return "extxyz"
+    try:
+        from ase.io.formats import filetype
+
+        return filetype(str(p), guess=False)
+    except Exception:
+        raise UsageError(
+            f"{p}: cannot tell the file format from its name or content; pass format="
+            f" (one of {', '.join(FORMATS)} or an ASE format name)"
+        ) from None
+
+
+def read_reference(
+    path: str | os.PathLike,
+    format: str | None = None,
+    index: Index = ":",
+    alpha_key: str | None = None,
+    alpha_unit: str = "A3",
+) -> list[Atoms]:
+    """Read reference frames with polarizabilities from a DFT output or a labelled set.
+
+    Parameters
+    ----------
+    path:
+        The file (OUTCAR, vasprun.xml, ph.x output, extxyz, or any ASE-readable file).
+    format:
+        ``"extxyz"``, ``"vasp-out"``, ``"vasp-xml"``, ``"espresso-ph"`` or any ASE format
+        name; guessed by :func:`detect_format` when None.
+    index:
+        Which frames: int, slice or ASE string (``":"``, ``"-1"``, ``"::10"``). A list is
+        always returned.
+    alpha_key, alpha_unit:
+        Key and unit (``"A3"``, ``"bohr3"``, ``"e2A2/eV"``) of the polarizability in
+        extxyz/ASE files (default key ``"polarizability"``). Ignored for DFT outputs, whose
+        alpha is computed as ``V (eps - 1) / (4 pi)`` in Angstrom^3.
+
+    Returns
+    -------
+    Frames with ``info["polarizability"]`` (3x3, Angstrom^3, symmetrised),
+    ``info["polarizability_asymmetry"]`` and, where known, ``info["dielectric_tensor"]``.
+
+    Raises
+    ------
+    InputFileError, MissingDataError, TensorError, UsageError (all from
+    :mod:`ase_raman.errors`), each with a one-line message naming the file.
+    """
+    p = Path(path)
+    fmt = detect_format(p) if format is None else _ALIASES.get(format.lower(), format)
+    readers: dict[str, Callable[[], list[Atoms]]] = {
+        "extxyz": lambda: read_extxyz(p, index, alpha_key, alpha_unit),
+        "vasp-out": lambda: read_outcar(p, index),
+        "vasp-xml": lambda: read_vasprun(p, index),
+        "espresso-ph": lambda: read_ph_out(p, index),
+    }
+    if fmt in readers:
+        return readers[fmt]()
+    if fmt not in ioformats:
+        raise UsageError(
+            f"{p}: unknown format {format!r}; use one of {', '.join(FORMATS)} or an ASE"
+            " format name (see `ase info --formats`)"
+        )
+    return read_with_ase(p, fmt, index, alpha_key, alpha_unit)

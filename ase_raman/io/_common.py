@@ -1,0 +1,105 @@
+"""Helpers shared by the reference-data readers: file checks, tensor attachment, indexing.
+
+Every reader returns ``ase.Atoms`` frames carrying, in ``atoms.info``:
+
+* ``"polarizability"``: symmetrised 3x3 polarizability in Angstrom^3;
+* ``"polarizability_asymmetry"``: relative asymmetry ``|A - A^T|_F / (2 |A|_F)`` of the
+  raw (unsymmetrised) polarizability, a float (see :func:`ase_raman.tensors.checked_symmetric`);
+* ``"dielectric_tensor"``: symmetrised 3x3 dielectric tensor (dimensionless), where the
+  source has one;
+* ``"source"``: ``"<path>"`` or ``"<path>:<line>"`` where the tensor was read.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+from ase import Atoms
+from ase.io.formats import string2index
+
+from ..errors import InputFileError, UsageError
+from ..tensors import checked_symmetric, epsilon_to_alpha
+
+T = TypeVar("T")
+
+#: What ``index`` may be: an int, a slice, or an ASE index string (":", "-1", "::10").
+Index = int | slice | str
+
+
+def one_line(text: object) -> str:
+    """Collapse an exception text to a single line (messages must fit one line)."""
+    return " ".join(str(text).split())
+
+
+def check_file(path: str | os.PathLike) -> Path:
+    """Return ``path`` as a Path, or raise :class:`InputFileError` if it is not a readable file."""
+    p = Path(path)
+    if not p.exists():
+        raise InputFileError(f"{p}: file not found; check the path")
+    if not p.is_file():
+        raise InputFileError(f"{p}: is not a regular file (a folder?); pass the file itself")
+    if p.stat().st_size == 0:
+        raise InputFileError(f"{p}: file is empty; was the calculation run to the end?")
+    return p
+
+
+def parse_index(index: Index) -> int | slice:
+    """Turn an ASE-style index (int, slice or string like ``":"``, ``"-1"``, ``"::2"``) into
+    an int or a slice."""
+    if isinstance(index, (int, np.integer)):
+        return int(index)
+    if isinstance(index, slice):
+        return index
+    if isinstance(index, str):
+        try:
+            return string2index(index)
+        except ValueError:
+            raise UsageError(
+                f"index {index!r} is not understood; use e.g. ':', '-1', '0:100' or '::10'"
+            ) from None
+    raise UsageError(f"index must be an int, a slice or a string, got {type(index).__name__}")
+
+
+def select(items: Sequence[T], index: Index, path: Path) -> list[T]:
+    """Apply ``index`` to the frames of ``path``; always return a list."""
+    idx = parse_index(index)
+    if isinstance(idx, slice):
+        return list(items[idx])
+    try:
+        return [items[idx]]
+    except IndexError:
+        raise UsageError(
+            f"{path}: index {idx} is out of range, the file holds {len(items)} frame(s)"
+        ) from None
+
+
+def attach_alpha(atoms: Atoms, alpha_raw: np.ndarray, where: str) -> Atoms:
+    """Store a raw polarizability (Angstrom^3) symmetrised, with its asymmetry, in ``atoms.info``.
+
+    Raises :class:`ase_raman.errors.TensorError` (naming ``where``) when the tensor is far
+    from symmetric (see :func:`ase_raman.tensors.checked_symmetric`).
+    """
+    sym, asym = checked_symmetric(alpha_raw, where)
+    atoms.info["polarizability"] = sym
+    atoms.info["polarizability_asymmetry"] = asym
+    return atoms
+
+
+def attach_epsilon(atoms: Atoms, eps_raw: np.ndarray, where: str) -> Atoms:
+    """Store a dielectric tensor and the polarizability ``V (eps - 1) / (4 pi)`` it implies.
+
+    ``V`` is the cell volume of ``atoms`` in Angstrom^3, so the structure must be the one
+    the tensor was computed for. The asymmetry stored is that of the raw polarizability.
+    """
+    volume = abs(float(np.linalg.det(atoms.cell.array)))
+    if volume <= 0.0:
+        raise InputFileError(f"{where}: the structure has no cell volume, cannot convert eps")
+    eps_sym, _ = checked_symmetric(eps_raw, where)
+    atoms.info["dielectric_tensor"] = eps_sym
+    attach_alpha(atoms, epsilon_to_alpha(np.asarray(eps_raw, dtype=float), volume), where)
+    atoms.info["source"] = where
+    return atoms
