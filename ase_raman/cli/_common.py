@@ -1,0 +1,66 @@
+"""Small helpers shared by the sub-commands: JSON parsing, index slices, last-line JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from typing import Any
+
+from ..errors import UsageError
+
+
+def parse_json_option(text: str | None, option: str) -> dict[str, Any]:
+    """Parse a JSON object given on the command line (``--hypers '{"cutoff": 5}'``)."""
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{option}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(value, dict):
+        raise UsageError(f"{option}: expected a JSON object like '{{\"cutoff\": 5.0}}'")
+    return value
+
+
+def parse_index(text: str | None) -> slice:
+    """``START:STOP:STEP`` (any part optional) or a single integer -> slice."""
+    if text is None or text in ("", ":"):
+        return slice(None)
+    parts = text.split(":")
+    try:
+        if len(parts) == 1:
+            i = int(parts[0])
+            return slice(i, i + 1 if i != -1 else None)
+        if len(parts) > 3:
+            raise ValueError
+        values = [int(p) if p.strip() else None for p in parts] + [None] * (3 - len(parts))
+    except ValueError:
+        raise UsageError(f"--index {text!r}: expected START:STOP:STEP, e.g. 100::10") from None
+    if values[2] is not None and values[2] <= 0:
+        raise UsageError(f"--index {text!r}: STEP must be a positive integer")
+    return slice(*values)
+
+
+def slice_to_ase(index: slice) -> str:
+    """A slice as the index string ASE's readers understand ("100::10")."""
+    def fmt(v: int | None) -> str:
+        return "" if v is None else str(v)
+
+    return f"{fmt(index.start)}:{fmt(index.stop)}:{fmt(index.step)}"
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def print_json_line(payload: dict[str, Any]) -> None:
+    """Print ``payload`` as one JSON line on stdout (NaN/inf become null)."""
+    print(json.dumps(_json_safe(payload), sort_keys=True))
+    sys.stdout.flush()

@@ -1,0 +1,79 @@
+"""The learner registry: entry points in the group ``ase_raman.models``.
+
+A learner package declares, in its ``pyproject.toml``::
+
+    [project.entry-points."ase_raman.models"]
+    my-learner = "my_package.module:MyLearner"
+
+where ``MyLearner`` implements :class:`ase_raman.models.base.TensorModel`. ase-raman's
+own learners are registered exactly the same way, so third-party packages are peers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
+
+from ..errors import ModelFileError, UnknownLearnerError
+from .base import TensorModel
+from .modelfile import read_model_file
+
+GROUP = "ase_raman.models"
+
+
+@dataclass(frozen=True)
+class LearnerInfo:
+    """One installed learner: registry name, providing distribution and its version."""
+
+    name: str
+    distribution: str
+    version: str
+    target: str
+
+
+def _entry_points() -> dict[str, EntryPoint]:
+    return {ep.name: ep for ep in entry_points(group=GROUP)}
+
+
+def installed_learners() -> list[LearnerInfo]:
+    """All learners registered in the ``ase_raman.models`` entry-point group, by name."""
+    out = []
+    for name, ep in sorted(_entry_points().items()):
+        dist = getattr(ep, "dist", None)
+        out.append(LearnerInfo(
+            name=name,
+            distribution=dist.name if dist is not None else "?",
+            version=dist.version if dist is not None else "?",
+            target=ep.value,
+        ))
+    return out
+
+
+def get_learner(name: str, distribution_hint: str | None = None) -> type[TensorModel]:
+    """The learner class registered under ``name``; a clear error when none is."""
+    ep = _entry_points().get(name)
+    if ep is None:
+        known = ", ".join(sorted(_entry_points())) or "none"
+        hint = (f"install the plugin package {distribution_hint!r}"
+                if distribution_hint else "install the plugin package that provides it")
+        raise UnknownLearnerError(
+            f"no installed learner named {name!r} (entry-point group {GROUP!r}; installed: "
+            f"{known}); {hint}"
+        )
+    try:
+        return ep.load()
+    except Exception as exc:  # a broken plugin must not look like an ase-raman bug
+        raise UnknownLearnerError(
+            f"learner {name!r} is registered by {ep.value!r} but failed to import: {exc}"
+        ) from exc
+
+
+def load_model(path: str | Path) -> TensorModel:
+    """Load any model file, dispatching on the learner name stored in it."""
+    _, metadata = read_model_file(path)
+    cls = get_learner(str(metadata["learner"]), metadata.get("distribution"))
+    model = cls.load(path)
+    if not isinstance(model, TensorModel):
+        raise ModelFileError(f"{path}: learner {metadata['learner']!r} did not return a model")
+    return model

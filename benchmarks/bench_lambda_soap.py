@@ -1,0 +1,72 @@
+"""Benchmark: lambda-soap model.predict vs the bare featomic lambda-SOAP computation.
+
+Same 128-atom alpha-AgI structures, same hypers, same process, batches of 16. Prints one
+JSON line: ``predict_ms`` and ``featomic_ms`` per structure, ``ratio`` (goal <= 1.3) and
+``peak_rss_mb``.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _structures import alpha_agi, bond_polarizability_label  # noqa: E402
+
+from ase_raman.models.lambda_soap import LambdaSoapRidge  # noqa: E402
+
+HYPERS = {"cutoff": 5.0, "max_radial": 6, "max_angular": 4}
+N_TRAIN, N_PREDICT, REPEATS = 48, 64, 3
+
+
+def best_of(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    train = [alpha_agi((4, 4, 2), seed=s) for s in range(N_TRAIN)]
+    for atoms in train:
+        atoms.info["polarizability"] = bond_polarizability_label(atoms)
+    frames = [alpha_agi((4, 4, 2), seed=1000 + s) for s in range(N_PREDICT)]
+    assert len(frames[0]) == 128
+
+    model = LambdaSoapRidge(hypers=HYPERS).fit(train)
+    featurizer = model.featurizer
+    calculator, selected = featurizer._calculator, featurizer._selected
+
+    def bare_featomic() -> None:
+        for start in range(0, N_PREDICT, featurizer.batch_size):
+            calculator.compute(frames[start:start + featurizer.batch_size],
+                               selected_keys=selected, neighbors_to_properties=True)
+
+    model.predict(frames[:16])  # warm-up
+    featomic_s = best_of(bare_featomic, REPEATS)
+    predict_s = best_of(lambda: model.predict(frames), REPEATS)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    print(json.dumps({
+        "structures": N_PREDICT,
+        "atoms": len(frames[0]),
+        "hypers": HYPERS,
+        "predict_ms": round(1e3 * predict_s / N_PREDICT, 3),
+        "featomic_ms": round(1e3 * featomic_s / N_PREDICT, 3),
+        "ratio": round(predict_s / featomic_s, 3),
+        "peak_rss_mb": round(peak, 1),
+        "train_correlation": float(np.corrcoef(
+            model.predict(train[:8]).ravel(),
+            np.array([a.info["polarizability"] for a in train[:8]]).ravel())[0, 1]),
+    }))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""The default learner: featomic lambda-SOAP + equivariant ridge."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ase import Atoms
+from scipy.spatial.transform import Rotation
+
+from ase_raman.features.lambda_soap import LambdaSoapFeaturizer, LambdaSoapHypers
+from ase_raman.io import read_reference
+from ase_raman.models.lambda_soap import LambdaSoapRidge
+from ase_raman.models.metrics import regression_metrics
+from ase_raman.tensors import cartesian_to_spherical, spherical_to_cartesian
+
+SMALL_HYPERS = {"cutoff": 3.5, "max_radial": 3, "max_angular": 3}
+
+
+@pytest.fixture(scope="module")
+def water_frames(test_data):
+    return read_reference(test_data / "water_bulk_200.xyz", alpha_key="alpha",
+                          alpha_unit="bohr3")
+
+
+@pytest.fixture(scope="module")
+def fitted(water_frames):
+    return LambdaSoapRidge(hypers=SMALL_HYPERS).fit(water_frames[:120])
+
+
+def rotated(atoms: Atoms, rot: np.ndarray) -> Atoms:
+    out = atoms.copy()
+    out.positions = atoms.positions @ rot.T
+    if atoms.pbc.any():
+        out.cell = atoms.cell.array @ rot.T
+    return out
+
+
+def wigner_d2(rot: np.ndarray) -> np.ndarray:
+    cols = [cartesian_to_spherical(rot @ spherical_to_cartesian(np.zeros(1), e) @ rot.T)[1]
+            for e in np.eye(5)]
+    return np.stack(cols, axis=1)
+
+
+def test_tensor_spherical_order_matches_featomic_features(water_frames):
+    """featomic's lambda=2 features rotate with the same D2(R) as our l2 components."""
+    hypers = LambdaSoapHypers.from_dict({**SMALL_HYPERS, "species": ["H", "O"]})
+    featurizer = LambdaSoapFeaturizer(hypers)
+    atoms = water_frames[0]
+    for seed in range(3):
+        rot = Rotation.random(random_state=seed).as_matrix()
+        x = featurizer.compute_arrays([atoms]).lambda2[0]  # (5, P)
+        x_rot = featurizer.compute_arrays([rotated(atoms, rot)]).lambda2[0]
+        # D2(R) maps x -> x_rot; it must be the Wigner matrix of our Cartesian map
+        expected = wigner_d2(rot) @ x
+        scale = np.abs(x).max()
+        np.testing.assert_allclose(x_rot, expected, atol=1e-9 * scale)
+
+
+@pytest.mark.parametrize("improper", [False, True])
+def test_prediction_is_equivariant(fitted, water_frames, improper):
+    frames = water_frames[150:153]
+    base = fitted.predict(frames)
+    for seed in range(3):
+        rot = Rotation.random(random_state=10 + seed).as_matrix()
+        if improper:
+            rot = -rot  # det = -1: rotation times inversion
+        pred = fitted.predict([rotated(a, rot) for a in frames])
+        expected = rot @ base @ rot.T
+        rel = np.abs(pred - expected).max() / np.abs(base).max()
+        assert rel < 1e-8, f"relative equivariance error {rel:.2e}"
+
+
+def test_mirror_reflection_is_equivariant(fitted, water_frames):
+    mirror = np.diag([1.0, 1.0, -1.0])
+    atoms = water_frames[160]
+    pred = fitted.predict([rotated(atoms, mirror)])[0]
+    base = fitted.predict([atoms])[0]
+    np.testing.assert_allclose(pred, mirror @ base @ mirror.T, atol=1e-8 * np.abs(base).max())
+
+
+def test_invariant_to_permutation_and_translation(fitted, water_frames):
+    atoms = water_frames[170]
+    base = fitted.predict([atoms])[0]
+    perm = np.random.default_rng(0).permutation(len(atoms))
+    shifted = atoms[perm]
+    shifted.positions += np.array([1.7, -0.4, 3.3])
+    np.testing.assert_allclose(fitted.predict([shifted])[0], base,
+                               atol=1e-9 * np.abs(base).max())
+
+
+def test_batched_and_single_predictions_agree(fitted, water_frames):
+    frames = water_frames[120:140]
+    together = fitted.predict(frames)
+    one_by_one = np.array([fitted.predict([a])[0] for a in frames])
+    np.testing.assert_allclose(together, one_by_one, rtol=1e-12, atol=1e-12)
+
+
+def test_predictions_are_symmetric_and_accurate(fitted, water_frames):
+    test = water_frames[120:]
+    pred = fitted.predict(test)
+    np.testing.assert_allclose(pred, np.swapaxes(pred, 1, 2), atol=1e-12)
+    ref = np.array([a.info["polarizability"] for a in test])
+    metrics = regression_metrics(pred, ref)
+    assert metrics["r2_lambda0"] > 0.8, metrics
+    assert metrics["r2_lambda2"] > 0.8, metrics
+
+
+def test_species_absent_from_a_structure_gives_zero_block():
+    hypers = LambdaSoapHypers.from_dict({**SMALL_HYPERS, "species": ["H", "C", "O"]})
+    featurizer = LambdaSoapFeaturizer(hypers)
+    water = Atoms("OH2", positions=[[0, 0, 0], [0.96, 0, 0], [-0.24, 0.93, 0]])
+    feats = featurizer.compute_arrays([water]).lambda0[0, 0]
+    width = featurizer.n_properties(0) // 3
+    carbon_block = feats[width:2 * width]
+    assert np.all(carbon_block == 0.0)
+    assert np.any(feats[:width] != 0.0) and np.any(feats[2 * width:] != 0.0)
+
+
+def test_unknown_species_is_a_clear_error(fitted):
+    from ase_raman.errors import ModelSpeciesError
+
+    with pytest.raises(ModelSpeciesError, match="Na"):
+        fitted.predict([Atoms("NaCl", positions=[[0, 0, 0], [2.8, 0, 0]])])
+
+
+def test_tensormap_holds_the_same_numbers(fitted, water_frames):
+    tensor = fitted.featurizer.compute(water_frames[:3])
+    arrays = fitted.featurizer.compute_arrays(water_frames[:3])
+    assert tensor.keys.names == ["o3_lambda", "o3_sigma"]
+    np.testing.assert_array_equal(tensor.block(o3_lambda=2).values, arrays.lambda2)
+    assert tensor.block(o3_lambda=2).components[0].names == ["o3_mu"]
+    assert "center_type" in tensor.block(o3_lambda=0).properties.names
+
+
+def test_shared_water_sets_held_out_r2(shared_data):
+    """Held-out R^2 on the TENSOAP bulk water and water dimer sets (figures for the note)."""
+    results = {}
+    for name, path in [("bulk", "water_bulk_tensoap/coords_1000.xyz"),
+                       ("dimer", "water_tensoap/water_dimer_coords_1000.xyz")]:
+        source = shared_data / path
+        if not source.exists():
+            pytest.skip(f"{source} not present")
+        frames = read_reference(source, alpha_key="alpha", alpha_unit="bohr3", index=":500")
+        model = LambdaSoapRidge().fit(frames[:400])
+        pred = model.predict(frames[400:])
+        ref = np.array([a.info["polarizability"] for a in frames[400:]])
+        results[name] = regression_metrics(pred, ref)
+    print({k: (round(v["r2_lambda0"], 4), round(v["r2_lambda2"], 4)) for k, v in results.items()})
+    for metrics in results.values():
+        assert metrics["r2_lambda0"] > 0.9, metrics
+        assert metrics["r2_lambda2"] > 0.9, metrics
