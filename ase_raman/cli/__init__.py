@@ -21,6 +21,9 @@ COMMANDS: dict[str, str] = {
     "fit": ".fit",
     "predict": ".predict",
     "models": ".models",
+    "msd": ".msd",
+    "arrhenius": ".arrhenius",
+    "vanhove": ".vanhove",
 }
 
 

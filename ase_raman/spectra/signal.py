@@ -7,6 +7,7 @@ through :func:`autocorrelation`, so there is one implementation to test and to s
 from __future__ import annotations
 
 import numpy as np
+from scipy import constants as _const
 from scipy import fft as sp_fft
 
 
@@ -36,3 +37,223 @@ def autocorrelation(x: np.ndarray, axis: int = 0, normalize: bool = True) -> np.
         counts = np.arange(n, 0, -1, dtype=float).reshape((n,) + (1,) * (arr.ndim - 1))
         corr /= counts
     return np.moveaxis(corr, 0, axis)
+
+
+# ---------------------------------------------------------------------------------------
+# Units and frequency grids
+# ---------------------------------------------------------------------------------------
+
+#: Speed of light in cm/fs: a wavenumber nu (cm^-1) is the frequency c * nu in fs^-1.
+SPEED_OF_LIGHT_CM_PER_FS: float = 2.99792458e-5
+#: Second radiation constant h c / k_B in cm K: ``h c nu / (k_B T) = C2 * nu / T``.
+SECOND_RADIATION_CONSTANT_CM_K: float = (
+    _const.h * _const.c * 100.0 / _const.k  # c in cm/s: h c / k_B in cm K
+)
+#: Number of Gaussian time-window standard deviations kept in a smoothed correlation
+#: (the window is exp(-8^2/2) ~ 1e-14 there, below double-precision significance).
+GAUSSIAN_LAG_CUTOFF: float = 8.0
+
+_WINDOWS = ("none", "hann", "blackman", "bartlett", "welch")
+
+
+def wavenumber_to_angular(nu_cm: np.ndarray | float) -> np.ndarray | float:
+    """Angular frequency omega = 2 pi c nu in rad/fs of a wavenumber ``nu_cm`` in cm^-1."""
+    return 2.0 * np.pi * SPEED_OF_LIGHT_CM_PER_FS * np.asarray(nu_cm, dtype=float)
+
+
+def nyquist_cm(dt_fs: float) -> float:
+    """Nyquist wavenumber 1 / (2 c dt) in cm^-1 of a series sampled every ``dt_fs`` fs."""
+    return 1.0 / (2.0 * SPEED_OF_LIGHT_CM_PER_FS * float(dt_fs))
+
+
+def wavelength_nm_to_cm(wavelength_nm: float) -> float:
+    """Wavenumber (cm^-1) of light of vacuum wavelength ``wavelength_nm`` (nm): 1e7 / nm."""
+    return 1.0e7 / float(wavelength_nm)
+
+
+def gaussian_time_sigma_fs(sigma_cm: float) -> float:
+    """Standard deviation (fs) of the time window equivalent to a Gaussian of ``sigma_cm``.
+
+    Convolving a spectrum with a normalised Gaussian of standard deviation ``sigma_cm``
+    (cm^-1) is the same as multiplying its correlation function by
+    ``exp(-t^2 / (2 s^2))`` with ``s = 1 / (2 pi c sigma_cm)`` fs (4 cm^-1 -> 1327 fs).
+    """
+    if sigma_cm <= 0:
+        raise ValueError("sigma_cm must be positive")
+    return 1.0 / (2.0 * np.pi * SPEED_OF_LIGHT_CM_PER_FS * float(sigma_cm))
+
+
+def minimum_duration_fs(sigma_cm: float) -> float:
+    """Shortest record (fs) that resolves a Gaussian smoothing of ``sigma_cm`` cm^-1.
+
+    A record of duration T resolves about 1 / (c T) cm^-1; we require that to be no coarser
+    than ``sigma_cm``, i.e. ``T >= 1 / (c sigma)`` (8.3 ps for 4 cm^-1). At that length the
+    equivalent Gaussian time window has decayed to exp(-2 pi^2) ~ 3e-9, so truncating the
+    correlation there is invisible.
+    """
+    return 1.0 / (SPEED_OF_LIGHT_CM_PER_FS * float(sigma_cm))
+
+
+def lag_window(name: str, n_lags: int) -> np.ndarray:
+    """One-sided taper ``w(k)``, k = 0 .. n_lags - 1, applied to a correlation function.
+
+    ``w(0) = 1`` always (so sum rules over the full spectrum are kept). Names:
+    ``none`` (1), ``hann`` ((1 + cos(pi k / K)) / 2), ``blackman``
+    (0.42 + 0.5 cos(pi k / K) + 0.08 cos(2 pi k / K)), ``bartlett`` (1 - k / K) and
+    ``welch`` (1 - (k / K)^2), with K = n_lags (so the taper reaches ~0 at the last lag).
+    """
+    if name not in _WINDOWS:
+        raise ValueError(f"unknown window {name!r}; use one of: {', '.join(_WINDOWS)}")
+    k = np.arange(n_lags, dtype=float)
+    u = k / max(n_lags, 1)
+    if name == "none":
+        return np.ones(n_lags)
+    if name == "hann":
+        return 0.5 * (1.0 + np.cos(np.pi * u))
+    if name == "blackman":
+        return 0.42 + 0.5 * np.cos(np.pi * u) + 0.08 * np.cos(2.0 * np.pi * u)
+    if name == "bartlett":
+        return 1.0 - u
+    return 1.0 - u**2  # welch
+
+
+def gaussian_lag_window(n_lags: int, dt_fs: float, sigma_cm: float) -> np.ndarray:
+    """``exp(-t^2 / (2 s^2))`` at lags t = k dt: smoothing by a Gaussian of ``sigma_cm``."""
+    t = np.arange(n_lags, dtype=float) * float(dt_fs)
+    return np.exp(-0.5 * (t / gaussian_time_sigma_fs(sigma_cm)) ** 2)
+
+
+def smooth_gaussian(
+    y: np.ndarray, sigma_cm: float, spacing_cm: float, mode: str = "reflect"
+) -> np.ndarray:
+    """Convolve spectra sampled every ``spacing_cm`` (last axis) with a normalised Gaussian.
+
+    For spectra already on a grid (e.g. to smooth a finished curve); the spectra of this
+    package are smoothed in the time domain instead (see :func:`gaussian_lag_window`),
+    which is exact and needs no edge treatment. ``mode`` follows
+    :func:`scipy.ndimage.gaussian_filter1d` (``reflect``: an even continuation at
+    frequency 0, right for auto-correlation spectra).
+    """
+    from scipy.ndimage import gaussian_filter1d
+
+    if sigma_cm <= 0:
+        return np.array(y, dtype=float, copy=True)
+    return gaussian_filter1d(np.asarray(y, dtype=float), sigma_cm / spacing_cm, axis=-1,
+                             mode=mode, truncate=GAUSSIAN_LAG_CUTOFF)
+
+
+# ---------------------------------------------------------------------------------------
+# Correlation sums and even spectra
+# ---------------------------------------------------------------------------------------
+
+
+def lag_sums(
+    x: np.ndarray,
+    max_lag: int | None = None,
+    groups: list[int] | tuple[int, ...] | None = None,
+    workers: int | None = None,
+) -> np.ndarray:
+    """Raw lagged products ``R(k) = sum_tau x(tau) . x(tau + k)``, k = 0 .. max_lag, by FFT.
+
+    ``x`` has shape (n,) or (n, m). The products are summed over the columns (the components
+    of one vector, e.g. x y z of a velocity or the five lambda=2 parts of a tensor): over
+    all of them (``groups=None``, result shape (max_lag + 1,)) or over consecutive groups of
+    the given sizes (``groups=[1, 5]`` or ``[3] * n_atoms``; result (max_lag + 1, len(groups))).
+    The series is zero-padded to ``n + max_lag + 1`` (rounded up to an FFT-friendly length),
+    enough to keep every lag up to ``max_lag`` free of circular wrap-around; with
+    ``max_lag << n`` that halves the cost of padding to 2 n. The result equals the direct
+    O(n^2) sum. Divide by :func:`origin_counts` to average over time origins.
+    """
+    arr = np.asarray(x, dtype=float)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2:
+        raise ValueError(f"lag_sums expects shape (n,) or (n, m), got {arr.shape}")
+    n, m = arr.shape
+    if n == 0:
+        raise ValueError("lag_sums of an empty series")
+    max_lag = n - 1 if max_lag is None else int(min(max_lag, n - 1))
+    if max_lag < 0:
+        raise ValueError("max_lag must be >= 0")
+    nfft = sp_fft.next_fast_len(n + max_lag + 1, real=True)
+    # transform rows of a C-contiguous (m, n) array: faster than strided columns
+    spec = sp_fft.rfft(np.ascontiguousarray(arr.T), n=nfft, axis=-1, workers=workers)
+    power = spec.real**2
+    power += spec.imag**2
+    del spec
+    if groups is None:
+        total = power.sum(axis=0)
+        return sp_fft.irfft(total, n=nfft, workers=workers)[: max_lag + 1]
+    sizes = np.asarray(groups, dtype=int)
+    if sizes.sum() != m or np.any(sizes <= 0):
+        raise ValueError(f"group sizes {list(sizes)} do not add up to the {m} columns")
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    grouped = np.add.reduceat(power, starts, axis=0)
+    del power
+    out = sp_fft.irfft(grouped, n=nfft, axis=-1, workers=workers)[:, : max_lag + 1]
+    return np.ascontiguousarray(out.T)
+
+
+def origin_counts(lengths: int | list[int] | np.ndarray, max_lag: int) -> np.ndarray:
+    """Number of time origins ``sum_s max(n_s - k, 0)`` of each lag k = 0 .. max_lag.
+
+    ``lengths`` are the lengths of the (independent) series whose :func:`lag_sums` were
+    added together.
+    """
+    k = np.arange(max_lag + 1)
+    counts = np.zeros(max_lag + 1)
+    for n_s in np.atleast_1d(lengths):
+        counts += np.clip(int(n_s) - k, 0, None)
+    return counts
+
+
+def even_spectrum_length(max_lag: int, dt_fs: float, resolution_cm: float | None) -> int:
+    """Even transform length L of :func:`even_spectrum` for a grid spacing ``resolution_cm``.
+
+    The grid spacing is ``1 / (L dt c)``; L is at least ``2 (max_lag + 1)`` (the natural
+    resolution of the correlation length) and even, so the grid ends exactly at Nyquist.
+    """
+    natural = 2 * (max_lag + 1)
+    if resolution_cm is None:
+        length = natural
+    else:
+        if resolution_cm <= 0:
+            raise ValueError("resolution_cm must be positive")
+        wanted = 1.0 / (resolution_cm * dt_fs * SPEED_OF_LIGHT_CM_PER_FS)
+        length = max(natural, int(np.ceil(wanted)))
+    return length + (length % 2)
+
+
+def even_spectrum(c: np.ndarray, dt_fs: float, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Fourier transform of an even correlation function given at lags k >= 0.
+
+    ``S(nu) = dt [c(0) + 2 sum_{k>=1} c(k) cos(2 pi c_light nu k dt)]`` (the exact
+    discrete-time transform, i.e. ``Int C(t) exp(-i omega t) dt`` with omega = 2 pi c nu),
+    sampled at ``nu_j = j / (length dt c)`` cm^-1 for j = 0 .. length / 2 (0 to Nyquist).
+    ``c`` has lags on axis 0 (shape (K,) or (K, ...)); ``length`` >= K. Units: those of
+    ``c`` times fs. Sum rule: the trapezoid integral over 0..Nyquist in cm^-1 equals
+    ``c(0) / (2 c_light)`` exactly (for even ``length``).
+    """
+    c = np.asarray(c, dtype=float)
+    if length < c.shape[0]:
+        raise ValueError("transform length shorter than the correlation")
+    spec = sp_fft.rfft(c, n=length, axis=0)
+    s = dt_fs * (2.0 * spec.real - c[:1])
+    freqs = np.arange(s.shape[0]) / (length * dt_fs * SPEED_OF_LIGHT_CM_PER_FS)
+    return freqs, s
+
+
+def check_uniform_times(times_fs: np.ndarray, where: str, rtol: float = 1e-6) -> float:
+    """Return the common spacing (fs) of sample times; raise ValueError if non-uniform."""
+    t = np.asarray(times_fs, dtype=float)
+    if t.ndim != 1 or t.size < 2:
+        raise ValueError(f"{where}: need at least two sample times")
+    d = np.diff(t)
+    dt = float(np.median(d))
+    if dt <= 0 or not np.all(np.abs(d - dt) <= rtol * abs(dt) + 1e-12):
+        bad = int(np.argmax(np.abs(d - dt)))
+        raise ValueError(
+            f"{where}: non-uniform time steps (step {bad} -> {bad + 1} is {d[bad]:g} fs, "
+            f"typical {dt:g} fs); spectra need evenly sampled series (split into segments)"
+        )
+    return dt
