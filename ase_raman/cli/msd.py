@@ -1,0 +1,315 @@
+"""``ase-raman msd``: MSD per species, tracer D, conductivity and Haven ratio from MD.
+
+Reads any trajectory ASE or :mod:`ase_raman.io.trajectory` reads (XDATCAR, extxyz,
+vasprun.xml, LAMMPS dump, i-PI) or an ase-raman H5MD store (``.h5``), unwraps positions
+by minimum-image steps (NPT-safe), removes the centre-of-mass drift, and writes the MSD
+(CSV, optional PNG) and a per-species JSON summary (see
+:func:`ase_raman.spectra.transport.report.transport_summary` for its keys).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import InputFileError, UsageError
+
+HELP = "MSD per species, diffusion coefficient, conductivity and Haven ratio from MD"
+
+#: Above this fractional step between frames, unwrapping is no longer trustworthy.
+MAX_SAFE_JUMP = 0.25
+#: Default number of trajectory blocks for error bars (when there are enough frames).
+DEFAULT_BLOCKS = 5
+#: Fewest frames per block for the default block count.
+_MIN_FRAMES_PER_BLOCK = 10
+#: Relative tolerance when a file's time step and --dt-fs are compared.
+_DT_RTOL = 1e-6
+#: Fewest frames for an MSD with a fit.
+_MIN_FRAMES = 6
+
+
+@dataclass
+class Frames:
+    """Positions of a trajectory in memory: ``positions`` (n, N, 3) Angstrom, ``cells``
+    (n, 3, 3) Angstrom, ``symbols`` (N,), ``masses`` (N,) amu, ``pbc`` (3,), and
+    ``dt_file_fs``: the time between the frames read (fs, already times ``every``) when
+    the run's files say so, else None."""
+
+    positions: np.ndarray
+    cells: np.ndarray
+    symbols: list[str]
+    masses: np.ndarray
+    pbc: np.ndarray
+    dt_file_fs: float | None
+
+
+def _is_h5(path: str) -> bool:
+    return os.path.splitext(path)[1].lower() in (".h5", ".hdf5", ".h5md")
+
+
+def _read_h5(path: str, every: int) -> Frames:
+    from ase.data import atomic_masses
+
+    from ..store import read_trajectory  # lazily: h5py only when needed
+
+    with read_trajectory(path) as traj:
+        n = len(traj)
+        if n == 0:
+            raise InputFileError(f"{path}: the store holds no frame")
+        pos = np.asarray(traj.positions[::every], dtype=float)
+        cells = np.asarray(traj.cells[::every], dtype=float)
+        times = np.asarray(traj.time_fs[::every], dtype=float)
+        dt = None
+        if len(times) > 1:
+            steps = np.diff(times)
+            if np.allclose(steps, steps[0], rtol=1e-6, atol=1e-9) and steps[0] > 0:
+                dt = float(steps[0])
+        species = np.asarray(traj.species)
+        return Frames(pos, cells, list(traj.symbols), atomic_masses[species],
+                      np.asarray(traj.pbc, dtype=bool), dt)
+
+
+def _frame_source(path: str, fmt: str | None, every: int):
+    """(iterator of Atoms, dt of the file in fs or None): ``ase_raman.io.trajectory``
+    when installed, else ``ase.io.iread``."""
+    try:
+        from ..io.trajectory import frame_interval_fs, iter_frames
+    except ImportError:
+        iter_frames = frame_interval_fs = None
+    if iter_frames is not None:
+        dt = frame_interval_fs(path)
+        return iter_frames(path, format=fmt, every=every), dt
+    import ase.io
+
+    if fmt is None and "XDATCAR" in os.path.basename(path).upper():
+        fmt = "vasp-xdatcar"  # species from the species line, not the comment line
+    return ase.io.iread(path, index=slice(None, None, every), format=fmt), None
+
+
+def load_frames(path: str, fmt: str | None = None, every: int = 1, quiet: bool = True) -> Frames:
+    """Read all frames of ``path`` (every ``every``-th) into a :class:`Frames`."""
+    if every < 1:
+        raise UsageError(f"--every must be a positive integer, got {every}")
+    if not os.path.exists(path):
+        raise InputFileError(f"{path}: no such file")
+    if _is_h5(path):
+        return _read_h5(path, every)
+    source, dt = _frame_source(path, fmt, every)
+    positions, cells = [], []
+    first = None
+    try:
+        from tqdm import tqdm
+
+        bar = tqdm(source, desc="reading frames", unit="frame",
+                   disable=quiet or not sys.stderr.isatty())
+        for i, atoms in enumerate(bar):
+            if first is None:
+                first = atoms
+                symbols = atoms.get_chemical_symbols()
+            elif len(atoms) != len(first) or atoms.get_chemical_symbols() != symbols:
+                raise InputFileError(
+                    f"{path}: frame {i * every} has different atoms than frame 0 "
+                    "(an MSD needs the same atoms in the same order)"
+                )
+            positions.append(atoms.get_positions())
+            cells.append(atoms.cell.array.copy())
+    except InputFileError:
+        raise
+    except Exception as exc:  # any reader failure is a file problem, in one line
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputFileError(f"{path}: cannot read frames ({msg})") from None
+    if first is None:
+        raise InputFileError(f"{path}: no frames found")
+    return Frames(
+        positions=np.asarray(positions, dtype=float),
+        cells=np.asarray(cells, dtype=float),
+        symbols=symbols,
+        masses=first.get_masses(),
+        pbc=np.asarray(first.pbc, dtype=bool),
+        dt_file_fs=None if dt is None else float(dt) * every,
+    )
+
+
+def resolve_dt(frames: Frames, dt_fs: float | None, every: int) -> float:
+    """Time between the frames read (fs): ``--dt-fs x --every``, or the file's value."""
+    if dt_fs is not None:
+        if not dt_fs > 0:
+            raise UsageError(f"--dt-fs must be positive, got {dt_fs}")
+        dt = dt_fs * every
+        if frames.dt_file_fs is not None and not np.isclose(dt, frames.dt_file_fs,
+                                                            rtol=_DT_RTOL):
+            print(f"ase-raman: warning: --dt-fs {dt_fs} fs differs from the run's files "
+                  f"({frames.dt_file_fs / every:g} fs between frames); using --dt-fs",
+                  file=sys.stderr)
+        return dt
+    if frames.dt_file_fs is None:
+        raise UsageError(
+            "the trajectory does not say how far apart its frames are: give --dt-fs "
+            "(time between consecutive frames of the file, e.g. POTIM x NBLOCK for an XDATCAR)"
+        )
+    return frames.dt_file_fs
+
+
+def parse_species(text: str | None, available: list[str]) -> list[str]:
+    """``Li,P`` -> ``["Li", "P"]`` (all species of the trajectory when None)."""
+    order = list(dict.fromkeys(available))
+    if text is None:
+        return order
+    wanted = [s.strip() for s in text.split(",") if s.strip()]
+    if not wanted:
+        raise UsageError("--species: give at least one chemical symbol, e.g. --species Li")
+    missing = [s for s in wanted if s not in order]
+    if missing:
+        raise UsageError(f"--species {','.join(missing)}: not in the trajectory "
+                         f"(it has {', '.join(order)})")
+    return list(dict.fromkeys(wanted))
+
+
+def parse_charges(text: str | None, available: list[str]) -> dict[str, float]:
+    """``Li=1,S=-2`` -> ``{"Li": 1.0, "S": -2.0}`` (charges in e)."""
+    if not text:
+        return {}
+    out = {}
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        sym, sep, val = item.partition("=")
+        sym = sym.strip()
+        try:
+            if not sep:
+                raise ValueError
+            out[sym] = float(val)
+        except ValueError:
+            raise UsageError(f"--charges {text!r}: expected SYMBOL=CHARGE pairs, "
+                             "e.g. Li=1,S=-2") from None
+        if sym not in available:
+            raise UsageError(f"--charges: species {sym} is not in the trajectory")
+    return out
+
+
+def parse_window(text: str | None) -> tuple[float, float] | None:
+    """``START_PS:END_PS`` -> ``(start_fs, end_fs)``."""
+    if text is None:
+        return None
+    start, sep, end = text.partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        window = (float(start) * 1000.0, float(end) * 1000.0)
+    except ValueError:
+        raise UsageError(f"--fit-window {text!r}: expected START_PS:END_PS, e.g. 1:5") from None
+    if not (window[1] > window[0] >= 0):
+        raise UsageError(f"--fit-window {text!r}: need 0 <= START < END")
+    return window
+
+
+def add_trajectory_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options shared with ``ase-raman vanhove``."""
+    parser.add_argument("trajectory", metavar="TRAJ",
+                        help="trajectory file (XDATCAR, extxyz, vasprun.xml, LAMMPS dump, "
+                        "i-PI xyz, .traj, or an ase-raman .h5 store)")
+    parser.add_argument("--format", default=None,
+                        help="file format for ASE (default: guessed from the file)")
+    parser.add_argument("--dt-fs", type=float, default=None,
+                        help="time between consecutive frames of the file in fs (XDATCAR: "
+                        "POTIM x NBLOCK); required unless the run's files hold it")
+    parser.add_argument("--every", type=int, default=1, metavar="K",
+                        help="use every K-th frame (default 1)")
+    parser.add_argument("--unwrapped", action="store_true",
+                        help="positions are already unwrapped: take them as given")
+    parser.add_argument("--no-drift-correction", action="store_true",
+                        help="keep the centre-of-mass drift (default: subtract it)")
+    parser.add_argument("--quiet", action="store_true", help="no progress or table output")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_trajectory_arguments(parser)
+    parser.add_argument("--species", default=None,
+                        help="comma-separated species (default: all), e.g. Li or Li,P,S,I")
+    parser.add_argument("--fit-window", default=None, metavar="START_PS:END_PS",
+                        help="diffusive window of the linear fit in ps (default: from "
+                        "0.1 t_max, or later if still ballistic, to 0.5 t_max)")
+    parser.add_argument("--temperature", type=float, default=None, metavar="T",
+                        help="temperature in K (recorded for 'ase-raman arrhenius'; needed "
+                        "for conductivities)")
+    parser.add_argument("--charges", default=None, metavar="X=Q,...",
+                        help="charges in e for conductivity and Haven ratio, e.g. Li=1")
+    parser.add_argument("--blocks", type=int, default=None, metavar="N",
+                        help="cut the trajectory into N blocks for error bars (default "
+                        f"{DEFAULT_BLOCKS} when every block has >= {_MIN_FRAMES_PER_BLOCK} "
+                        "frames, else 1 = least-squares errors)")
+    parser.add_argument("-o", "--output", required=True, metavar="CSV",
+                        help="MSD CSV: time_ps, then one column per species (Angstrom^2)")
+    parser.add_argument("--png", default=None, help="plot of the MSDs and fits")
+    parser.add_argument("--json", default=None, help="per-species summary (D, sigma, H_R)")
+
+
+def _choose_blocks(requested: int | None, n_frames: int) -> int:
+    if requested is None:
+        return DEFAULT_BLOCKS if n_frames >= DEFAULT_BLOCKS * _MIN_FRAMES_PER_BLOCK else 1
+    if requested < 1:
+        raise UsageError(f"--blocks must be >= 1, got {requested}")
+    if requested > 1 and n_frames // requested < 4:
+        raise UsageError(f"--blocks {requested}: {n_frames} frames are too few "
+                         f"(need >= 4 frames per block)")
+    return requested
+
+
+def warn_jump(max_jump: float, path: str) -> None:
+    if max_jump > MAX_SAFE_JUMP:
+        print(f"ase-raman: warning: {path}: atoms move up to {max_jump:.2f} of a cell "
+              "between frames; unwrapping may be wrong (use more frames or --every 1)",
+              file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..spectra.transport.msd import mean_squared_displacement
+    from ..spectra.transport.report import (
+        plot_msd,
+        transport_summary,
+        write_json,
+        write_msd_csv,
+    )
+
+    window = parse_window(args.fit_window)
+    if args.temperature is not None and not args.temperature > 0:
+        raise UsageError(f"--temperature must be positive (K), got {args.temperature}")
+    if args.charges and args.temperature is None:
+        raise UsageError("--charges needs --temperature (K) for the conductivity")
+    frames = load_frames(args.trajectory, args.format, args.every, quiet=args.quiet)
+    dt = resolve_dt(frames, args.dt_fs, args.every)
+    n_frames = frames.positions.shape[0]
+    if n_frames < _MIN_FRAMES:
+        raise UsageError(f"{args.trajectory}: {n_frames} frames are too few for an MSD fit")
+    species = parse_species(args.species, frames.symbols)
+    charges = parse_charges(args.charges, frames.symbols)
+    n_blocks = _choose_blocks(args.blocks, n_frames)
+    result = mean_squared_displacement(
+        frames.positions, frames.symbols, dt,
+        cells=frames.cells, pbc=frames.pbc, species=species,
+        unwrapped=args.unwrapped, remove_com=not args.no_drift_correction,
+        masses=frames.masses, charges=charges or None, n_blocks=n_blocks,
+    )
+    warn_jump(result.max_jump, args.trajectory)
+    summary = transport_summary(result, window_fs=window, temperature_K=args.temperature)
+    write_msd_csv(args.output, result, with_collective=bool(charges))
+    if args.png:
+        plot_msd(args.png, result, summary)
+    if args.json:
+        write_json(args.json, summary)
+    if not args.quiet:
+        print(f"{n_frames} frames, dt = {dt:g} fs, {result.time_ps[-1]:g} ps; "
+              f"errors: {n_blocks} block(s)")
+        for sym, info in summary.items():
+            line = (f"{sym:>3} (N={info['n_atoms']}): D = {info['D_cm2_s']:.3e} "
+                    f"+- {info['D_err_cm2_s']:.1e} cm^2/s "
+                    f"(fit {info['fit_window_ps'][0]:g}-{info['fit_window_ps'][1]:g} ps)")
+            if "sigma_S_cm" in info:
+                line += (f", sigma_NE = {info['sigma_S_cm']:.3g} S/cm, "
+                         f"H_R = {info['haven_ratio']:.2f} +- {info['haven_ratio_err']:.2f}")
+            print(line)
+    return 0

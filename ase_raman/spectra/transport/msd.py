@@ -1,0 +1,357 @@
+"""Mean squared displacements from MD positions: unwrapping, FFT MSD, collective MSD.
+
+Conventions (DESIGN.md, "Transport conventions"): positions in Angstrom, time in fs at the
+API, cells as ASE does them (rows are the lattice vectors, Angstrom).
+
+``MSD(t) = < |r_i(tau + t) - r_i(tau)|^2 >`` averaged over the atoms ``i`` of a species and
+over *all* time origins ``tau``, from unwrapped positions. The average over origins is
+computed by the FFT algorithm (Kneller et al., Comput. Phys. Commun. 91, 191 (1995);
+Calandrini et al., Collection SFN 12, 201 (2011)): with ``x(t)`` an atom's displacement
+from its first position, ``N`` frames and ``k`` the lag,
+
+    MSD(k) = S1(k) - 2 S2(k),
+    S1(k)  = 1/(N-k) sum_{tau=0}^{N-1-k} [x(tau)^2 + x(tau+k)^2]      (a running sum),
+    S2(k)  = 1/(N-k) sum_{tau=0}^{N-1-k}  x(tau) . x(tau+k)            (an autocorrelation),
+
+which is exact (it equals the direct double loop to rounding) and costs O(N log N) per
+atom. Atoms are processed in blocks (default 32) so that the memory stays bounded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import fft as sp_fft
+
+#: Atoms per FFT block: bounds the memory to about ``block * 3 * 2 N`` complex numbers.
+DEFAULT_ATOM_BLOCK = 32
+
+#: Frames per chunk when unwrapping (bounds the temporaries of the unwrapping step).
+_UNWRAP_CHUNK = 2048
+
+
+# ----------------------------------------------------------------------------- unwrapping
+def _as_cells(cells: np.ndarray | None, n_frames: int) -> np.ndarray | None:
+    if cells is None:
+        return None
+    arr = np.asarray(cells, dtype=float)
+    if arr.shape == (3, 3):
+        return np.broadcast_to(arr, (n_frames, 3, 3))
+    if arr.shape != (n_frames, 3, 3):
+        raise ValueError(f"cells must have shape (3, 3) or ({n_frames}, 3, 3), got {arr.shape}")
+    return arr
+
+
+def unwrap_positions(
+    positions: np.ndarray,
+    cells: np.ndarray | None = None,
+    pbc: bool | Sequence[bool] = True,
+) -> tuple[np.ndarray, float]:
+    """Unwrap periodic positions by minimum-image jumps between consecutive frames.
+
+    ``positions`` is ``(n_frames, n_atoms, 3)`` Cartesian, Angstrom (wrapped or not);
+    ``cells`` is ``(3, 3)`` or ``(n_frames, 3, 3)`` (rows = lattice vectors, Angstrom).
+    Each frame-to-frame difference ``d = r(t+1) - r(t)`` is expressed in fractional
+    coordinates of the *new* cell, the integer part of the jump is removed
+    (``s -= round(s)`` along periodic directions) and the corrected Cartesian steps are
+    accumulated from the first frame. This is the "toroidal" scheme of von Buelow,
+    Bullerjahn and Hummer (J. Chem. Phys. 153, 021101 (2020)), which stays correct when the
+    cell changes (NPT): multiplying unwrapped *fractional* coordinates by the current cell
+    instead adds spurious displacements that grow with the number of boundary crossings.
+
+    Returns ``(unwrapped, max_jump)`` where ``max_jump`` is the largest remaining
+    fractional step of any atom between consecutive frames (after removing whole cells).
+    Unwrapping is unambiguous only while atoms move less than half a cell between frames;
+    a ``max_jump`` above about 0.25 means frames are too far apart to trust it.
+    Already-unwrapped input comes back unchanged as long as that condition holds.
+    """
+    pos = np.asarray(positions, dtype=float)
+    if pos.ndim != 3 or pos.shape[2] != 3:
+        raise ValueError(f"positions must be (n_frames, n_atoms, 3), got {pos.shape}")
+    n_frames = pos.shape[0]
+    periodic = np.broadcast_to(np.asarray(pbc, dtype=bool), (3,))
+    cell_arr = _as_cells(cells, n_frames)
+    out = np.empty_like(pos)
+    if n_frames == 0:
+        return out, 0.0
+    out[0] = pos[0]
+    if cell_arr is None or not periodic.any():
+        out[1:] = pos[1:]
+        return out, 0.0
+    max_jump = 0.0
+    offset = pos[0].copy()
+    for start in range(1, n_frames, _UNWRAP_CHUNK):
+        stop = min(start + _UNWRAP_CHUNK, n_frames)
+        steps = pos[start:stop] - pos[start - 1 : stop - 1]  # (c, n_atoms, 3)
+        cell = cell_arr[start:stop]
+        inv = np.linalg.inv(cell)
+        frac = np.einsum("fai,fij->faj", steps, inv)
+        shift = np.where(periodic, np.rint(frac), 0.0)
+        frac -= shift
+        if frac.size:
+            max_jump = max(max_jump, float(np.abs(frac[..., periodic]).max()))
+        steps -= np.einsum("faj,fji->fai", shift, cell)
+        np.cumsum(steps, axis=0, out=steps)
+        steps += offset
+        out[start:stop] = steps
+        offset = steps[-1].copy()
+    return out, max_jump
+
+
+def remove_drift(unwrapped: np.ndarray, masses: np.ndarray | None = None) -> np.ndarray:
+    """Subtract the displacement of the centre of mass of every frame (new array).
+
+    ``unwrapped`` is ``(n_frames, n_atoms, 3)`` Angstrom; ``masses`` (amu, one per atom) weight
+    the centre of mass (equal weights when None). Afterwards the mass-weighted total
+    displacement is zero in every frame: the drift of the whole cell (e.g. from the
+    thermostat or from numerical noise in AIMD) no longer counts as diffusion.
+    """
+    pos = np.asarray(unwrapped, dtype=float)
+    n_atoms = pos.shape[1]
+    w = np.ones(n_atoms) if masses is None else np.asarray(masses, dtype=float)
+    if w.shape != (n_atoms,):
+        raise ValueError(f"masses must have shape ({n_atoms},), got {w.shape}")
+    w = w / w.sum()
+    com = np.einsum("fai,a->fi", pos, w)
+    return pos - (com - com[0])[:, None, :]
+
+
+# ------------------------------------------------------------------------------ FFT MSD
+def summed_autocorrelation(x: np.ndarray) -> np.ndarray:
+    """Sum over series of the un-normalised autocorrelations, ``sum_j sum_tau x_j(tau) x_j(tau+k)``.
+
+    ``x`` is ``(N, ...)``: axis 0 is time, every other axis indexes an independent series.
+    Same zero padding as :func:`ase_raman.spectra.signal.autocorrelation` (the result is
+    the exact direct sum), but the power spectra are summed *before* the inverse transform,
+    so a block of ``m`` series costs ``m`` forward FFTs and a single inverse one. Returns
+    ``(N,)``.
+    """
+    arr = np.asarray(x, dtype=float)
+    n = arr.shape[0]
+    nfft = sp_fft.next_fast_len(2 * n, real=True)
+    spec = sp_fft.rfft(arr.reshape(n, -1), n=nfft, axis=0)
+    power = (spec.real**2 + spec.imag**2).sum(axis=1)
+    return sp_fft.irfft(power, n=nfft)[:n]
+
+
+def _msd_sum(x: np.ndarray) -> np.ndarray:
+    """Sum over the series of ``x`` (``(N, m, 3)``, displacement from frame 0) of
+    ``sum_tau |x(tau+k) - x(tau)|^2`` for every lag ``k`` (not yet divided by ``N - k``)."""
+    n = x.shape[0]
+    sq = np.einsum("tmi,tmi->t", x, x)  # sum over series and coordinates of x^2
+    csum = np.cumsum(sq)
+    total = csum[-1]
+    lag = np.arange(n)
+    # sum_{tau=0}^{N-1-k} x(tau)^2  +  sum_{tau=k}^{N-1} x(tau)^2
+    s1 = csum[n - 1 - lag] + (total - np.concatenate(([0.0], csum[:-1])))
+    return s1 - 2.0 * summed_autocorrelation(x)
+
+
+def msd_fft(displacements: np.ndarray, block: int = DEFAULT_ATOM_BLOCK) -> np.ndarray:
+    """MSD averaged over atoms and all time origins, by FFT.
+
+    ``displacements`` is ``(N, n_atoms, 3)`` unwrapped positions (Angstrom; any constant
+    per atom may be added, each atom's first position is subtracted first to avoid
+    cancellation). Returns ``(N,)`` MSD in Angstrom^2 for lags ``0 .. N-1`` frames.
+    """
+    arr = np.asarray(displacements, dtype=float)
+    if arr.ndim == 2:
+        arr = arr[:, None, :]
+    n, n_atoms, _ = arr.shape
+    if n == 0 or n_atoms == 0:
+        raise ValueError("MSD needs at least one frame and one atom")
+    acc = np.zeros(n)
+    for a0 in range(0, n_atoms, block):
+        x = arr[:, a0 : a0 + block, :] - arr[0, a0 : a0 + block, :]
+        acc += _msd_sum(x)
+    out = acc / (np.arange(n, 0, -1) * n_atoms)
+    out[0] = 0.0
+    return np.maximum(out, 0.0) if n > 1 else out
+
+
+def msd_direct(displacements: np.ndarray) -> np.ndarray:
+    """Reference MSD by the direct O(N^2) double loop over lags and origins (tests, bench).
+
+    Same input and output as :func:`msd_fft`; Angstrom^2.
+    """
+    arr = np.asarray(displacements, dtype=float)
+    if arr.ndim == 2:
+        arr = arr[:, None, :]
+    n = arr.shape[0]
+    out = np.zeros(n)
+    for k in range(1, n):
+        d = arr[k:] - arr[:-k]
+        out[k] = np.einsum("tai,tai->", d, d) / (d.shape[0] * d.shape[1])
+    return out
+
+
+# ------------------------------------------------------------------------------- results
+@dataclass
+class MSDResult:
+    """MSDs of one trajectory. Lengths in Angstrom, times in fs.
+
+    ``msd[s]`` is the tracer MSD of species ``s`` (Angstrom^2) at ``time_fs``;
+    ``collective[s]`` the MSD of the summed displacement of all atoms of ``s``
+    (Angstrom^2, it grows like ``6 N D_sigma t``); ``charge_msd`` the MSD of the
+    charge-weighted summed displacement ``sum_i q_i dr_i`` (e^2 Angstrom^2, when charges
+    were given). With ``n_blocks >= 2`` the ``*_blocks`` arrays hold the same quantities for
+    each of ``n_blocks`` consecutive, equally long pieces of the trajectory, at
+    ``block_time_fs``.
+    """
+
+    time_fs: np.ndarray
+    dt_fs: float
+    species: list[str]
+    counts: dict[str, int]
+    msd: dict[str, np.ndarray]
+    collective: dict[str, np.ndarray]
+    volume_A3: float
+    max_jump: float = 0.0
+    charges: dict[str, float] | None = None
+    charge_msd: np.ndarray | None = None
+    n_blocks: int = 1
+    block_time_fs: np.ndarray | None = None
+    msd_blocks: dict[str, np.ndarray] = field(default_factory=dict)
+    collective_blocks: dict[str, np.ndarray] = field(default_factory=dict)
+    charge_msd_blocks: np.ndarray | None = None
+
+    @property
+    def time_ps(self) -> np.ndarray:
+        """Lag times in ps."""
+        return self.time_fs / 1000.0
+
+    def msd_err(self, species: str) -> np.ndarray | None:
+        """Standard error (Angstrom^2) of the MSD of ``species`` from the block scatter,
+        at ``block_time_fs`` (None without blocks)."""
+        blocks = self.msd_blocks.get(species)
+        if blocks is None or blocks.shape[0] < 2:
+            return None
+        return blocks.std(axis=0, ddof=1) / np.sqrt(blocks.shape[0])
+
+    def msd_at(self, species: str, t_ps: float) -> float:
+        """MSD of ``species`` (Angstrom^2) at lag ``t_ps``, linearly interpolated."""
+        t = self.time_ps
+        if t_ps < 0 or t_ps > t[-1] + 1e-9:
+            raise ValueError(f"lag {t_ps} ps outside 0..{t[-1]:g} ps")
+        return float(np.interp(t_ps, t, self.msd[species]))
+
+
+def _species_msds(
+    pos: np.ndarray,
+    groups: Mapping[str, np.ndarray],
+    charges: Mapping[str, float] | None,
+    block: int,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray | None]:
+    msd = {}
+    coll = {}
+    for sym, idx in groups.items():
+        sub = pos[:, idx, :]
+        msd[sym] = msd_fft(sub, block=block)
+        summed = (sub - sub[0]).sum(axis=1)
+        coll[sym] = msd_fft(summed[:, None, :])
+    charge = None
+    if charges:
+        total = np.zeros((pos.shape[0], 3))
+        for sym, q in charges.items():
+            idx = groups[sym]
+            total += q * (pos[:, idx, :] - pos[0, idx, :]).sum(axis=1)
+        charge = msd_fft(total[:, None, :])
+    return msd, coll, charge
+
+
+def mean_squared_displacement(
+    positions: np.ndarray,
+    symbols: Sequence[str],
+    dt_fs: float,
+    *,
+    cells: np.ndarray | None = None,
+    pbc: bool | Sequence[bool] = True,
+    species: Sequence[str] | None = None,
+    unwrapped: bool = False,
+    remove_com: bool = True,
+    masses: np.ndarray | None = None,
+    charges: Mapping[str, float] | None = None,
+    n_blocks: int = 1,
+    volume_A3: float | None = None,
+    block: int = DEFAULT_ATOM_BLOCK,
+) -> MSDResult:
+    """Tracer and collective MSD per species, averaged over all time origins (FFT).
+
+    Parameters
+    ----------
+    positions : (n_frames, n_atoms, 3) Cartesian positions, Angstrom.
+    symbols : chemical symbol of every atom.
+    dt_fs : time between consecutive frames, fs.
+    cells : (3, 3) or (n_frames, 3, 3) cells, Angstrom (needed to unwrap, and for the
+        volume of the conductivity).
+    pbc : periodic directions.
+    species : species to report (default: all, in order of first appearance).
+    unwrapped : True when ``positions`` are already unwrapped (taken as given).
+    remove_com : subtract each frame's centre-of-mass displacement (all atoms,
+        weighted by ``masses``) before computing MSDs.
+    masses : amu per atom (equal weights when None).
+    charges : ``{symbol: charge in e}`` for the charge-weighted collective MSD.
+    n_blocks : cut the trajectory into this many equal consecutive blocks and also return
+        each block's MSDs (for error bars); 1 = no blocks.
+    volume_A3 : cell volume (default: mean ``|det(cell)|``).
+    block : atoms per FFT block (memory bound).
+    """
+    pos = np.asarray(positions, dtype=float)
+    if pos.ndim != 3 or pos.shape[2] != 3:
+        raise ValueError(f"positions must be (n_frames, n_atoms, 3), got {pos.shape}")
+    n_frames, n_atoms, _ = pos.shape
+    syms = np.asarray(list(symbols))
+    if syms.shape != (n_atoms,):
+        raise ValueError(f"{len(syms)} symbols for {n_atoms} atoms")
+    if not dt_fs > 0:
+        raise ValueError(f"dt_fs must be positive, got {dt_fs}")
+    if n_frames < 2:
+        raise ValueError("an MSD needs at least two frames")
+    if n_blocks < 1 or (n_blocks > 1 and n_frames // n_blocks < 2):
+        raise ValueError(f"cannot cut {n_frames} frames into {n_blocks} blocks")
+    order = list(dict.fromkeys(syms.tolist()))
+    wanted = list(species) if species is not None else order
+    charges = dict(charges) if charges else None
+    for sym in wanted + list(charges or {}):
+        if sym not in order:
+            raise ValueError(f"species {sym!r} not in the trajectory (has {', '.join(order)})")
+    needed = dict.fromkeys(wanted + list(charges or {}))
+    groups = {sym: np.flatnonzero(syms == sym) for sym in needed}
+
+    max_jump = 0.0
+    if not unwrapped:
+        pos, max_jump = unwrap_positions(pos, cells, pbc)
+    if remove_com:
+        pos = remove_drift(pos, masses)
+    if volume_A3 is None:
+        cell_arr = _as_cells(cells, n_frames)
+        volume_A3 = np.nan if cell_arr is None else float(np.abs(np.linalg.det(cell_arr)).mean())
+
+    msd, coll, charge = _species_msds(pos, groups, charges, block)
+    result = MSDResult(
+        time_fs=np.arange(n_frames) * float(dt_fs),
+        dt_fs=float(dt_fs),
+        species=wanted,
+        counts={sym: int(len(groups[sym])) for sym in groups},
+        msd={s: msd[s] for s in wanted},
+        collective={s: coll[s] for s in wanted},
+        volume_A3=float(volume_A3),
+        max_jump=max_jump,
+        charges=charges,
+        charge_msd=charge,
+        n_blocks=int(n_blocks),
+    )
+    if n_blocks > 1:
+        length = n_frames // n_blocks
+        parts = [
+            _species_msds(pos[b * length : (b + 1) * length], groups, charges, block)
+            for b in range(n_blocks)
+        ]
+        result.block_time_fs = result.time_fs[:length]
+        result.msd_blocks = {s: np.stack([p[0][s] for p in parts]) for s in wanted}
+        result.collective_blocks = {s: np.stack([p[1][s] for p in parts]) for s in wanted}
+        if charges:
+            result.charge_msd_blocks = np.stack([p[2] for p in parts])
+    return result
