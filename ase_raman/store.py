@@ -1,0 +1,1055 @@
+"""H5MD 1.1 time-series store for polarizabilities along molecular dynamics.
+
+One file holds one run: the per-frame polarizability alpha (3x3, Angstrom^3) and the
+structure it was predicted for (positions, velocities when known, the cell), laid out
+per the H5MD 1.1 specification (https://www.nongnu.org/h5md/h5md.html)::
+
+    /h5md                      attrs version=[1, 1]; groups author (name), creator
+                               (name, version), modules/units (version, system)
+    /particles/all/species     (N,) int32 atomic numbers (time-independent)
+    /particles/all/position    step (n,) int64, time (n,) float64 [fs], value (n, N, 3) [Angstrom]
+    /particles/all/velocity    same layout, value [Angstrom fs-1] (only when the run has them)
+    /particles/all/box         attrs dimension=3, boundary=("periodic"|"none",)*3;
+                               edges/{step, time, value (n, 3, 3)} [Angstrom], rows = cell vectors
+    /observables/polarizability  step, time, value (n, 3, 3) [Angstrom+3]
+    /observables/potential_energy  step, time, value (m,) [eV] (frames where the MD
+                               calculator already had the energy; m <= n)
+    /parameters                attrs md_timestep_fs, sampling_interval_steps, engine,
+                               model_metadata (JSON), ase_raman_version
+
+Every time-dependent dataset is chunked and resizable along the frame axis.
+
+Writing (:func:`open_store`) buffers frames in memory and writes them on
+:meth:`Store.flush`. The file is written in HDF5 SWMR mode, so
+
+* readers (:func:`read_trajectory`) may open it while the writer appends;
+* a writer killed with SIGKILL leaves a file that opens and holds every frame up to its
+  last flush. Within a flush, values are written before ``time`` and ``step``, and the
+  polarizability's ``step`` dataset last: its length is the number of committed frames.
+* re-opening with mode ``"a"`` resumes: a crashed file's status flags are cleared
+  (what the HDF5 tool ``h5clear -s -m`` does), frames past the committed count are
+  dropped, and the step series continues. A different species list, MD timestep or
+  model is refused with :class:`StoreError`. Appending a step that is not after the last
+  stored step is refused, except the exact re-recording of the last frame (same step and
+  positions), which is skipped: no frame is ever lost or stored twice.
+
+Units at this API: lengths Angstrom, time fs, velocities Angstrom/fs, energies eV,
+alpha Angstrom^3.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import struct
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+from ase import Atoms
+
+from .errors import AseRamanError, ModelSpeciesError, UsageError
+
+__all__ = [
+    "StoreError",
+    "Store",
+    "StoredTrajectory",
+    "LazyFrames",
+    "open_store",
+    "read_trajectory",
+    "restart_atoms",
+    "predict_to_store",
+    "clear_status_flags",
+]
+
+H5MD_VERSION = (1, 1)
+UNIT_LENGTH = "Angstrom"
+UNIT_TIME = "fs"
+UNIT_VELOCITY = "Angstrom fs-1"
+UNIT_POLARIZABILITY = "Angstrom+3"
+UNIT_ENERGY = "eV"
+
+#: target size in bytes of one chunk of a per-frame dataset (a partially filled chunk is
+#: rewritten on every flush, so keep this modest).
+CHUNK_BYTES = 256 * 1024
+#: HDF5 raw-data chunk cache per open dataset, bytes.
+CHUNK_CACHE_BYTES = 4 * 1024 * 1024
+#: positions must agree to this (Angstrom) for a re-recorded last frame to be skipped.
+SAME_FRAME_ATOL = 1e-8
+
+
+class StoreError(AseRamanError):
+    """A store file cannot be opened, resumed or appended to as asked."""
+
+
+# --------------------------------------------------------------------------------------
+# crash recovery: clear the superblock status flags (what `h5clear -s -m` does)
+# --------------------------------------------------------------------------------------
+_M32 = 0xFFFFFFFF
+
+
+def _rot(x: int, k: int) -> int:
+    return ((x << k) | (x >> (32 - k))) & _M32
+
+
+def _lookup3(data: bytes, initval: int = 0) -> int:
+    """Bob Jenkins' lookup3 ``hashlittle``, the checksum HDF5 puts on its superblock."""
+    length = len(data)
+    a = b = c = (0xDEADBEEF + length + initval) & _M32
+    if length == 0:
+        return c
+    padded = data + b"\0" * ((-length) % 12)
+    words = struct.unpack(f"<{len(padded) // 4}I", padded)
+    nblocks = (length - 1) // 12  # full blocks before the (non-empty) last one
+    for i in range(nblocks):
+        a = (a + words[3 * i]) & _M32
+        b = (b + words[3 * i + 1]) & _M32
+        c = (c + words[3 * i + 2]) & _M32
+        a = (a - c) & _M32; a ^= _rot(c, 4); c = (c + b) & _M32  # noqa: E702
+        b = (b - a) & _M32; b ^= _rot(a, 6); a = (a + c) & _M32  # noqa: E702
+        c = (c - b) & _M32; c ^= _rot(b, 8); b = (b + a) & _M32  # noqa: E702
+        a = (a - c) & _M32; a ^= _rot(c, 16); c = (c + b) & _M32  # noqa: E702
+        b = (b - a) & _M32; b ^= _rot(a, 19); a = (a + c) & _M32  # noqa: E702
+        c = (c - b) & _M32; c ^= _rot(b, 4); b = (b + a) & _M32  # noqa: E702
+    i = nblocks
+    a = (a + words[3 * i]) & _M32
+    b = (b + words[3 * i + 1]) & _M32
+    c = (c + words[3 * i + 2]) & _M32
+    c ^= b; c = (c - _rot(b, 14)) & _M32  # noqa: E702
+    a ^= c; a = (a - _rot(c, 11)) & _M32  # noqa: E702
+    b ^= a; b = (b - _rot(a, 25)) & _M32  # noqa: E702
+    c ^= b; c = (c - _rot(b, 16)) & _M32  # noqa: E702
+    a ^= c; a = (a - _rot(c, 4)) & _M32  # noqa: E702
+    b ^= a; b = (b - _rot(a, 14)) & _M32  # noqa: E702
+    c ^= b; c = (c - _rot(b, 24)) & _M32  # noqa: E702
+    return c
+
+
+def clear_status_flags(path: str | os.PathLike, eoa_margin: int = 1 << 20) -> bool:
+    """Clear the "open for write" flags a killed HDF5 writer leaves in the superblock.
+
+    Also raises the recorded end-of-allocation to ``max(recorded, file size) + eoa_margin``
+    bytes, so space the dead writer used after its last flush is never handed out twice
+    (``h5clear -s -m``), and grows the file (sparse) to that size. Only superblock
+    versions 2 and 3 (files written with ``libver="latest"``, as this module does) carry
+    such flags. Returns True when the
+    file was changed.
+    """
+    path = Path(path)
+    with open(path, "r+b") as fh:
+        head = fh.read(48)
+        if head[:8] != b"\x89HDF\r\n\x1a\n" or head[8] not in (2, 3):
+            return False
+        size_of_offsets = head[9]
+        flags = head[11]
+        n_addr = 4
+        body_len = 12 + n_addr * size_of_offsets
+        fh.seek(0)
+        body = bytearray(fh.read(body_len))
+        (stored_sum,) = struct.unpack("<I", fh.read(4))
+        if _lookup3(bytes(body)) != stored_sum:
+            raise StoreError(f"{path}: HDF5 superblock checksum mismatch; the file is damaged")
+        if flags == 0:
+            return False
+        fmt = {4: "<I", 8: "<Q"}[size_of_offsets]
+        eoa_at = 12 + 2 * size_of_offsets
+        (eoa,) = struct.unpack(fmt, body[eoa_at : eoa_at + size_of_offsets])
+        new_eoa = max(eoa, os.path.getsize(path)) + eoa_margin
+        body[11] = 0
+        body[eoa_at : eoa_at + size_of_offsets] = struct.pack(fmt, new_eoa)
+        fh.truncate(new_eoa)  # grow (sparse) so the file is not seen as truncated
+        fh.seek(0)
+        fh.write(bytes(body) + struct.pack("<I", _lookup3(bytes(body))))
+        fh.flush()
+        os.fsync(fh.fileno())
+    return True
+
+
+# --------------------------------------------------------------------------------------
+# small helpers
+# --------------------------------------------------------------------------------------
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return str(obj)
+
+
+def _canonical_json(meta: dict[str, Any] | None) -> str:
+    return json.dumps(meta or {}, sort_keys=True, default=_json_default)
+
+
+def _species_numbers(species: Atoms | Sequence[int] | Sequence[str]) -> np.ndarray:
+    if isinstance(species, Atoms):
+        return species.get_atomic_numbers().astype(np.int32)
+    arr = list(species)
+    if arr and isinstance(arr[0], str):
+        return Atoms(arr).get_atomic_numbers().astype(np.int32)
+    return np.asarray(arr, dtype=np.int32)
+
+
+def _chunk_frames(bytes_per_frame: int) -> int:
+    return int(max(1, min(4096, CHUNK_BYTES // max(1, bytes_per_frame))))
+
+
+def _is_crash_flag_error(exc: OSError) -> bool:
+    msg = str(exc)
+    return "already open for write" in msg or "file consistency flags" in msg
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _h5_open_read(path: Path) -> h5py.File:
+    """Open for reading; SWMR read where possible (works while a writer appends)."""
+    if not path.exists():
+        raise StoreError(f"{path}: no such store file")
+    errors = []
+    for kwargs in ({"swmr": True}, {}):
+        try:
+            return h5py.File(path, "r", rdcc_nbytes=CHUNK_CACHE_BYTES, **kwargs)
+        except OSError as exc:  # not SWMR-capable, or not HDF5 at all
+            errors.append(exc)
+    raise StoreError(f"{path}: cannot open as an HDF5 store ({errors[-1]})")
+
+
+# --------------------------------------------------------------------------------------
+# writer
+# --------------------------------------------------------------------------------------
+@dataclass
+class _Frame:
+    step: int
+    time_fs: float
+    polarizability: np.ndarray
+    positions: np.ndarray
+    cell: np.ndarray
+    velocities: np.ndarray | None
+    potential_energy: float | None
+
+
+class Store:
+    """An H5MD file open for appending frames; make it with :func:`open_store`.
+
+    Frames go into a memory buffer (:meth:`append`, :meth:`extend`) and reach the file on
+    :meth:`flush` (automatic every ``flush_every`` frames, and on :meth:`close`). Use as a
+    context manager to close (and flush) on exit.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        h5: h5py.File,
+        *,
+        species: np.ndarray | None,
+        pbc: np.ndarray | None,
+        has_velocities: bool | None,
+        flush_every: int,
+        compression: str | None,
+    ):
+        self.path = path
+        self._h5 = h5
+        self._species = species
+        self._pbc = pbc
+        self._has_velocities = has_velocities
+        self._flush_every = max(1, int(flush_every))
+        self._compression = compression
+        self._buffer: list[_Frame] = []
+        self._committed = 0
+        self._last_step: int | None = None
+        self._last_positions: np.ndarray | None = None
+        self._warned_velocities = False
+        self._closed = False
+        if "particles/all/position" in h5:
+            self._attach_existing()
+
+    # -- layout ------------------------------------------------------------------------
+    @property
+    def initialised(self) -> bool:
+        """Whether the datasets exist (they are made with the first frame otherwise)."""
+        return "observables/polarizability" in self._h5
+
+    def _attach_existing(self) -> None:
+        h5 = self._h5
+        self._species = h5["particles/all/species"][()]
+        self._has_velocities = "particles/all/velocity" in h5
+        boundary = h5["particles/all/box"].attrs["boundary"]
+        self._pbc = np.array([str(b) == "periodic" for b in boundary])
+        self._committed = int(h5["observables/polarizability/step"].shape[0])
+        if self._committed:
+            self._last_step = int(h5["observables/polarizability/step"][self._committed - 1])
+            self._last_positions = h5["particles/all/position/value"][self._committed - 1]
+
+    def _make_element(self, group: h5py.Group, shape: tuple[int, ...], unit: str | None,
+                      dtype: Any = np.float64) -> None:
+        nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+        kw = {"compression": self._compression} if self._compression else {}
+        value = group.create_dataset(
+            "value", shape=(0, *shape), maxshape=(None, *shape), dtype=dtype,
+            chunks=(_chunk_frames(nbytes), *shape), **kw,
+        )
+        if unit:
+            value.attrs["unit"] = unit
+        group.create_dataset("step", shape=(0,), maxshape=(None,), dtype=np.int64,
+                             chunks=(4096,))
+        time = group.create_dataset("time", shape=(0,), maxshape=(None,), dtype=np.float64,
+                                    chunks=(4096,))
+        time.attrs["unit"] = UNIT_TIME
+
+    def _create_layout(self, first: _Frame) -> None:
+        from . import __version__
+
+        h5 = self._h5
+        n_atoms = first.positions.shape[0]
+        if self._species is None:
+            raise StoreError("the species of the atoms are needed to create a store")
+        if len(self._species) != n_atoms:
+            raise StoreError(f"{self.path}: {n_atoms} positions for {len(self._species)} species")
+        if self._has_velocities is None:
+            self._has_velocities = first.velocities is not None
+        pbc = np.ones(3, bool) if self._pbc is None else np.asarray(self._pbc, bool)
+        root = h5.require_group("h5md")
+        root.attrs["version"] = np.array(H5MD_VERSION, dtype=np.int32)
+        author = root.require_group("author")
+        author.attrs["name"] = os.environ.get("USER", "unknown")
+        creator = root.require_group("creator")
+        creator.attrs["name"] = "ase-raman"
+        creator.attrs["version"] = __version__
+        units = root.require_group("modules/units")
+        units.attrs["version"] = np.array([1, 0], dtype=np.int32)
+        units.attrs["system"] = "ase-raman: Angstrom, fs, eV"
+        part = h5.require_group("particles/all")
+        species = part.create_dataset("species", data=self._species.astype(np.int32))
+        species.attrs["description"] = "atomic numbers"
+        box = part.create_group("box")
+        box.attrs["dimension"] = np.int32(3)
+        box.attrs["boundary"] = np.array(
+            ["periodic" if p else "none" for p in pbc], dtype=h5py.string_dtype()
+        )
+        self._make_element(box.create_group("edges"), (3, 3), UNIT_LENGTH)
+        self._make_element(part.create_group("position"), (n_atoms, 3), UNIT_LENGTH)
+        if self._has_velocities:
+            self._make_element(part.create_group("velocity"), (n_atoms, 3), UNIT_VELOCITY)
+        obs = h5.require_group("observables")
+        self._make_element(obs.create_group("polarizability"), (3, 3), UNIT_POLARIZABILITY)
+        self._make_element(obs.create_group("potential_energy"), (), UNIT_ENERGY)
+        self._pbc = pbc
+        self._start_swmr()
+
+    def _start_swmr(self) -> None:
+        params = self._h5.require_group("parameters")
+        params.attrs["writer_pid"] = np.int64(os.getpid())
+        params.attrs["writer_host"] = socket.gethostname()
+        if not self._h5.swmr_mode:
+            self._h5.swmr_mode = True
+
+    # -- metadata ----------------------------------------------------------------------
+    @property
+    def n_frames(self) -> int:
+        """Frames committed to the file plus frames still buffered."""
+        return self._committed + len(self._buffer)
+
+    @property
+    def n_committed(self) -> int:
+        """Frames written and flushed to the file."""
+        return self._committed
+
+    @property
+    def last_step(self) -> int | None:
+        """The step of the last frame appended (buffered or stored), or None."""
+        if self._buffer:
+            return self._buffer[-1].step
+        return self._last_step
+
+    @property
+    def species(self) -> np.ndarray | None:
+        """Atomic numbers of the stored atoms (None before the first frame of a new file)."""
+        return self._species
+
+    @property
+    def dt_fs(self) -> float | None:
+        """The MD timestep in fs stored in the file, if any."""
+        if "parameters" not in self._h5:
+            return None
+        val = self._h5["parameters"].attrs.get("md_timestep_fs")
+        return None if val is None else float(val)
+
+    @property
+    def model_metadata(self) -> dict[str, Any] | None:
+        """The metadata of the model whose predictions the file holds."""
+        if "parameters" not in self._h5:
+            return None
+        raw = self._h5["parameters"].attrs.get("model_metadata")
+        return None if raw is None else json.loads(raw)
+
+    # -- appending ---------------------------------------------------------------------
+    def append(
+        self,
+        step: int,
+        time_fs: float,
+        polarizability: np.ndarray,
+        positions: np.ndarray,
+        cell: np.ndarray,
+        velocities: np.ndarray | None = None,
+        potential_energy: float | None = None,
+    ) -> bool:
+        """Buffer one frame; returns False when it was skipped as already stored.
+
+        ``polarizability`` (3, 3) Angstrom^3, ``positions`` (N, 3) Angstrom, ``cell``
+        (3, 3) Angstrom (rows = cell vectors), ``velocities`` (N, 3) Angstrom/fs,
+        ``potential_energy`` eV, ``time_fs`` fs. Steps must increase; re-appending the
+        last stored frame (same step and positions) is a no-op, anything else not after
+        the last step raises :class:`StoreError`.
+        """
+        self._check_open()
+        step = int(step)
+        positions = np.asarray(positions, dtype=np.float64)
+        last = self.last_step
+        if last is not None and step <= last:
+            last_pos = self._buffer[-1].positions if self._buffer else self._last_positions
+            if (step == last and last_pos is not None and last_pos.shape == positions.shape
+                    and np.allclose(last_pos, positions, rtol=0, atol=SAME_FRAME_ATOL)):
+                return False
+            raise StoreError(
+                f"{self.path}: step {step} is not after the last stored step {last}; "
+                "restart the dynamics from the last stored frame "
+                "(ase_raman.store.restart_atoms), drop the later frames "
+                "(open_store(path, 'a', truncate_after=STEP)), or write a new file (mode='w')"
+            )
+        alpha = np.asarray(polarizability, dtype=np.float64).reshape(3, 3)
+        if velocities is not None:
+            velocities = np.asarray(velocities, dtype=np.float64).reshape(positions.shape)
+        frame = _Frame(step, float(time_fs), alpha, positions,
+                       np.asarray(cell, dtype=np.float64).reshape(3, 3), velocities,
+                       None if potential_energy is None else float(potential_energy))
+        if self._species is not None and positions.shape != (len(self._species), 3):
+            raise StoreError(
+                f"{self.path}: frame at step {step} has {positions.shape[0]} atoms, the store "
+                f"holds {len(self._species)}"
+            )
+        self._buffer.append(frame)
+        if len(self._buffer) >= self._flush_every:
+            self.flush()
+        return True
+
+    def append_atoms(self, atoms: Atoms, polarizability: np.ndarray, step: int,
+                     time_fs: float, potential_energy: float | None = None) -> bool:
+        """Buffer one frame taken from ``atoms`` (positions, cell, velocities if set)."""
+        from ase import units
+
+        vel = atoms.get_velocities() * units.fs if atoms.has("momenta") else None
+        if self._species is not None and not np.array_equal(
+                atoms.get_atomic_numbers(), self._species):
+            raise StoreError(f"{self.path}: the atoms at step {step} are not the stored species")
+        return self.append(step, time_fs, polarizability, atoms.positions, atoms.cell.array,
+                           vel, potential_energy)
+
+    def extend(self, frames: Iterable[dict[str, Any]]) -> int:
+        """Append several frames given as dicts of :meth:`append`'s keywords."""
+        return sum(bool(self.append(**f)) for f in frames)
+
+    def flush(self) -> None:
+        """Write the buffered frames and flush the file (they then survive a crash)."""
+        self._check_open()
+        if not self._buffer:
+            self._h5.flush()
+            return
+        frames = self._buffer
+        if not self.initialised:
+            self._create_layout(frames[0])
+        h5 = self._h5
+        n0, k = self._committed, len(frames)
+        if self._has_velocities and any(f.velocities is None for f in frames):
+            raise StoreError(f"{self.path}: the store records velocities but a frame has none")
+        if not self._has_velocities and any(f.velocities is not None for f in frames) \
+                and not self._warned_velocities:
+            warnings.warn(f"{self.path}: the store was created without velocities; "
+                          "velocities are not recorded", stacklevel=2)
+            self._warned_velocities = True
+        steps = np.array([f.step for f in frames], dtype=np.int64)
+        times = np.array([f.time_fs for f in frames], dtype=np.float64)
+        groups = {
+            "particles/all/position": np.stack([f.positions for f in frames]),
+            "particles/all/box/edges": np.stack([f.cell for f in frames]),
+            "observables/polarizability": np.stack([f.polarizability for f in frames]),
+        }
+        if self._has_velocities:
+            groups["particles/all/velocity"] = np.stack([f.velocities for f in frames])
+        # 1) values, 2) times, 3) steps (polarizability's step last = commit marker)
+        for name, data in groups.items():
+            ds = h5[name]["value"]
+            ds.resize(n0 + k, axis=0)
+            ds[n0:] = data
+            ds.flush()
+        for name in groups:
+            ds = h5[name]["time"]
+            ds.resize(n0 + k, axis=0)
+            ds[n0:] = times
+            ds.flush()
+        energies = [(f.step, f.time_fs, f.potential_energy) for f in frames
+                    if f.potential_energy is not None]
+        if energies:
+            eg = h5["observables/potential_energy"]
+            m0 = eg["step"].shape[0]
+            for key, col in (("value", 2), ("time", 1), ("step", 0)):
+                ds = eg[key]
+                ds.resize(m0 + len(energies), axis=0)
+                ds[m0:] = np.array([e[col] for e in energies])
+                ds.flush()
+        for name in [n for n in groups if n != "observables/polarizability"] + \
+                ["observables/polarizability"]:
+            ds = h5[name]["step"]
+            ds.resize(n0 + k, axis=0)
+            ds[n0:] = steps
+            ds.flush()
+        h5.flush()
+        self._committed = n0 + k
+        self._last_step = int(steps[-1])
+        self._last_positions = frames[-1].positions
+        self._buffer = []
+
+    def set_parameters(self, **attrs: Any) -> None:
+        """Store run parameters (e.g. ``md_timestep_fs``) as attributes of ``/parameters``.
+
+        Only before SWMR writing started (i.e. by :func:`open_store`); dicts become JSON.
+        """
+        params = self._h5.require_group("parameters")
+        for key, val in attrs.items():
+            if val is None:
+                continue
+            params.attrs[key] = _canonical_json(val) if isinstance(val, dict) else val
+
+    def _truncate(self, keep_until_step: int | None, n_keep: int | None = None) -> int:
+        """Shrink every element to the committed frames (optionally <= a step)."""
+        h5 = self._h5
+        if not self.initialised:
+            return 0
+        pol_steps = h5["observables/polarizability/step"][()]
+        n = len(pol_steps) if n_keep is None else min(n_keep, len(pol_steps))
+        if keep_until_step is not None:
+            n = int(np.searchsorted(pol_steps[:n], keep_until_step, side="right"))
+        names = ["particles/all/position", "particles/all/box/edges",
+                 "observables/polarizability"]
+        if "particles/all/velocity" in h5:
+            names.append("particles/all/velocity")
+        for name in names:
+            for key in ("value", "time", "step"):
+                ds = h5[name][key]
+                if ds.shape[0] != n:
+                    ds.resize(n, axis=0)
+        last_step = int(pol_steps[n - 1]) if n else None
+        eg = h5["observables/potential_energy"]
+        e_steps = eg["step"][()]
+        m = 0 if last_step is None else int(np.searchsorted(e_steps, last_step, side="right"))
+        m = min(m, eg["value"].shape[0], eg["time"].shape[0], len(e_steps))
+        for key in ("value", "time", "step"):
+            if eg[key].shape[0] != m:
+                eg[key].resize(m, axis=0)
+        dropped = len(pol_steps) - n
+        self._committed = n
+        self._last_step = last_step
+        self._last_positions = h5["particles/all/position/value"][n - 1] if n else None
+        return dropped
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"{self.path}: the store is closed")
+
+    def close(self) -> None:
+        """Flush the buffer and close the file (idempotent)."""
+        if self._closed:
+            return
+        try:
+            self.flush()
+        finally:
+            self._closed = True
+            self._h5.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Store {self.path} frames={self.n_frames} last_step={self.last_step}>"
+
+
+def open_store(
+    path: str | os.PathLike,
+    mode: str = "a",
+    *,
+    species: Atoms | Sequence[int] | Sequence[str] | None = None,
+    pbc: Sequence[bool] | None = None,
+    model_metadata: dict[str, Any] | None = None,
+    dt_fs: float | None = None,
+    sampling_interval: int | None = None,
+    engine: str | None = None,
+    velocities: bool | None = None,
+    flush_every: int = 64,
+    compression: str | None = None,
+    truncate_after: int | None = None,
+) -> Store | StoredTrajectory:
+    """Open an H5MD store to write (``"w"``, ``"x"``), append/resume (``"a"``) or read (``"r"``).
+
+    ``species``: the atoms (an :class:`ase.Atoms`, symbols or atomic numbers); taken from
+    the first frame's atoms when omitted. ``pbc`` defaults to the atoms' (or all True).
+    ``model_metadata``: the model's ``metadata`` dict, stored as JSON. ``dt_fs``: the MD
+    timestep in fs; ``sampling_interval``: MD steps between recorded frames (both stored as
+    attributes). ``velocities``: record velocities (default: when the first frame has
+    them). ``flush_every``: frames buffered before an automatic flush.
+    ``truncate_after``: in mode ``"a"``, drop stored frames after this step first (to
+    resume from an earlier checkpoint without duplicates).
+
+    Re-opening an existing store (``"a"``) checks ``species``, ``dt_fs`` and
+    ``model_metadata`` against the stored ones and raises :class:`StoreError` on a
+    mismatch; a file left by a killed writer is recovered (frames after its last flush
+    are dropped). Mode ``"r"`` returns :func:`read_trajectory`'s object.
+    """
+    path = Path(path)
+    if mode == "r":
+        return read_trajectory(path)
+    if mode not in ("a", "w", "x"):
+        raise UsageError(f"open_store: mode must be 'r', 'a', 'w' or 'x', not {mode!r}")
+    if mode == "x" and path.exists():
+        raise StoreError(f"{path}: file exists (use mode 'a' to resume or 'w' to overwrite)")
+    species_arr = None if species is None else _species_numbers(species)
+    if pbc is None and isinstance(species, Atoms):
+        pbc = species.pbc
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if mode == "a" and path.exists() and path.stat().st_size > 0:
+        h5 = _open_for_append(path)
+    else:
+        if mode == "a" and path.exists():
+            path.unlink()
+        h5 = h5py.File(path, "w", libver="latest", rdcc_nbytes=CHUNK_CACHE_BYTES)
+    try:
+        store = Store(path, h5, species=species_arr,
+                      pbc=None if pbc is None else np.asarray(pbc, bool),
+                      has_velocities=velocities, flush_every=flush_every,
+                      compression=compression)
+        if store.initialised:
+            _check_resume(store, species_arr, dt_fs, model_metadata)
+            store._truncate(truncate_after)
+        store.set_parameters(
+            md_timestep_fs=None if dt_fs is None else float(dt_fs),
+            sampling_interval_steps=None if sampling_interval is None
+            else np.int64(sampling_interval),
+            engine=engine,
+            model_metadata=model_metadata,
+        )
+        if "parameters" in h5 and "ase_raman_version" not in h5["parameters"].attrs:
+            from . import __version__
+
+            h5["parameters"].attrs["ase_raman_version"] = __version__
+        if store.initialised:
+            store._start_swmr()
+    except BaseException:
+        h5.close()
+        raise
+    return store
+
+
+def _open_for_append(path: Path) -> h5py.File:
+    try:
+        return h5py.File(path, "a", libver="latest", rdcc_nbytes=CHUNK_CACHE_BYTES)
+    except OSError as exc:
+        if not _is_crash_flag_error(exc):
+            raise StoreError(f"{path}: cannot open for appending ({exc})") from exc
+    # a writer holds it, or one was killed: look at who wrote it last
+    with contextlib.suppress(OSError), h5py.File(path, "r", swmr=True) as f:
+        params = f["parameters"].attrs if "parameters" in f else {}
+        pid = int(params.get("writer_pid", -1))
+        host = str(params.get("writer_host", ""))
+        if pid > 0 and host == socket.gethostname() and pid != os.getpid() and _pid_alive(pid):
+            raise StoreError(
+                f"{path}: process {pid} on this host is still writing this file; stop it "
+                "first (or, if that process is not an ase-raman writer, run h5clear -s on it)"
+            )
+    clear_status_flags(path)
+    try:
+        return h5py.File(path, "a", libver="latest", rdcc_nbytes=CHUNK_CACHE_BYTES)
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot recover the file of a killed writer ({exc})") from exc
+
+
+def _check_resume(store: Store, species: np.ndarray | None, dt_fs: float | None,
+                  model_metadata: dict[str, Any] | None) -> None:
+    path = store.path
+    if species is not None and not np.array_equal(species, store.species):
+        raise StoreError(
+            f"{path}: the atoms differ from the stored ones ({len(species)} atoms vs "
+            f"{len(store.species)} stored, or another species order); write a new file"
+        )
+    stored_dt = store.dt_fs
+    if dt_fs is not None and stored_dt is not None and not np.isclose(dt_fs, stored_dt):
+        raise StoreError(f"{path}: MD timestep {dt_fs} fs differs from the stored {stored_dt} fs")
+    stored_meta = store.model_metadata
+    if model_metadata is not None and stored_meta is not None:
+        new = json.loads(_canonical_json(model_metadata))
+        if new != stored_meta:
+            keys = sorted(k for k in set(new) | set(stored_meta)
+                          if new.get(k) != stored_meta.get(k))
+            raise StoreError(
+                f"{path}: the model differs from the one that wrote this store (metadata "
+                f"keys differ: {', '.join(keys)}); use the same model file or a new store"
+            )
+
+
+# --------------------------------------------------------------------------------------
+# reader
+# --------------------------------------------------------------------------------------
+class LazyFrames:
+    """Per-frame array data read from the file on demand, never all at once.
+
+    Index like an array (``x[i]``, ``x[i:j]``, ``x[[i, j]]``) to read those frames only,
+    or iterate blocks with :meth:`iter_chunks`. ``np.asarray(x)`` reads everything.
+    """
+
+    def __init__(self, dataset: h5py.Dataset, n_frames: int):
+        self._ds = dataset
+        self._n = n_frames
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (self._n, *self._ds.shape[1:])
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._ds.dtype
+
+    @property
+    def chunk_frames(self) -> int:
+        """Frames per HDF5 chunk: the natural block size for streaming."""
+        return int(self._ds.chunks[0]) if self._ds.chunks else 1
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, index: Any) -> np.ndarray:
+        if isinstance(index, tuple):
+            first, rest = index[0], index[1:]
+        else:
+            first, rest = index, ()
+        if isinstance(first, (int, np.integer)):
+            i = int(first)
+            if i < 0:
+                i += self._n
+            if not 0 <= i < self._n:
+                raise IndexError(f"frame {first} out of range for {self._n} frames")
+            return self._ds[(i, *rest)]
+        if isinstance(first, slice):
+            start, stop, step = first.indices(self._n)
+            if step == 1:
+                return self._ds[(slice(start, stop), *rest)]
+            idx = np.arange(start, stop, step)
+        else:
+            idx = np.asarray(first)
+            if idx.dtype == bool:
+                idx = np.flatnonzero(idx[: self._n])
+            idx = np.where(idx < 0, idx + self._n, idx)
+            if np.any((idx < 0) | (idx >= self._n)):
+                raise IndexError(f"frame index out of range for {self._n} frames")
+        if idx.size == 0:
+            return np.empty((0, *self._ds.shape[1:]), self._ds.dtype)[(slice(None), *rest)]
+        order = np.argsort(idx, kind="stable")
+        uniq, inverse = np.unique(idx[order], return_inverse=True)
+        data = self._ds[(uniq.tolist(), *rest)]
+        out = np.empty((len(idx), *data.shape[1:]), data.dtype)
+        out[order] = data[inverse]
+        return out
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        arr = self._ds[: self._n]
+        return arr if dtype is None else arr.astype(dtype)
+
+    def iter_chunks(self, frames: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(start, block)`` with at most ``frames`` frames per block (default: the
+        file's chunk size), so memory stays bounded whatever the file size."""
+        size = max(1, int(frames or self.chunk_frames))
+        for start in range(0, self._n, size):
+            yield start, self._ds[start : min(start + size, self._n)]
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for _, block in self.iter_chunks():
+            yield from block
+
+    def __repr__(self) -> str:
+        return f"<LazyFrames shape={self.shape} dtype={self.dtype}>"
+
+
+class StoredTrajectory:
+    """A store opened for reading (see :func:`read_trajectory`).
+
+    Arrays in memory (small, per frame): ``step`` (n,) int, ``time_fs`` (n,) fs,
+    ``polarizability`` (n, 3, 3) Angstrom^3, ``cells`` (n, 3, 3) Angstrom,
+    ``potential_energy`` (m,) eV with ``potential_energy_step`` (m,).
+    Lazy (read on demand, in chunks): ``positions`` (n, N, 3) Angstrom and
+    ``velocities`` (n, N, 3) Angstrom/fs or None.
+    Other members: ``species`` (N,) atomic numbers, ``symbols``, ``pbc``, ``dt_fs`` (the
+    MD timestep, fs, or None), ``sampling_interval`` (steps), ``model_metadata`` (dict),
+    ``parameters`` (all stored attributes). Close it (or use ``with``) when done;
+    :meth:`refresh` picks up frames a live writer has flushed since.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self._h5 = _h5_open_read(self.path)
+        try:
+            self._load()
+        except KeyError as exc:
+            self._h5.close()
+            raise StoreError(f"{self.path}: not an ase-raman H5MD store (missing {exc})") \
+                from exc
+
+    def _load(self) -> None:
+        h5 = self._h5
+        pol = h5["observables/polarizability"]
+        pos = h5["particles/all/position"]
+        n = min(pol["step"].shape[0], pol["value"].shape[0], pos["step"].shape[0],
+                pos["value"].shape[0])
+        self.step = pol["step"][:n]
+        self.time_fs = pol["time"][:n]
+        self.polarizability = pol["value"][:n]
+        self.cells = h5["particles/all/box/edges/value"][:n]
+        self.positions = LazyFrames(pos["value"], n)
+        self.velocities = (LazyFrames(h5["particles/all/velocity/value"], n)
+                           if "particles/all/velocity" in h5 else None)
+        self.species = h5["particles/all/species"][()]
+        self.pbc = np.array([str(b) == "periodic" for b in
+                             h5["particles/all/box"].attrs["boundary"]])
+        if "observables/potential_energy" in h5:
+            eg = h5["observables/potential_energy"]
+            m = min(eg["step"].shape[0], eg["value"].shape[0])
+            last = self.step[-1] if n else -np.inf
+            e_steps = eg["step"][:m]
+            m = int(np.searchsorted(e_steps, last, side="right")) if n else 0
+            self.potential_energy_step = e_steps[:m]
+            self.potential_energy = eg["value"][:m]
+        else:
+            self.potential_energy_step = np.empty(0, np.int64)
+            self.potential_energy = np.empty(0)
+        params = dict(h5["parameters"].attrs) if "parameters" in h5 else {}
+        self.parameters = {k: (v.item() if isinstance(v, np.generic) else v)
+                           for k, v in params.items()}
+        dt = self.parameters.get("md_timestep_fs")
+        self.dt_fs = None if dt is None else float(dt)
+        si = self.parameters.get("sampling_interval_steps")
+        self.sampling_interval = None if si is None else int(si)
+        raw = self.parameters.get("model_metadata")
+        self.model_metadata = json.loads(raw) if raw else {}
+
+    def refresh(self) -> int:
+        """Re-read the frame count (frames a live SWMR writer flushed since); returns it."""
+        if self._h5.swmr_mode:
+            for obj in ("observables/polarizability/step", "observables/polarizability/value",
+                        "observables/polarizability/time", "particles/all/position/step",
+                        "particles/all/position/value", "particles/all/box/edges/value",
+                        "particles/all/velocity/value", "observables/potential_energy/step",
+                        "observables/potential_energy/value"):
+                if obj in self._h5:
+                    self._h5[obj].refresh()
+        self._load()
+        return len(self)
+
+    @property
+    def symbols(self) -> list[str]:
+        from ase.data import chemical_symbols
+
+        return [chemical_symbols[z] for z in self.species]
+
+    @property
+    def n_atoms(self) -> int:
+        return int(len(self.species))
+
+    def __len__(self) -> int:
+        return int(len(self.step))
+
+    def atoms(self, index: int) -> Atoms:
+        """The frame ``index`` as :class:`ase.Atoms` (velocities set when stored;
+        ``info`` holds step, time_fs and polarizability)."""
+        from ase import units
+
+        i = int(index) + (len(self) if index < 0 else 0)
+        if not 0 <= i < len(self):
+            raise IndexError(f"frame {index} out of range for {len(self)} frames")
+        atoms = Atoms(numbers=self.species, positions=self.positions[i], cell=self.cells[i],
+                      pbc=self.pbc)
+        if self.velocities is not None:
+            atoms.set_velocities(self.velocities[i] / units.fs)
+        atoms.info.update(step=int(self.step[i]), time_fs=float(self.time_fs[i]),
+                          polarizability=self.polarizability[i].copy())
+        return atoms
+
+    def iter_atoms(self, chunk: int | None = None) -> Iterator[Atoms]:
+        """Every frame as Atoms (see :meth:`atoms`), read chunk by chunk (bounded memory)."""
+        from ase import units
+
+        vel_blocks = self.velocities.iter_chunks(chunk) if self.velocities is not None else None
+        for start, block in self.positions.iter_chunks(chunk):
+            vblock = next(vel_blocks)[1] if vel_blocks is not None else None
+            for j, pos in enumerate(block):
+                i = start + j
+                atoms = Atoms(numbers=self.species, positions=pos, cell=self.cells[i],
+                              pbc=self.pbc)
+                if vblock is not None:
+                    atoms.set_velocities(vblock[j] / units.fs)
+                atoms.info.update(step=int(self.step[i]), time_fs=float(self.time_fs[i]),
+                                  polarizability=self.polarizability[i].copy())
+                yield atoms
+
+    def close(self) -> None:
+        self._h5.close()
+
+    def __enter__(self) -> StoredTrajectory:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (f"<StoredTrajectory {self.path} frames={len(self)} atoms={self.n_atoms} "
+                f"steps={self.step[:1].tolist()}..{self.step[-1:].tolist()}>")
+
+
+def read_trajectory(path: str | os.PathLike) -> StoredTrajectory:
+    """Open a store for reading: small per-frame arrays in memory, positions and
+    velocities lazily (see :class:`StoredTrajectory`). Works while a writer appends."""
+    return StoredTrajectory(path)
+
+
+def restart_atoms(path: str | os.PathLike) -> Atoms:
+    """The last stored frame as Atoms (positions, cell, velocities): start the resumed
+    dynamics from it, and a :class:`~ase_raman.observe.PolarizabilityObserver` in mode
+    ``"a"`` continues the step series without a gap or a duplicate."""
+    with read_trajectory(path) as traj:
+        if len(traj) == 0:
+            raise StoreError(f"{path}: the store holds no frame")
+        return traj.atoms(-1)
+
+
+# --------------------------------------------------------------------------------------
+# post-hoc prediction of a finished run
+# --------------------------------------------------------------------------------------
+def _check_species(model: Any, atoms: Atoms, where: str) -> None:
+    allowed = (getattr(model, "metadata", {}) or {}).get("species")
+    if not allowed:
+        return
+    missing = sorted(set(atoms.get_chemical_symbols()) - set(allowed))
+    if missing:
+        raise ModelSpeciesError(
+            f"{where} contains {', '.join(missing)}, which the model was not trained on "
+            f"(model species: {', '.join(allowed)})"
+        )
+
+
+def predict_to_store(
+    model: Any,
+    frames: Iterable[Atoms],
+    path: str | os.PathLike,
+    dt_fs: float,
+    every: int = 1,
+    *,
+    batch: int = 16,
+    mode: str = "w",
+    first_step: int = 0,
+    md_timestep_fs: float | None = None,
+    engine: str | None = None,
+    progress: Any = None,
+) -> int:
+    """Predict alpha for a finished run's frames and write them to an H5MD store.
+
+    ``frames``: the run's frames in order (any iterable, e.g.
+    ``ase_raman.io.trajectory.iter_frames``; consumed lazily, ``batch`` at a time).
+    ``dt_fs``: time in fs between consecutive frames of ``frames``. ``every``: keep
+    every ``every``-th of them (the first included). Frame ``i`` of ``frames`` is stored
+    with step ``first_step + i`` (or ``atoms.info["step"]`` when the reader set it) and
+    time ``i * dt_fs`` fs (or ``atoms.info["time_fs"]``). ``md_timestep_fs``: the MD
+    timestep if known (an attribute only).
+
+    ``mode="w"`` writes a temporary file renamed onto ``path`` at the end (never a
+    half-written output); ``mode="a"`` appends to (or resumes) an existing store, skipping
+    frames whose step it already holds. The first frame's species are checked against
+    the model's before any work (:class:`~ase_raman.errors.ModelSpeciesError`).
+    ``progress``: an optional callable ``progress(n_frames_done)``.
+    Returns the number of frames written.
+    """
+    if every < 1:
+        raise UsageError(f"--every must be >= 1, not {every}")
+    if dt_fs is None or not np.isfinite(dt_fs) or dt_fs <= 0:
+        raise UsageError("the time between frames is unknown: pass --dt-fs (fs)")
+    it = iter(frames)
+    try:
+        first = next(it)
+    except StopIteration:
+        raise UsageError("the trajectory holds no frame") from None
+    _check_species(model, first, "the trajectory")
+    path = Path(path)
+    meta = getattr(model, "metadata", None)
+
+    def thinned() -> Iterator[tuple[int, Atoms]]:
+        yield 0, first
+        for i, atoms in enumerate(it, start=1):
+            if i % every == 0:
+                yield i, atoms
+
+    def run(target: Path, store_mode: str) -> int:
+        written = 0
+        store = open_store(target, store_mode, species=first, model_metadata=meta,
+                           dt_fs=md_timestep_fs, engine=engine, flush_every=max(64, batch))
+        try:
+            start_after = store.last_step if store_mode == "a" else None
+            pending: list[tuple[int, float, Atoms]] = []
+
+            def drain() -> int:
+                todo = pending[:]
+                pending.clear()
+                if not todo:
+                    return 0
+                alphas = np.asarray(model.predict([a for _, _, a in todo]))
+                n = 0
+                for (step, t, atoms), alpha in zip(todo, alphas, strict=True):
+                    energy = atoms.info.get("energy")
+                    n += store.append_atoms(atoms, alpha, step, t,
+                                            None if energy is None else float(energy))
+                return n
+
+            for i, atoms in thinned():
+                step = int(atoms.info.get("step", first_step + i))
+                if start_after is not None and step <= start_after:
+                    continue
+                t = float(atoms.info.get("time_fs", i * dt_fs))
+                pending.append((step, t, atoms))
+                if len(pending) >= batch:
+                    written += drain()
+                    if progress is not None:
+                        progress(written)
+            written += drain()
+            if progress is not None:
+                progress(written)
+        finally:
+            store.close()
+        return written
+
+    if mode == "a":
+        return run(path, "a")
+    if mode != "w":
+        raise UsageError(f"predict_to_store: mode must be 'w' or 'a', not {mode!r}")
+    from .atomic_write import atomic_output
+
+    with atomic_output(path) as tmp:
+        tmp.unlink()
+        return run(tmp, "w")
