@@ -18,6 +18,7 @@ _LAZY = {
     "TensorModel": ".models",
     "read_reference": ".io",
     "AseRamanError": ".errors",
+    "PolarizabilityObserver": ".observe",
 }
 
 __all__ = ["__version__", *_LAZY]
