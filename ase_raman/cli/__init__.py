@@ -24,6 +24,9 @@ COMMANDS: dict[str, str] = {
     "msd": ".msd",
     "arrhenius": ".arrhenius",
     "vanhove": ".vanhove",
+    "raman": ".raman",
+    "vdos": ".vdos",
+    "plot": ".plot",
 }
 
 

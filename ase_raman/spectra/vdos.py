@@ -1,0 +1,306 @@
+"""Vibrational density of states from velocities (or positions) along molecular dynamics.
+
+``g(nu) = N_norm * sum_i w_i Int <v_i(tau) . v_i(tau + t)> e^{-i omega t} dt``, omega = 2 pi c
+nu, with weights w_i = m_i (mass-weighted, the default when masses are given: the
+kinetic-energy-weighted DOS whose species parts integrate to about 3 N_s at
+equipartition) or 1. The correlations go through
+:func:`ase_raman.spectra.signal.lag_sums` (FFT, zero padding, averaged over all time
+origins, atoms processed in blocks to bound memory), smoothing is the same Gaussian
+time-window as for Raman (``sigma_cm``, default 4 cm^-1), and the spectrum is sampled
+from 0 to Nyquist.
+
+Normalisation (the sum rule): the total integrates to 3 N (N atoms) over 0 .. Nyquist in
+cm^-1, exactly (trapezoid rule): ``g = S * 3 N / (C(0) / (2 c))`` where C(0) is the
+weighted sum of <v_i^2>; the per-species and per-atom parts use the same factor, so they
+add up to the total. Cropping with ``max_freq_cm`` removes the weight above it.
+
+The velocity mean is *not* removed: before normalisation an atom's spectrum at nu = 0 is
+``Int <v(0) . v(t)> dt = 6 D`` (Green-Kubo), so the zero-frequency VDOS measures
+self-diffusion, a signature of ion conduction.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .. import __version__
+from ..errors import UsageError
+from . import signal
+from .signal import GAUSSIAN_LAG_CUTOFF, SPEED_OF_LIGHT_CM_PER_FS
+
+__all__ = ["VDOS", "vdos", "vdos_from_positions", "velocities_from_positions"]
+
+#: how velocities from positions are made (recorded in the metadata).
+FINITE_DIFFERENCE_NOTE = (
+    "velocities from positions by forward finite difference (r[k+1] - r[k]) / dt at "
+    "mid-points, minimum-image unwrapped; the spectrum is attenuated by "
+    "sinc^2(pi c nu dt) relative to true velocities"
+)
+
+
+@dataclass
+class VDOS:
+    """A vibrational density of states on a uniform grid.
+
+    ``frequencies`` (cm^-1, from 0), ``total`` (states per cm^-1; integrates to 3 N over
+    0..Nyquist), ``partial`` (species -> array, adding up to ``total``), ``atomic``
+    ((n_atoms, n_freq) or None), ``metadata``.
+    """
+
+    frequencies: np.ndarray
+    total: np.ndarray
+    partial: dict[str, np.ndarray] = field(default_factory=dict)
+    atomic: np.ndarray | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def integral(self, part: str | None = None) -> float:
+        """Trapezoid integral (states) of the total or of one species' part."""
+        y = self.total if part is None else self.partial[part]
+        return float(np.trapezoid(y, self.frequencies))
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """CSV columns after ``frequency_cm-1``: ``total`` then one per species."""
+        return {"total": self.total, **self.partial}
+
+    def header_lines(self) -> list[str]:
+        m = self.metadata
+        return [
+            "units: frequency_cm-1 in cm^-1; total and per-species columns in states per "
+            f"cm^-1 ({'mass-weighted' if m.get('mass_weighted') else 'unweighted'}); the "
+            f"total integrates to 3N = {m.get('degrees_of_freedom')} over 0..Nyquist",
+            f"sampling: dt = {m.get('dt_fs')} fs, {m.get('n_frames')} frames, "
+            f"{m.get('n_atoms')} atoms, Nyquist {m.get('nyquist_cm', float('nan')):.6g} cm^-1",
+            f"velocities: {m.get('velocity_source')}",
+            f"smoothing: Gaussian sigma = {m.get('sigma_cm')} cm^-1; window = "
+            f"{m.get('window')}; correlation length {m.get('max_lag_fs', float('nan')):.6g} fs;"
+            f" grid spacing {m.get('resolution_cm', float('nan')):.6g} cm^-1",
+            f"provenance: {m.get('provenance', {})}",
+        ]
+
+    def to_csv(self, path: str | os.PathLike) -> None:
+        """Write ``frequency_cm-1,total,<species>...`` with a commented header, atomically."""
+        from .plotting import write_spectrum_csv
+
+        write_spectrum_csv(path, "vdos", self.frequencies, self.columns(),
+                           self.header_lines(), self.metadata)
+
+    def plot(self, ax: Any = None, partial: bool = True, **kwargs: Any) -> Any:
+        """Plot the total (and species parts) on ``ax`` (a new Figure if None); returns ax."""
+        from .plotting import AXIS_LABELS, new_axes
+
+        if ax is None:
+            ax = new_axes()
+        ax.plot(self.frequencies, self.total, label="total", color="k", **kwargs)
+        if partial:
+            for name, y in self.partial.items():
+                ax.plot(self.frequencies, y, label=name, lw=1.0)
+        xlabel, ylabel = AXIS_LABELS["vdos"]
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_xlim(self.frequencies[0], self.frequencies[-1])
+        ax.legend(frameon=False)
+        return ax
+
+
+def velocities_from_positions(
+    positions: np.ndarray, dt_fs: float, cell: np.ndarray | None = None
+) -> np.ndarray:
+    """Velocities (n - 1, N, 3) in Angstrom/fs from positions (n, N, 3) in Angstrom.
+
+    Forward differences ``(r[k+1] - r[k]) / dt`` (the velocity at the mid-points); with a
+    ``cell`` ((3, 3) or per frame (n, 3, 3), rows = cell vectors) each displacement is
+    taken by the minimum-image convention, so wrapped coordinates are fine as long as no
+    atom moves more than half a cell between samples.
+    """
+    r = np.asarray(positions, dtype=float)
+    if r.ndim != 3 or r.shape[2] != 3:
+        raise UsageError(f"positions: expected shape (n_frames, n_atoms, 3), got {r.shape}")
+    if r.shape[0] < 2:
+        raise UsageError("positions: need at least two frames for a finite difference")
+    d = np.diff(r, axis=0)
+    if cell is not None:
+        c = np.asarray(cell, dtype=float)
+        if c.shape == (3, 3):
+            c = np.broadcast_to(c, (r.shape[0], 3, 3))
+        c = c[:-1]
+        if np.all(np.abs(np.linalg.det(c)) > 1e-12):
+            frac = np.einsum("fai,fij->faj", d, np.linalg.inv(c))
+            frac -= np.round(frac)
+            d = np.einsum("faj,fjk->fak", frac, c)
+    return d / float(dt_fs)
+
+
+def vdos(
+    velocities: Any,
+    dt_fs: float,
+    masses: Sequence[float] | np.ndarray | None = None,
+    species: Sequence[str] | None = None,
+    *,
+    mass_weighted: bool | None = None,
+    sigma_cm: float = 4.0,
+    window: str = "none",
+    max_freq_cm: float | None = None,
+    resolution_cm: float | None = None,
+    max_lag_fs: float | None = None,
+    per_atom: bool = False,
+    block_atoms: int = 32,
+    velocity_source: str = "velocities",
+    provenance: dict[str, Any] | None = None,
+) -> VDOS:
+    """Vibrational density of states, total and per species, from velocities.
+
+    Parameters
+    ----------
+    velocities : (n_frames, n_atoms, 3) in Angstrom/fs, sampled every ``dt_fs`` fs. Any
+        array-like that can be sliced ``v[:, i:j]`` works (e.g. the lazy velocities of an
+        H5MD store: atoms are read block by block).
+    masses : (n_atoms,) in amu; when given the DOS is mass-weighted unless
+        ``mass_weighted=False``.
+    species : (n_atoms,) labels (e.g. chemical symbols): one partial DOS per distinct
+        label, in order of first appearance, adding up to the total.
+    sigma_cm, window, max_freq_cm, resolution_cm, max_lag_fs : as for
+        :func:`ase_raman.spectra.raman.raman_spectrum`.
+    per_atom : also keep the (n_atoms, n_freq) atom-resolved spectra.
+    velocity_source : recorded in the metadata (how the velocities were obtained).
+    """
+    shape = tuple(getattr(velocities, "shape", np.shape(velocities)))
+    if len(shape) != 3 or shape[2] != 3:
+        raise UsageError(f"velocities: expected shape (n_frames, n_atoms, 3), got {shape}")
+    n_frames, n_atoms, _ = shape
+    dt = float(dt_fs)
+    if not np.isfinite(dt) or dt <= 0:
+        raise UsageError(f"the sampling interval dt must be positive, got {dt_fs} fs")
+    if n_frames < 4:
+        raise UsageError(f"too few frames ({n_frames}) for a spectrum: need >= 4")
+    if window not in signal._WINDOWS:
+        raise UsageError(f"unknown window {window!r}; use one of: {', '.join(signal._WINDOWS)}")
+    if masses is not None:
+        m = np.asarray(masses, dtype=float).reshape(-1)
+        if m.shape != (n_atoms,) or np.any(m <= 0):
+            raise UsageError(f"masses: expected {n_atoms} positive values, got shape {m.shape}")
+    else:
+        m = None
+    weighted = (m is not None) if mass_weighted is None else bool(mass_weighted)
+    if weighted and m is None:
+        raise UsageError("mass weighting needs the masses")
+    weights = m if weighted else np.ones(n_atoms)
+    if species is not None:
+        labels = [str(s) for s in species]
+        if len(labels) != n_atoms:
+            raise UsageError(f"species: expected {n_atoms} labels, got {len(labels)}")
+    else:
+        labels = None
+    sigma = float(sigma_cm)
+    if not np.isfinite(sigma) or sigma < 0:
+        raise UsageError(f"sigma must be >= 0 cm^-1, got {sigma_cm}")
+    nyq = signal.nyquist_cm(dt)
+    if max_freq_cm is not None and not 0 < max_freq_cm <= nyq * (1 + 1e-12):
+        raise UsageError(
+            f"maximum frequency {max_freq_cm:g} cm^-1 must be in (0, Nyquist = {nyq:.6g} "
+            f"cm^-1] for a {dt:g} fs sampling interval")
+    duration = (n_frames - 1) * dt
+    if sigma > 0:
+        need = signal.minimum_duration_fs(sigma)
+        if duration < need * (1 - 1e-9):
+            raise UsageError(
+                f"too few frames for the requested resolution: sigma = {sigma:g} cm^-1 needs "
+                f"at least {need:.0f} fs ({int(np.ceil(need / dt)) + 1} frames at dt = "
+                f"{dt:g} fs), got {n_frames} ({duration:g} fs); use more frames or a larger "
+                "sigma")
+        max_lag = int(np.ceil(GAUSSIAN_LAG_CUTOFF * signal.gaussian_time_sigma_fs(sigma) / dt))
+    else:
+        max_lag = n_frames - 1
+    if max_lag_fs is not None:
+        if not max_lag_fs > 0:
+            raise UsageError(f"max_lag_fs must be positive, got {max_lag_fs}")
+        max_lag = min(max_lag, int(round(max_lag_fs / dt)))
+    max_lag = max(1, min(max_lag, n_frames - 1))
+
+    # per-atom origin-averaged correlations <v_i(tau) . v_i(tau + k)>, in blocks of atoms
+    corr = np.empty((max_lag + 1, n_atoms))
+    block = max(1, int(block_atoms))
+    for start in range(0, n_atoms, block):
+        stop = min(start + block, n_atoms)
+        v = np.asarray(velocities[:, start:stop], dtype=float)
+        if not np.all(np.isfinite(v)):
+            raise UsageError(f"velocities: non-finite values for atoms {start}..{stop - 1}")
+        corr[:, start:stop] = signal.lag_sums(v.reshape(n_frames, -1), max_lag,
+                                              groups=[3] * (stop - start))
+    corr /= signal.origin_counts(n_frames, max_lag)[:, None]
+    corr *= weights[None, :]
+    c0 = float(corr[0].sum())
+    if not c0 > 0:
+        raise UsageError("velocities are all zero: no VDOS")
+    taper = signal.lag_window(window, max_lag + 1)
+    if sigma > 0:
+        taper = taper * signal.gaussian_lag_window(max_lag + 1, dt, sigma)
+    res = resolution_cm if resolution_cm is not None else (sigma / 8.0 if sigma > 0 else None)
+    length = signal.even_spectrum_length(max_lag, dt, res)
+    norm = 3.0 * n_atoms * 2.0 * SPEED_OF_LIGHT_CM_PER_FS / c0  # integral -> 3 N
+
+    if labels is not None:
+        order = list(dict.fromkeys(labels))
+        groups = np.array([order.index(s) for s in labels])
+        by_species = np.zeros((max_lag + 1, len(order)))
+        np.add.at(by_species.T, groups, corr.T)
+    else:
+        order, by_species = [], np.zeros((max_lag + 1, 0))
+    total_corr = corr.sum(axis=1)
+    stacked = np.column_stack([total_corr, by_species]) * taper[:, None]
+    freqs, spec = signal.even_spectrum(stacked, dt, length)
+    atomic = None
+    if per_atom:
+        _, atomic = signal.even_spectrum(corr * taper[:, None], dt, length)
+    if max_freq_cm is not None:
+        keep = freqs <= max_freq_cm * (1 + 1e-12)
+        freqs, spec = freqs[keep], spec[keep]
+        atomic = None if atomic is None else atomic[keep]
+    spec *= norm
+    total = spec[:, 0]
+    partial = {name: spec[:, 1 + j] for j, name in enumerate(order)}
+    if atomic is not None:
+        atomic = (atomic * norm).T
+    meta: dict[str, Any] = {
+        "kind": "vdos",
+        "dt_fs": dt,
+        "n_frames": int(n_frames),
+        "n_atoms": int(n_atoms),
+        "duration_fs": float(duration),
+        "nyquist_cm": nyq,
+        "degrees_of_freedom": 3 * int(n_atoms),
+        "mass_weighted": weighted,
+        "normalisation": "integral of total over 0..Nyquist (cm^-1) = 3 N; species parts "
+                         "add up to the total",
+        "species": order,
+        "species_counts": {s: int(labels.count(s)) for s in order} if labels else {},
+        "velocity_source": velocity_source,
+        "sigma_cm": sigma,
+        "window": window,
+        "max_lag": int(max_lag),
+        "max_lag_fs": float(max_lag * dt),
+        "resolution_cm": float(freqs[1] - freqs[0]) if freqs.size > 1 else float("nan"),
+        "max_freq_cm": float(freqs[-1]),
+        "integral_returned_range": float(np.trapezoid(total, freqs)),
+        "provenance": {"ase_raman_version": __version__, **(provenance or {})},
+    }
+    return VDOS(freqs, total, partial, atomic, meta)
+
+
+def vdos_from_positions(
+    positions: np.ndarray,
+    dt_fs: float,
+    masses: Sequence[float] | np.ndarray | None = None,
+    species: Sequence[str] | None = None,
+    cell: np.ndarray | None = None,
+    **kwargs: Any,
+) -> VDOS:
+    """VDOS when no velocities were stored: :func:`velocities_from_positions` then
+    :func:`vdos` (the metadata's ``velocity_source`` says so)."""
+    v = velocities_from_positions(positions, dt_fs, cell)
+    kwargs.setdefault("velocity_source", FINITE_DIFFERENCE_NOTE)
+    return vdos(v, dt_fs, masses, species, **kwargs)
