@@ -9,6 +9,10 @@
 
 One small module per code: :mod:`.extxyz`, :mod:`.vasp` (OUTCAR, vasprun.xml),
 :mod:`.espresso` (ph.x output), :mod:`.generic` (anything else ASE reads).
+
+:func:`iter_frames` streams MD trajectories (XDATCAR, i-PI xyz, extxyz, vasprun.xml,
+LAMMPS dumps) one frame at a time; :func:`frame_interval_fs` finds the time between
+stored frames when the run's files record it. See :mod:`.trajectory`.
 """
 
 from __future__ import annotations
@@ -25,9 +29,17 @@ from ._common import Index, check_file
 from .espresso import read_ph_out
 from .extxyz import read_extxyz
 from .generic import read_with_ase
+from .trajectory import detect_trajectory_format, frame_interval_fs, iter_frames
 from .vasp import read_outcar, read_vasprun
 
-__all__ = ["FORMATS", "detect_format", "read_reference"]
+__all__ = [
+    "FORMATS",
+    "detect_format",
+    "detect_trajectory_format",
+    "frame_interval_fs",
+    "iter_frames",
+    "read_reference",
+]
 
 #: Format names handled by our own readers (any other ASE format name goes to ASE).
 FORMATS: dict[str, str] = {

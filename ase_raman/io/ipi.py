@@ -1,0 +1,155 @@
+"""Streaming reader of i-PI xyz trajectory output (``prefix.pos_0.xyz`` and the like).
+
+i-PI comment lines are not extxyz::
+
+    # CELL(abcABC): 35.2 35.2 35.2 90 90 90 Step: 4 Bead: 0 positions{atomic_unit} cell{atomic_unit}
+
+The ``{unit}`` tags give the units of the per-atom data and of the cell: ``atomic_unit``
+means bohr for lengths. Positions and cell are converted to Angstrom. ``CELL(GENH)``
+lines carry i-PI's 9-number cell matrix h (cell vectors as columns, row-major), used
+as ``h.T``. Only position-like files (``positions``, ``x_centroid``) are frames; velocity
+or force files are refused.
+
+``atoms.info`` gets ``"step"`` (MD step) and ``"bead"``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+from ase.geometry import cellpar_to_cell
+from ase.units import Bohr, _aut, nm
+
+from ..errors import InputFileError, UsageError
+from ._common import check_file
+
+#: Angstrom per i-PI length unit.
+LENGTH_UNITS: dict[str, float] = {
+    "atomic_unit": Bohr,
+    "bohr": Bohr,
+    "angstrom": 1.0,
+    "nanometer": nm,
+    "picometer": 0.01,
+}
+
+_ABC_RE = re.compile(r"CELL\(abcABC\):\s*((?:\S+\s+){5}\S+)")
+_GENH_RE = re.compile(r"CELL\(GENH\):\s*((?:\S+\s+){8}\S+)")
+_TAG_RE = re.compile(r"(\w+)\{(\w+)\}")
+_STEP_RE = re.compile(r"Step:\s*(\d+)")
+_BEAD_RE = re.compile(r"Bead:\s*(\d+)")
+
+
+def is_ipi_comment(line: str) -> bool:
+    """True for an i-PI xyz comment line."""
+    return "CELL(abcABC)" in line or "CELL(GENH)" in line
+
+
+def _length_factor(unit: str, where: str) -> float:
+    try:
+        return LENGTH_UNITS[unit]
+    except KeyError:
+        raise InputFileError(
+            f"{where}: unknown i-PI length unit {unit!r}; known: {', '.join(LENGTH_UNITS)}"
+        ) from None
+
+
+def parse_comment(line: str, where: str) -> tuple[np.ndarray, float, dict[str, int]]:
+    """Cell (Angstrom), length factor of the per-atom data, and step/bead of a comment line."""
+    tags = dict(_TAG_RE.findall(line))
+    quantity = next((q for q in tags if q != "cell"), None)
+    if quantity is None or not (quantity.startswith("positions") or quantity == "x_centroid"):
+        raise UsageError(
+            f"{where}: this i-PI file holds {quantity!r}, not positions; pass the positions"
+            " trajectory (e.g. prefix.pos_0.xyz)"
+        )
+    pos_factor = _length_factor(tags[quantity], where)
+    cell_factor = _length_factor(tags.get("cell", tags[quantity]), where)
+    if m := _ABC_RE.search(line):
+        cell = cellpar_to_cell([float(x) for x in m.group(1).split()])
+    elif m := _GENH_RE.search(line):
+        cell = np.array([float(x) for x in m.group(1).split()]).reshape(3, 3).T
+    else:
+        raise InputFileError(f"{where}: no CELL(abcABC) or CELL(GENH) in the comment line")
+    meta = {}
+    if s := _STEP_RE.search(line):
+        meta["step"] = int(s.group(1))
+    if b := _BEAD_RE.search(line):
+        meta["bead"] = int(b.group(1))
+    return cell * cell_factor, pos_factor, meta
+
+
+def iter_ipi_xyz(path: str | os.PathLike) -> Iterator[Atoms]:
+    """Yield the frames of an i-PI xyz positions file one at a time (Angstrom, pbc=True)."""
+    p = check_file(path)
+    with open(p, errors="replace") as fh:
+        lineno = 0
+        n_done = 0
+        while True:
+            head = fh.readline()
+            if not head:
+                return
+            lineno += 1
+            if not head.strip():
+                continue
+            try:
+                natoms = int(head.split()[0])
+            except ValueError:
+                raise InputFileError(f"{p}:{lineno}: expected an atom count") from None
+            comment = fh.readline()
+            lineno += 1
+            if not comment:
+                _warn_truncated(p, n_done, lineno, 0, natoms)
+                return
+            cell, factor, meta = parse_comment(comment, f"{p}:{lineno}")
+            symbols = []
+            pos = np.empty((natoms, 3))
+            for i in range(natoms):
+                row = fh.readline().split()
+                try:
+                    pos[i] = [float(x) for x in row[1:4]]
+                    symbols.append(row[0])
+                except (ValueError, IndexError):
+                    _warn_truncated(p, n_done, lineno, i, natoms)
+                    return
+            lineno += natoms
+            atoms = Atoms(symbols, positions=pos * factor, cell=cell, pbc=True)
+            atoms.info.update(meta)
+            n_done += 1
+            yield atoms
+
+
+def _warn_truncated(p: Path, frame: int, lineno: int, got: int, natoms: int) -> None:
+    warnings.warn(
+        f"{p}: frame {frame} (line {lineno}) is incomplete ({got} of {natoms} atoms): file"
+        f" truncated; stopped after {frame} complete frame(s)",
+        UserWarning,
+        stacklevel=3,
+    )
+
+
+def ipi_interval_fs(path: str | os.PathLike) -> float | None:
+    """Step difference of the first two frames x ``<timestep>`` of ``input.xml`` beside, in fs."""
+    p = Path(path)
+    steps = []
+    for atoms in iter_ipi_xyz(p):
+        steps.append(atoms.info.get("step"))
+        if len(steps) == 2:
+            break
+    inp = p.resolve().parent / "input.xml"
+    if len(steps) < 2 or None in steps or not inp.is_file():
+        return None
+    m = re.search(r"<timestep(?:\s+units=['\"](\w+)['\"])?\s*>\s*([-+0-9.eE]+)\s*<",
+                  inp.read_text(errors="replace"))
+    if m is None:
+        return None
+    unit = m.group(1) or "atomic_unit"
+    per_fs = {"femtosecond": 1.0, "picosecond": 1000.0, "atomic_unit": _aut * 1e15}
+    if unit not in per_fs:
+        return None
+    return float(m.group(2)) * per_fs[unit] * (steps[1] - steps[0])

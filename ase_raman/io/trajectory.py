@@ -1,0 +1,191 @@
+"""Streaming MD trajectory readers: one ``ase.Atoms`` at a time, never the whole file.
+
+:func:`iter_frames` dispatches on the format:
+
+* ``"vasp-xdatcar"``: our line-by-line parser (:mod:`.xdatcar`), constant or variable cell;
+* ``"ipi-xyz"``: i-PI xyz output with its ``{unit}`` tags (:mod:`.ipi`);
+* ``"extxyz"``, ``"vasp-xml"``, ``"lammps-dump-text"`` and any other ASE format with an
+  iterating reader: :func:`ase.io.iread`. LAMMPS dumps without an ``element`` (or
+  ``mass``) column need ``type_map`` (ASE would otherwise call type 1 hydrogen); ASE
+  takes the ``x y z`` columns when present (wrapped), else ``xs``, ``xu``, ``xsu``.
+
+A trajectory cut inside a frame yields every complete frame, then warns
+(:class:`UserWarning`) naming the frame where it stopped. Positions in Angstrom.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+import ase.io
+from ase import Atoms
+from ase.io.formats import ioformats
+
+from ..errors import InputFileError, UsageError
+from ._common import Index, check_file, one_line, parse_index
+from .ipi import ipi_interval_fs, is_ipi_comment, iter_ipi_xyz
+from .xdatcar import iter_xdatcar, xdatcar_interval_fs
+
+__all__ = ["detect_trajectory_format", "frame_interval_fs", "iter_frames"]
+
+#: A LAMMPS type -> element map: {1: "O", 2: "H"} or ["O", "H"] (type 1 first).
+TypeMap = Mapping[int, str] | Sequence[str]
+
+
+def detect_trajectory_format(path: str | os.PathLike) -> str:
+    """Guess the trajectory format of ``path`` from its name, then from its first lines."""
+    p = check_file(path)
+    name = p.name.lower()
+    if "xdatcar" in name:
+        return "vasp-xdatcar"
+    if "vasprun" in name and name.endswith(".xml"):
+        return "vasp-xml"
+    with open(p, errors="replace") as fh:
+        head = [fh.readline() for _ in range(2)]
+    if head[0].startswith("ITEM: TIMESTEP") or name.endswith((".lammpstrj", ".dump")):
+        return "lammps-dump-text"
+    if is_ipi_comment(head[1]):
+        return "ipi-xyz"
+    if name.endswith((".xyz", ".extxyz")):
+        return "extxyz"
+    try:
+        from ase.io.formats import filetype
+
+        return filetype(str(p), guess=False)
+    except Exception:
+        raise UsageError(
+            f"{p}: cannot tell the trajectory format; pass format= (vasp-xdatcar, ipi-xyz,"
+            " extxyz, vasp-xml, lammps-dump-text or another ASE format)"
+        ) from None
+
+
+def _specorder(type_map: TypeMap) -> list[str]:
+    if isinstance(type_map, Mapping):
+        n = max(type_map)
+        missing = [t for t in range(1, n + 1) if t not in type_map]
+        if missing:
+            raise UsageError(f"type_map lacks LAMMPS type(s) {missing}; give every type 1..{n}")
+        return [type_map[t] for t in range(1, n + 1)]
+    return list(type_map)
+
+
+def _lammps_columns(p: Path) -> list[str]:
+    with open(p, errors="replace") as fh:
+        for line in fh:
+            if line.startswith("ITEM: ATOMS"):
+                return line.split()[2:]
+    raise InputFileError(f"{p}: no 'ITEM: ATOMS' line: not a LAMMPS text dump")
+
+
+def _ase_frames(p: Path, fmt: str, type_map: TypeMap | None) -> Iterator[Atoms]:
+    kwargs = {}
+    if fmt == "lammps-dump-text":
+        cols = _lammps_columns(p)
+        if type_map is not None:
+            kwargs["specorder"] = _specorder(type_map)
+        elif "element" not in cols and "mass" not in cols:
+            raise UsageError(
+                f"{p}: LAMMPS dump without an element or mass column; pass"
+                " type_map={1: 'O', 2: 'H', ...} to name the atom types"
+            )
+    it = ase.io.iread(p, index=":", format=fmt, **kwargs)
+    n_done = 0
+    while True:
+        try:
+            atoms = next(it)
+        except StopIteration:
+            if n_done == 0:
+                raise InputFileError(
+                    f"{p}: ASE's {fmt} reader finds no frames in this file; check the format"
+                ) from None
+            return
+        except Exception as exc:  # whatever ASE raises on a broken frame
+            if n_done == 0:
+                raise InputFileError(
+                    f"{p}: cannot be read as {fmt} ({type(exc).__name__}: {one_line(exc)})"
+                ) from exc
+            warnings.warn(
+                f"{p}: frame {n_done} cannot be read ({type(exc).__name__}: {one_line(exc)}):"
+                f" file truncated or damaged; stopped after {n_done} complete frame(s)",
+                UserWarning,
+                stacklevel=3,
+            )
+            return
+        n_done += 1
+        yield atoms
+
+
+def iter_frames(
+    path: str | os.PathLike,
+    format: str | None = None,
+    index: Index = slice(None),
+    every: int = 1,
+    type_map: TypeMap | None = None,
+) -> Iterator[Atoms]:
+    """Yield the frames of an MD trajectory one at a time, without loading the file.
+
+    Parameters
+    ----------
+    path:
+        XDATCAR, i-PI xyz, extxyz, vasprun.xml, LAMMPS text dump or another ASE format.
+    format:
+        ``"vasp-xdatcar"``, ``"ipi-xyz"``, ``"extxyz"``, ``"vasp-xml"``,
+        ``"lammps-dump-text"`` or an ASE format name; guessed when None.
+    index:
+        Frames to take: a non-negative int, a slice with non-negative bounds, or a string
+        such as ``"100:"`` (negative positions would need the whole file first).
+    every:
+        Keep every ``every``-th frame of the selection (stride, >= 1).
+    type_map:
+        LAMMPS type -> element (``{1: "O", 2: "H"}`` or ``["O", "H"]``).
+    """
+    p = check_file(path)
+    if not isinstance(every, int) or every < 1:
+        raise UsageError(f"every must be a positive integer, got {every!r}")
+    idx = parse_index(index)
+    if isinstance(idx, int):
+        if idx < 0:
+            raise UsageError(f"index {idx}: streaming readers need a non-negative frame number")
+        sel = slice(idx, idx + 1)
+    else:
+        sel = idx
+    if any(v is not None and v < 0 for v in (sel.start, sel.stop, sel.step)):
+        raise UsageError(
+            f"index {index!r}: streaming readers need non-negative start/stop/step;"
+            " read the frames into a list first to index from the end"
+        )
+    fmt = detect_trajectory_format(p) if format is None else format
+    if fmt == "vasp-xdatcar":
+        frames: Iterator[Atoms] = iter_xdatcar(p)
+    elif fmt == "ipi-xyz":
+        frames = iter_ipi_xyz(p)
+    elif fmt in ioformats:
+        frames = _ase_frames(p, fmt, type_map)
+    else:
+        raise UsageError(
+            f"{p}: unknown trajectory format {fmt!r}; use vasp-xdatcar, ipi-xyz, extxyz,"
+            " vasp-xml, lammps-dump-text or an ASE format name"
+        )
+    step = (sel.step or 1) * every
+    yield from itertools.islice(frames, sel.start or 0, sel.stop, step)
+
+
+def frame_interval_fs(path: str | os.PathLike, format: str | None = None) -> float | None:
+    """Time between consecutive stored frames, in fs, when the run's files record it.
+
+    * XDATCAR: POTIM x NBLOCK from an ``INCAR`` (or else ``OUTCAR``) in the same folder;
+    * i-PI xyz: step difference of the first two frames x ``<timestep>`` of the
+      ``input.xml`` beside it;
+    * anything else, or when those files are absent: None (ask the user for it).
+    """
+    p = check_file(path)
+    fmt = detect_trajectory_format(p) if format is None else format
+    if fmt == "vasp-xdatcar":
+        return xdatcar_interval_fs(p)
+    if fmt == "ipi-xyz":
+        return ipi_interval_fs(p)
+    return None
