@@ -1,0 +1,141 @@
+"""Overhead of PolarizabilityObserver in an ASE MD of a 128-atom cell.
+
+Runs the same VelocityVerlet MD (fcc Al, 128 atoms, ASE's EMT, 2 fs) with and without
+the observer (interval 10) and prints JSON:
+
+* ``md_step_ms`` / ``md_step_with_observer_ms``: wall time per MD step both ways;
+* ``observer_ms_per_frame``: the extra time per recorded frame;
+* ``predict_ms_per_frame``: the bare ``model.predict`` cost per frame on the same
+  frames, in the observer's batch size (``predict_single_ms_per_frame``: one at a time);
+* ``ratio``: observer cost per frame / bare prediction cost per frame (goal <= 1.2);
+* ``overhead_vs_md``: (with - without) / without.
+
+The model is the default lambda-SOAP ridge learner with the hypers of the reference
+work's scale (cutoff 5 Angstrom, max_radial 6, max_angular 4), fitted on rattled cells
+labelled by ASE's bond-polarizability model. Usage::
+
+    python benchmarks/bench_observer.py [--steps 400] [--interval 10] [--batch 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+from ase import units
+from ase.build import bulk
+from ase.calculators.bond_polarizability import BondPolarizability
+from ase.calculators.emt import EMT
+from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+from ase.md.verlet import VelocityVerlet
+from threadpoolctl import threadpool_limits
+
+from ase_raman.models.lambda_soap import LambdaSoapRidge
+from ase_raman.observe import PolarizabilityObserver
+
+E2A2_PER_EV_TO_A3 = units.Bohr * units.Ha  # ASE polarizability unit -> Angstrom^3
+HYPERS = {"cutoff": 5.0, "max_radial": 6, "max_angular": 4}
+
+
+def cell128(seed: int | None = None):
+    atoms = bulk("Al", "fcc", a=4.05, cubic=True).repeat((4, 4, 2))
+    if seed is not None:
+        atoms.rattle(0.06, seed=seed)
+    return atoms
+
+
+def fit_model(n_train: int = 16) -> LambdaSoapRidge:
+    label = BondPolarizability()
+    frames = []
+    for seed in range(n_train):
+        atoms = cell128(seed)
+        atoms.info["polarizability"] = label(atoms) * E2A2_PER_EV_TO_A3
+        frames.append(atoms)
+    return LambdaSoapRidge(hypers=HYPERS, n_folds=3).fit(frames)
+
+
+def md_atoms():
+    atoms = cell128(seed=1234)
+    MaxwellBoltzmannDistribution(atoms, temperature_K=600, rng=np.random.default_rng(0))
+    atoms.calc = EMT()
+    return atoms
+
+
+def main() -> None:
+    warnings.filterwarnings("ignore", "Use thermalize_momenta", DeprecationWarning)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--interval", type=int, default=10)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=1, help="BLAS threads")
+    args = parser.parse_args()
+
+    with threadpool_limits(args.threads), tempfile.TemporaryDirectory() as tmp:
+        model = fit_model()
+        # bare MD
+        atoms = md_atoms()
+        dyn = VelocityVerlet(atoms, timestep=2 * units.fs)
+        dyn.run(5)  # warm-up
+        atoms = md_atoms()
+        dyn = VelocityVerlet(atoms, timestep=2 * units.fs)
+        t0 = time.perf_counter()
+        dyn.run(args.steps)
+        bare = time.perf_counter() - t0
+
+        # the same MD with the observer
+        atoms = md_atoms()
+        dyn = VelocityVerlet(atoms, timestep=2 * units.fs)
+        frames = []
+        path = Path(tmp) / "run.h5"
+        obs = PolarizabilityObserver(atoms, model, path, dyn=dyn, batch=args.batch,
+                                     logfile=None)
+        dyn.attach(obs, interval=args.interval)
+        t0 = time.perf_counter()
+        dyn.run(args.steps)
+        obs.close()
+        with_obs = time.perf_counter() - t0
+        n_frames = obs.summary()["frames_recorded"]
+        # frames for the bare prediction timing (recorded after the timed run)
+        atoms = md_atoms()
+        dyn = VelocityVerlet(atoms, timestep=2 * units.fs)
+        dyn.attach(lambda: frames.append(atoms.copy()), interval=args.interval)
+        dyn.run(args.steps)
+
+        model.predict(frames[: args.batch])  # warm-up
+        t0 = time.perf_counter()
+        for i in range(0, len(frames), args.batch):
+            model.predict(frames[i : i + args.batch])
+        predict_batched = (time.perf_counter() - t0) / len(frames)
+        t0 = time.perf_counter()
+        for f in frames[:8]:
+            model.predict([f])
+        predict_single = (time.perf_counter() - t0) / 8
+        size = path.stat().st_size if path.exists() else 0
+
+    observer_per_frame = (with_obs - bare) / n_frames
+    print(json.dumps({
+        "n_atoms": 128,
+        "md_steps": args.steps,
+        "interval": args.interval,
+        "batch": args.batch,
+        "frames_recorded": n_frames,
+        "md_step_ms": 1e3 * bare / args.steps,
+        "md_step_with_observer_ms": 1e3 * with_obs / args.steps,
+        "observer_ms_per_frame": 1e3 * observer_per_frame,
+        "observer_internal_ms_per_frame": 1e3 * obs.observer_seconds / n_frames,
+        "predict_ms_per_frame": 1e3 * predict_batched,
+        "predict_single_ms_per_frame": 1e3 * predict_single,
+        "ratio": observer_per_frame / predict_batched,
+        "overhead_vs_md": (with_obs - bare) / bare,
+        "store_bytes": size,
+        "hypers": HYPERS,
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()
