@@ -72,7 +72,7 @@ def transport_summary(
 
     * always: ``D_cm2_s``, ``D_err_cm2_s``, ``D_A2_ps``, ``D_err_A2_ps``,
       ``fit_window_ps`` ``[start, end]``, ``fit_slope_A2_ps``, ``fit_intercept_A2``,
-      ``error_method`` (``"blocks"`` or ``"ols"``, see
+      ``error_method`` (``"blocks"``, ``"blocks-scaled"`` or ``"ols"``, see
       :class:`~ase_raman.spectra.transport.diffusion.DiffusionFit`), ``n_atoms``,
       ``n_frames``, ``dt_fs``, ``volume_A3``, ``temperature_K`` (null when not given),
       ``n_blocks``, ``summary_version``;
