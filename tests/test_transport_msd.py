@@ -85,8 +85,8 @@ def test_drift_removal():
 def test_random_walk_gives_known_D():
     rng = np.random.default_rng(5)
     dt_fs, step = 20.0, 0.1  # Angstrom per coordinate per frame
-    pos = _walk(rng, 2000, 400, step)
-    res = mean_squared_displacement(pos, ["Li"] * 400, dt_fs, cells=np.eye(3) * 12.0,
+    pos = _walk(rng, 2000, 1000, step)
+    res = mean_squared_displacement(pos, ["Li"] * 1000, dt_fs, cells=np.eye(3) * 12.0,
                                     n_blocks=5)
     fit = fit_diffusion(res.time_fs, res.msd["Li"], block_msd=res.msd_blocks["Li"],
                         block_time_fs=res.block_time_fs)
