@@ -1,8 +1,17 @@
 """``ase-raman predict``: alpha for every selected frame of a trajectory.
 
-Frames are read and predicted in chunks, so the trajectory never sits in memory.
-Output: an extxyz file with ``polarizability`` (9 numbers, row-major, Angstrom^3) in
-each frame's comment line. The file appears only when every frame is done.
+Frames are streamed (:func:`ase_raman.io.iter_frames`) and predicted in chunks, so a
+100,000-frame XDATCAR never sits in memory. Two outputs:
+
+* ``OUT.xyz`` / ``OUT.extxyz``: every frame with ``polarizability`` (9 numbers,
+  row-major, Angstrom^3) in its comment line;
+* ``OUT.h5``: our H5MD store (:mod:`ase_raman.store`) with step, time, positions, cell
+  and alpha. Its time axis needs the time between consecutive frames of the input:
+  read from the run's files when they hold it (XDATCAR: POTIM x NBLOCK from an INCAR or
+  OUTCAR beside it; i-PI output), else ``--dt-fs`` is required.
+
+``--index START:STOP:STEP`` selects frames, ``--every K`` keeps every K-th of them.
+The output file appears only when every frame is done.
 """
 
 from __future__ import annotations
@@ -15,20 +24,28 @@ from ase import Atoms
 
 from ..errors import UsageError
 
-HELP = "predict the polarizability of every selected frame of a trajectory"
+HELP = "predict the polarizability of every selected frame of a trajectory (.xyz or .h5)"
 
-#: Frames predicted together (one featomic batch pipeline call).
+#: Frames predicted together (one featurisation pipeline call).
 CHUNK_FRAMES = 64
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL.npz", help="model file from `ase-raman fit`")
-    parser.add_argument("trajectory", metavar="TRAJ", help="trajectory in any format ASE reads")
+    parser.add_argument("trajectory", metavar="TRAJ",
+                        help="XDATCAR, vasprun.xml, extxyz, LAMMPS dump, i-PI xyz, ...")
     parser.add_argument("-o", "--output", required=True, metavar="OUT",
-                        help="output file (.xyz/.extxyz)")
+                        help="output file: .xyz/.extxyz or .h5 (H5MD store)")
     parser.add_argument("--index", default=None, metavar="START:STOP:STEP",
                         help="frames to use (default: all)")
+    parser.add_argument("--every", type=int, default=1, metavar="K",
+                        help="keep every K-th selected frame (default 1)")
+    parser.add_argument("--dt-fs", type=float, default=None, metavar="DT",
+                        help="time between consecutive frames of the input file, fs "
+                             "(read from the run's files when they hold it)")
     parser.add_argument("--format", default=None, help="trajectory format (default: guessed)")
+    parser.add_argument("--type-map", default=None, metavar="T1,T2,...",
+                        help="LAMMPS dump types -> elements, e.g. Ag,I")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
 
@@ -44,36 +61,15 @@ def chunked(frames: Iterable[Atoms], size: int) -> Iterator[list[Atoms]]:
         yield chunk
 
 
-def _iter_input(path: str, index: slice, fmt: str | None) -> Iterator[Atoms]:
-    import ase.io
-
-    from ..errors import InputFileError
-    from ._common import slice_to_ase
-
-    if not Path(path).is_file():
-        raise InputFileError(f"{path}: trajectory file not found")
-    try:
-        yield from ase.io.iread(path, index=slice_to_ase(index), format=fmt)
-    except (ValueError, KeyError, IndexError, StopIteration) as exc:
-        raise InputFileError(f"{path}: cannot read trajectory ({exc})") from None
-
-
-def run(args: argparse.Namespace) -> int:
+def _write_extxyz(model, frames: Iterable[Atoms], output: Path) -> int:
     import ase.io
     import numpy as np
 
     from ..atomic_write import atomic_output
-    from ..models.registry import load_model
-    from ._common import parse_index
 
-    output = Path(args.output)
-    if output.suffix not in (".xyz", ".extxyz"):
-        raise UsageError(f"-o {output}: write predictions to an .xyz/.extxyz file")
-    model = load_model(args.model)
-    index = parse_index(args.index)
     n_done = 0
     with atomic_output(output) as tmp:
-        for chunk in chunked(_iter_input(args.trajectory, index, args.format), CHUNK_FRAMES):
+        for chunk in chunked(frames, CHUNK_FRAMES):
             alphas = model.predict(chunk)
             for atoms, alpha in zip(chunk, alphas, strict=True):
                 atoms.calc = None
@@ -81,7 +77,39 @@ def run(args: argparse.Namespace) -> int:
             ase.io.write(tmp, chunk, format="extxyz", append=n_done > 0)
             n_done += len(chunk)
         if n_done == 0:
-            raise UsageError(f"{args.trajectory}: no frame selected by --index {args.index}")
+            raise UsageError("no frame selected (check --index and --every)")
+    return n_done
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..io import frame_interval_fs, iter_frames
+    from ..models.registry import load_model
+    from ..store import predict_to_store
+    from ._common import parse_index
+
+    output = Path(args.output)
+    if output.suffix not in (".xyz", ".extxyz", ".h5"):
+        raise UsageError(f"-o {output}: write predictions to .xyz/.extxyz or .h5 (H5MD)")
+    if args.every < 1:
+        raise UsageError(f"--every must be a positive integer, got {args.every}")
+    model = load_model(args.model)
+    index = parse_index(args.index)
+    type_map = args.type_map.split(",") if args.type_map else None
+
+    if output.suffix == ".h5":
+        dt_file = args.dt_fs or frame_interval_fs(args.trajectory, format=args.format)
+        if dt_file is None:
+            raise UsageError(f"{args.trajectory}: the time between frames is not in the run's "
+                             "files; pass --dt-fs (fs between consecutive frames of the file)")
+        step = index.step or 1
+        frames = iter_frames(args.trajectory, format=args.format, index=index,
+                             type_map=type_map)
+        n_done = predict_to_store(model, frames, output, dt_fs=dt_file * step,
+                                  every=args.every, engine="ase-raman predict")
+    else:
+        frames = iter_frames(args.trajectory, format=args.format, index=index,
+                             every=args.every, type_map=type_map)
+        n_done = _write_extxyz(model, frames, output)
     if not args.quiet:
         print(f"predicted {n_done} frames; written to {output}")
     return 0
