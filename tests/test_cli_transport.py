@@ -179,3 +179,18 @@ def test_li6ps5i_xdatcar(shared_data, tmp_path, capsys):
     assert info["Li"]["volume_A3"] == pytest.approx(20.433**3, rel=1e-6)
     assert 5e-6 < info["Li"]["D_cm2_s"] < 1.2e-5
     assert info["Li"]["D_cm2_s"] > 20 * info["I"]["D_cm2_s"]
+
+
+def test_time_step_from_the_runs_incar(shared_data, tmp_path):
+    """XDATCAR frames are POTIM x NBLOCK apart when an INCAR sits beside the file."""
+    import shutil
+
+    xdatcar = tmp_path / "XDATCAR"
+    shutil.copy(shared_data / "argyrodite_li6ps5i" / "XDATCAR", xdatcar)
+    (tmp_path / "INCAR").write_text("POTIM = 2.0\nNBLOCK = 50\n")
+    out = tmp_path / "msd.csv"
+    assert main(["msd", str(xdatcar), "--species", "Li", "--every", "2", "-o", str(out),
+                 "--quiet"]) == 0
+    header, data = _read_csv(out)
+    assert header == ["time_ps", "Li"]
+    np.testing.assert_allclose(data[:, 0], np.arange(50) * 0.2)

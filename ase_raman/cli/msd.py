@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InputFileError, UsageError
+from ..errors import AseRamanError, InputFileError, UsageError
 
 HELP = "MSD per species, diffusion coefficient, conductivity and Haven ratio from MD"
 
@@ -75,13 +75,14 @@ def _read_h5(path: str, every: int) -> Frames:
 
 def _frame_source(path: str, fmt: str | None, every: int):
     """(iterator of Atoms, dt of the file in fs or None): ``ase_raman.io.trajectory``
-    when installed, else ``ase.io.iread``."""
+    (streaming readers; dt from the run's INCAR/OUTCAR or i-PI input), else
+    ``ase.io.iread`` as a fallback."""
     try:
         from ..io.trajectory import frame_interval_fs, iter_frames
     except ImportError:
         iter_frames = frame_interval_fs = None
     if iter_frames is not None:
-        dt = frame_interval_fs(path)
+        dt = frame_interval_fs(path, format=fmt)
         return iter_frames(path, format=fmt, every=every), dt
     import ase.io
 
@@ -117,7 +118,7 @@ def load_frames(path: str, fmt: str | None = None, every: int = 1, quiet: bool =
                 )
             positions.append(atoms.get_positions())
             cells.append(atoms.cell.array.copy())
-    except InputFileError:
+    except AseRamanError:
         raise
     except Exception as exc:  # any reader failure is a file problem, in one line
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
