@@ -192,5 +192,5 @@ def test_time_step_from_the_runs_incar(shared_data, tmp_path):
     assert main(["msd", str(xdatcar), "--species", "Li", "--every", "2", "-o", str(out),
                  "--quiet"]) == 0
     header, data = _read_csv(out)
-    assert header == ["time_ps", "Li"]
+    assert header == ["time_ps", "Li", "Li_err"]  # 50 frames: 5 blocks of 10
     np.testing.assert_allclose(data[:, 0], np.arange(50) * 0.2)
