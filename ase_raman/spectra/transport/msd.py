@@ -82,17 +82,27 @@ def unwrap_positions(
         return out, 0.0
     max_jump = 0.0
     offset = pos[0].copy()
+    fixed = bool(np.all(cell_arr == cell_arr[0]))
+    if fixed:  # one cell: plain matrix products instead of one per frame
+        cell0 = np.ascontiguousarray(cell_arr[0])
+        inv0 = np.linalg.inv(cell0)
     for start in range(1, n_frames, _UNWRAP_CHUNK):
         stop = min(start + _UNWRAP_CHUNK, n_frames)
         steps = pos[start:stop] - pos[start - 1 : stop - 1]  # (c, n_atoms, 3)
-        cell = cell_arr[start:stop]
-        inv = np.linalg.inv(cell)
-        frac = np.einsum("fai,fij->faj", steps, inv)
-        shift = np.where(periodic, np.rint(frac), 0.0)
+        if fixed:
+            cell, inv = cell0, inv0
+        else:
+            cell = cell_arr[start:stop]
+            inv = np.linalg.inv(cell)
+        frac = np.matmul(steps, inv)  # fractional steps in the new frame's cell
+        shift = np.rint(frac)
+        if not periodic.all():
+            shift[..., ~periodic] = 0.0
         frac -= shift
-        if frac.size:
-            max_jump = max(max_jump, float(np.abs(frac[..., periodic]).max()))
-        steps -= np.einsum("faj,fji->fai", shift, cell)
+        jumps = np.abs(frac) if periodic.all() else np.abs(frac[..., periodic])
+        if jumps.size:
+            max_jump = max(max_jump, float(jumps.max()))
+        steps -= np.matmul(shift, cell)
         np.cumsum(steps, axis=0, out=steps)
         steps += offset
         out[start:stop] = steps
@@ -100,13 +110,16 @@ def unwrap_positions(
     return out, max_jump
 
 
-def remove_drift(unwrapped: np.ndarray, masses: np.ndarray | None = None) -> np.ndarray:
-    """Subtract the displacement of the centre of mass of every frame (new array).
+def remove_drift(
+    unwrapped: np.ndarray, masses: np.ndarray | None = None, *, in_place: bool = False
+) -> np.ndarray:
+    """Subtract the displacement of the centre of mass of every frame.
 
     ``unwrapped`` is ``(n_frames, n_atoms, 3)`` Angstrom; ``masses`` (amu, one per atom) weight
     the centre of mass (equal weights when None). Afterwards the mass-weighted total
     displacement is zero in every frame: the drift of the whole cell (e.g. from the
-    thermostat or from numerical noise in AIMD) no longer counts as diffusion.
+    thermostat or from numerical noise in AIMD) no longer counts as diffusion. Returns a
+    new array, or ``unwrapped`` itself modified when ``in_place`` (float64 input only).
     """
     pos = np.asarray(unwrapped, dtype=float)
     n_atoms = pos.shape[1]
@@ -115,10 +128,35 @@ def remove_drift(unwrapped: np.ndarray, masses: np.ndarray | None = None) -> np.
         raise ValueError(f"masses must have shape ({n_atoms},), got {w.shape}")
     w = w / w.sum()
     com = np.einsum("fai,a->fi", pos, w)
-    return pos - (com - com[0])[:, None, :]
+    drift = (com - com[0])[:, None, :]
+    if in_place:
+        pos -= drift
+        return pos
+    return pos - drift
 
 
 # ------------------------------------------------------------------------------ FFT MSD
+def _padded_rows(x: np.ndarray, n: int) -> np.ndarray:
+    """Series of ``x`` (``(n, ...)``, time first) minus their first value, as C-contiguous
+    rows zero-padded to the FFT length: ``(m, nfft)``. Transforms along contiguous rows
+    are several times faster than along axis 0 of a time-major array."""
+    nfft = sp_fft.next_fast_len(2 * n, real=True)
+    flat = x.reshape(n, -1)
+    buf = np.zeros((flat.shape[1], nfft))
+    np.subtract(flat.T, flat[0][:, None], out=buf[:, :n])  # displacement from frame 0
+    return buf
+
+
+def _summed_acf_rows(buf: np.ndarray, n: int) -> np.ndarray:
+    """``sum_rows sum_tau x(tau) x(tau+k)`` for ``k < n`` from padded rows (overwritten)."""
+    nfft = buf.shape[1]
+    spec = sp_fft.rfft(buf, axis=1, overwrite_x=True)
+    re_im = spec.view(np.float64)  # (m, 2 (nfft//2 + 1)): re, im interleaved
+    sq = np.einsum("ij,ij->j", re_im, re_im)
+    power = sq[0::2] + sq[1::2]
+    return sp_fft.irfft(power, n=nfft)[:n]
+
+
 def summed_autocorrelation(x: np.ndarray) -> np.ndarray:
     """Sum over series of the un-normalised autocorrelations, ``sum_j sum_tau x_j(tau) x_j(tau+k)``.
 
@@ -131,22 +169,25 @@ def summed_autocorrelation(x: np.ndarray) -> np.ndarray:
     arr = np.asarray(x, dtype=float)
     n = arr.shape[0]
     nfft = sp_fft.next_fast_len(2 * n, real=True)
-    spec = sp_fft.rfft(arr.reshape(n, -1), n=nfft, axis=0)
-    power = (spec.real**2 + spec.imag**2).sum(axis=1)
-    return sp_fft.irfft(power, n=nfft)[:n]
+    flat = arr.reshape(n, -1)
+    buf = np.zeros((flat.shape[1], nfft))
+    buf[:, :n] = flat.T
+    return _summed_acf_rows(buf, n)
 
 
 def _msd_sum(x: np.ndarray) -> np.ndarray:
-    """Sum over the series of ``x`` (``(N, m, 3)``, displacement from frame 0) of
-    ``sum_tau |x(tau+k) - x(tau)|^2`` for every lag ``k`` (not yet divided by ``N - k``)."""
+    """Sum over the series of ``x`` (``(N, m, 3)`` positions; each series' first value is
+    subtracted) of ``sum_tau |x(tau+k) - x(tau)|^2`` for every lag ``k`` (not yet divided
+    by ``N - k``)."""
     n = x.shape[0]
-    sq = np.einsum("tmi,tmi->t", x, x)  # sum over series and coordinates of x^2
+    buf = _padded_rows(x, n)
+    sq = np.einsum("ij,ij->j", buf[:, :n], buf[:, :n])  # sum over series of x(t)^2
     csum = np.cumsum(sq)
     total = csum[-1]
     lag = np.arange(n)
     # sum_{tau=0}^{N-1-k} x(tau)^2  +  sum_{tau=k}^{N-1} x(tau)^2
     s1 = csum[n - 1 - lag] + (total - np.concatenate(([0.0], csum[:-1])))
-    return s1 - 2.0 * summed_autocorrelation(x)
+    return s1 - 2.0 * _summed_acf_rows(buf, n)
 
 
 def msd_fft(displacements: np.ndarray, block: int = DEFAULT_ATOM_BLOCK) -> np.ndarray:
@@ -164,8 +205,7 @@ def msd_fft(displacements: np.ndarray, block: int = DEFAULT_ATOM_BLOCK) -> np.nd
         raise ValueError("MSD needs at least one frame and one atom")
     acc = np.zeros(n)
     for a0 in range(0, n_atoms, block):
-        x = arr[:, a0 : a0 + block, :] - arr[0, a0 : a0 + block, :]
-        acc += _msd_sum(x)
+        acc += _msd_sum(arr[:, a0 : a0 + block, :])
     out = acc / (np.arange(n, 0, -1) * n_atoms)
     out[0] = 0.0
     return np.maximum(out, 0.0) if n > 1 else out
@@ -238,6 +278,13 @@ class MSDResult:
         return float(np.interp(t_ps, t, self.msd[species]))
 
 
+def _select(pos: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Atoms ``idx`` of every frame: a view when they are consecutive, else a copy."""
+    if len(idx) and np.all(np.diff(idx) == 1):
+        return pos[:, idx[0] : idx[-1] + 1, :]
+    return pos[:, idx, :]
+
+
 def _species_msds(
     pos: np.ndarray,
     groups: Mapping[str, np.ndarray],
@@ -246,17 +293,15 @@ def _species_msds(
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray | None]:
     msd = {}
     coll = {}
+    summed = {}
     for sym, idx in groups.items():
-        sub = pos[:, idx, :]
+        sub = _select(pos, idx)
         msd[sym] = msd_fft(sub, block=block)
-        summed = (sub - sub[0]).sum(axis=1)
-        coll[sym] = msd_fft(summed[:, None, :])
+        summed[sym] = sub.sum(axis=1) - sub[0].sum(axis=0)  # (n_frames, 3)
+        coll[sym] = msd_fft(summed[sym][:, None, :])
     charge = None
     if charges:
-        total = np.zeros((pos.shape[0], 3))
-        for sym, q in charges.items():
-            idx = groups[sym]
-            total += q * (pos[:, idx, :] - pos[0, idx, :]).sum(axis=1)
+        total = sum(q * summed[sym] for sym, q in charges.items())
         charge = msd_fft(total[:, None, :])
     return msd, coll, charge
 
@@ -324,7 +369,7 @@ def mean_squared_displacement(
     if not unwrapped:
         pos, max_jump = unwrap_positions(pos, cells, pbc)
     if remove_com:
-        pos = remove_drift(pos, masses)
+        pos = remove_drift(pos, masses, in_place=not unwrapped)  # in place: our own copy
     if volume_A3 is None:
         cell_arr = _as_cells(cells, n_frames)
         volume_A3 = np.nan if cell_arr is None else float(np.abs(np.linalg.det(cell_arr)).mean())
