@@ -27,6 +27,8 @@ COMMANDS: dict[str, str] = {
     "raman": ".raman",
     "vdos": ".vdos",
     "plot": ".plot",
+    "harmonic": ".harmonic",
+    "compare": ".compare",
     "ipi-driver": ".ipi_driver",
 }
 
