@@ -196,3 +196,16 @@ def checked_symmetric(
             f" tolerance {tolerance:g}); check that the right block or key was read"
         )
     return symmetrize(t), asym
+
+
+def spherical_variance_to_cartesian(var0: np.ndarray, var2: np.ndarray) -> np.ndarray:
+    """Variances (..., 3, 3) of Cartesian components from independent spherical variances.
+
+    ``var0`` (..., 1) and ``var2`` (..., 5) are variances of the lambda = 0 and lambda = 2
+    components; the map is linear, so ``var(a_ij) = sum_c M_ij,c^2 var_c``. Because the map
+    is orthonormal, the nine Cartesian variances add up to the spherical ones.
+    """
+    var = np.concatenate([np.asarray(var0, float), np.asarray(var2, float)], axis=-1)
+    unit = np.eye(6)
+    squared = spherical_to_cartesian(unit[:, :1], unit[:, 1:]) ** 2  # (6, 3, 3)
+    return np.einsum("...c,cij->...ij", var, squared)

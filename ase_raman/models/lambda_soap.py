@@ -7,6 +7,13 @@ function of the matching structure-level lambda-SOAP block
 lambda = 2 model has no intercept and no centring, so predictions rotate exactly as
 ``R alpha R^T`` (proper and improper rotations). Penalties come from k-fold CV
 (:mod:`ase_raman.models.ridge`).
+
+Features come from the structure-level path by default (sum over atoms before the
+Clebsch-Gordan coupling, :mod:`ase_raman.features.structure_soap`); the hyper
+``featurizer="featomic"`` (or :meth:`LambdaSoapRidge.use_featurizer`) switches back to
+featomic's per-atom ``EquivariantPowerSpectrum``. Both give the same features in the same
+order, so a fitted model predicts the same either way; the choice and
+``drop_duplicates`` are stored with the hypers in the model file.
 """
 
 from __future__ import annotations
@@ -20,13 +27,27 @@ from ase import Atoms
 from ase.data import chemical_symbols
 
 from ..errors import ModelFileError, UsageError
-from ..features.lambda_soap import LambdaSoapFeaturizer, LambdaSoapHypers, StructureFeatures
-from ..tensors import cartesian_to_spherical, spherical_to_cartesian
+from ..features.lambda_soap import (
+    LambdaSoapFeaturizer,
+    LambdaSoapHypers,
+    StructureFeatures,
+    make_featurizer,
+)
+from ..tensors import (
+    cartesian_to_spherical,
+    spherical_to_cartesian,
+    spherical_variance_to_cartesian,
+)
 from .base import reference_polarizabilities
+from .metrics import frame_uncertainty
 from .modelfile import read_model_file, write_model_file
 from .ridge import RidgeBlock, fit_ridge_block
 
+#: A frame whose uncertainty exceeds this many times the 95th percentile of the training
+#: frames' is flagged as outside the training distribution.
+EXTRAPOLATION_FACTOR = 3.0
 _BLOCK_FIELDS = ("weights", "mean", "scale")
+_POSTERIOR_FIELDS = ("posterior_basis", "posterior_weights")
 
 
 class LambdaSoapRidge:
@@ -37,11 +58,13 @@ class LambdaSoapRidge:
     hypers:
         lambda-SOAP hyper-parameters (dict or :class:`LambdaSoapHypers`); see its
         docstring for the defaults. ``species`` is taken from the training data when
-        not given.
+        not given; ``featurizer`` ("structure", default, or "featomic") picks the
+        implementation and ``drop_duplicates`` the feature set.
     n_folds:
         folds of the cross-validation that picks the ridge penalty (default 5).
     batch_size:
-        structures featurised per featomic call (bounds memory; default 16).
+        structures featurised per spherical-expansion / featomic call (bounds memory;
+        default 16).
     quiet:
         hide the progress bar (it is also hidden when stderr is not a terminal).
     """
@@ -75,6 +98,18 @@ class LambdaSoapRidge:
                 {**self.hypers.to_dict(), "species": [chemical_symbols[z] for z in present]})
         self._featurizer = None
         features = self.featurizer.compute_arrays(frames, quiet=self.quiet)
+        return self.fit_features(features, reference)
+
+    def fit_features(self, features: StructureFeatures, reference: np.ndarray
+                     ) -> LambdaSoapRidge:
+        """Fit from precomputed features (of this model's featurizer) and (n, 3, 3) targets.
+
+        Lets learning curves and active-learning loops featurise a pool once.
+        """
+        n = len(features)
+        if n < 2 or reference.shape != (n, 3, 3):
+            raise UsageError(f"need >= 2 structures with (n, 3, 3) targets, got {n} and "
+                             f"{reference.shape}")
         l0, l2 = cartesian_to_spherical(reference)
         self.blocks = {
             0: fit_ridge_block(features.lambda0, l0, centre=True, n_folds=self.n_folds,
@@ -83,13 +118,18 @@ class LambdaSoapRidge:
                                seed=self.seed),
         }
         self.training = {
-            "n_train": len(frames),
+            "n_train": n,
             "penalty_lambda0": self.blocks[0].penalty,
             "penalty_lambda2": self.blocks[2].penalty,
             "cv_rmse_lambda0_A3": self.blocks[0].cv_rmse,
             "cv_rmse_lambda2_A3": self.blocks[2].cv_rmse,
             "n_folds": self.n_folds,
         }
+        if all(block.has_uncertainty for block in self.blocks.values()):
+            train_unc = frame_uncertainty(self.predict_features_std(features))
+            self.training["uncertainty_train_p95_A3"] = float(np.percentile(train_unc, 95))
+            self.training["uncertainty_threshold_A3"] = (
+                EXTRAPOLATION_FACTOR * self.training["uncertainty_train_p95_A3"])
         return self
 
     def predict(self, frames: Sequence[Atoms]) -> np.ndarray:
@@ -103,7 +143,8 @@ class LambdaSoapRidge:
     def save(self, path: str | Path) -> None:
         self._require_fitted()
         arrays = {f"lambda{lam}_{name}": getattr(block, name)
-                  for lam, block in self.blocks.items() for name in _BLOCK_FIELDS}
+                  for lam, block in self.blocks.items()
+                  for name in _BLOCK_FIELDS + _POSTERIOR_FIELDS}
         write_model_file(path, arrays, self.metadata)
 
     @classmethod
@@ -122,6 +163,10 @@ class LambdaSoapRidge:
                     intercept=float(block_meta["intercept"]),
                     penalty=float(block_meta["penalty"]),
                     cv_rmse=float(block_meta["cv_rmse"]),
+                    noise_var=float(block_meta.get("noise_var", float("nan"))),
+                    calibration=float(block_meta.get("calibration", 1.0)),
+                    **{name: np.asarray(arrays[f"lambda{lam}_{name}"], dtype=float)
+                       for name in _POSTERIOR_FIELDS if f"lambda{lam}_{name}" in arrays},
                 )
         except KeyError as exc:
             raise ModelFileError(f"{path}: incomplete lambda-soap model (missing {exc})") from None
@@ -148,7 +193,8 @@ class LambdaSoapRidge:
             "units": {"polarizability": "Angstrom^3", "length": "Angstrom"},
             "n_folds": self.n_folds,
             "blocks": {str(lam): {"intercept": b.intercept, "penalty": b.penalty,
-                                  "cv_rmse": b.cv_rmse}
+                                  "cv_rmse": b.cv_rmse, "noise_var": b.noise_var,
+                                  "calibration": b.calibration}
                        for lam, b in self.blocks.items()},
             "training": self.training,
         }
@@ -160,9 +206,20 @@ class LambdaSoapRidge:
 
     @property
     def featurizer(self) -> LambdaSoapFeaturizer:
+        """The featuriser named by ``hypers.featurizer`` (built on first use)."""
         if self._featurizer is None:
-            self._featurizer = LambdaSoapFeaturizer(self.hypers, batch_size=self.batch_size)
+            self._featurizer = make_featurizer(self.hypers, batch_size=self.batch_size)
         return self._featurizer
+
+    def use_featurizer(self, name: str) -> LambdaSoapRidge:
+        """Switch the feature implementation (``"structure"`` or ``"featomic"``).
+
+        The features, and so the predictions of a fitted model, are the same either way
+        (to ~1e-15 relative); the choice is saved with the hypers. Returns ``self``.
+        """
+        self.hypers = LambdaSoapHypers.from_dict({**self.hypers.to_dict(), "featurizer": name})
+        self._featurizer = None
+        return self
 
     def predict_features(self, features: StructureFeatures) -> np.ndarray:
         """Polarizabilities (n, 3, 3) from precomputed structure-level features."""
@@ -170,6 +227,29 @@ class LambdaSoapRidge:
         l0 = self.blocks[0].predict(features.lambda0)
         l2 = self.blocks[2].predict(features.lambda2)
         return spherical_to_cartesian(l0, l2)
+
+    def predict_with_uncertainty(self, frames: Sequence[Atoms]
+                                 ) -> tuple[np.ndarray, np.ndarray]:
+        """Polarizabilities and their standard deviations, both (n, 3, 3) in Angstrom^3.
+
+        The standard deviation is the calibrated Bayesian-linear-regression predictive one
+        (see :mod:`ase_raman.models.ridge`), per Cartesian component. A per-frame scalar
+        comparable with ``rmse_A3`` is :func:`frame_uncertainty` of it.
+        """
+        frames = list(frames)
+        if not frames:
+            return np.zeros((0, 3, 3)), np.zeros((0, 3, 3))
+        features = self.featurizer.compute_arrays(frames, quiet=self.quiet)
+        return self.predict_features(features), self.predict_features_std(features)
+
+    def predict_features_std(self, features: StructureFeatures) -> np.ndarray:
+        """Standard deviations (n, 3, 3) in Angstrom^3 from precomputed features."""
+        self._require_fitted()
+        if not all(block.has_uncertainty for block in self.blocks.values()):
+            raise UsageError("this model file holds no uncertainty information; refit it")
+        var0 = self.blocks[0].predict_variance(features.lambda0)
+        var2 = self.blocks[2].predict_variance(features.lambda2)
+        return np.sqrt(spherical_variance_to_cartesian(var0, var2))
 
     def _require_fitted(self) -> None:
         if set(self.blocks) != {0, 2}:

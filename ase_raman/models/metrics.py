@@ -40,3 +40,22 @@ def regression_metrics(predicted: np.ndarray, reference: np.ndarray) -> dict[str
         "rmse_lambda0_A3": float(np.sqrt(np.mean((p0 - r0) ** 2))),
         "rmse_lambda2_A3": float(np.sqrt(np.mean((p2 - r2) ** 2))),
     }
+
+
+def frame_uncertainty(std: np.ndarray) -> np.ndarray:
+    """Per-frame scalar uncertainty (n,) in Angstrom^3 from (n, 3, 3) standard deviations:
+    the root-mean-square over the nine Cartesian components (comparable with ``rmse_A3``)."""
+    std = np.asarray(std, dtype=float).reshape(-1, 9)
+    return np.sqrt(np.mean(std**2, axis=1))
+
+
+def interval_coverage(predicted: np.ndarray, std: np.ndarray, reference: np.ndarray
+                      ) -> dict[str, float]:
+    """Fraction of Cartesian errors inside the +-1 sigma and +-1.96 sigma intervals.
+
+    A calibrated Gaussian uncertainty gives about 0.683 and 0.95.
+    """
+    err = np.abs(np.asarray(predicted) - np.asarray(reference)).reshape(-1)
+    sig = np.asarray(std, dtype=float).reshape(-1)
+    return {"coverage_68": float(np.mean(err <= sig)),
+            "coverage_95": float(np.mean(err <= 1.96 * sig))}
