@@ -127,7 +127,8 @@ def gather_displacements(index: str | os.PathLike, results: str | os.PathLike | 
     ``index`` is the index file or its folder; ``results`` the folder holding the
     results (default: the index's folder; searched recursively, names free). Each result
     is assigned to the index entry whose expected displacement it matches (largest
-    per-atom deviation below ``tolerance`` Angstrom; an undisplaced reference result is
+    per-atom deviation below ``tolerance`` Angstrom and a quarter of the entry's largest
+    displacement; an undisplaced reference result is
     kept as well). Returns ``(frames, reference)``: the matched structures (with
     ``info["displacement"]`` = the entry) followed by any undisplaced reference result,
     and the reference structure. Raises :class:`MissingDataError` naming every missing
@@ -154,19 +155,21 @@ def gather_displacements(index: str | os.PathLike, results: str | os.PathLike | 
                                  "cannot tell which result belongs to it")
         expected.append(displacements(ref, [ase.io.read(f)])[0])
     expected_arr = np.array(expected)
+    smallest = float(np.min(np.max(np.linalg.norm(expected_arr, axis=2), axis=1)))
     matched: dict[int, Atoms] = {}
     references: list[Atoms] = []
     for k, atoms in enumerate(frames):
         dev = np.max(np.linalg.norm(expected_arr - u[k][None], axis=2), axis=1)
         j = int(np.argmin(dev))
         where = atoms.info.get("file", atoms.info.get("source", f"result {k}"))
-        if dev[j] <= tolerance:
+        size = np.max(np.linalg.norm(expected_arr[j], axis=1))
+        if dev[j] <= min(tolerance, 0.25 * size):
             if j in matched:
                 raise InputFileError(f"{where}: a second result for displacement "
                                      f"{entries[j]['file']} (first: {matched[j].info.get('file')})")
             atoms.info["displacement"] = entries[j]
             matched[j] = atoms
-        elif np.max(np.linalg.norm(u[k], axis=1)) <= tolerance:
+        elif np.max(np.linalg.norm(u[k], axis=1)) <= min(tolerance, 0.25 * smallest):
             references.append(atoms)
         else:
             raise InputFileError(f"{where}: its structure matches no displacement of the "
