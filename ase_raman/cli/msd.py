@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import AseRamanError, InputFileError, UsageError
+from ..parallel.cli import add_scheduler_argument, run_on_scheduler
 
 HELP = "MSD per species, diffusion coefficient, conductivity and Haven ratio from MD"
 
@@ -247,6 +248,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="MSD CSV: time_ps, then one column per species (Angstrom^2)")
     parser.add_argument("--png", default=None, help="plot of the MSDs and fits")
     parser.add_argument("--json", default=None, help="per-species summary (D, sigma, H_R)")
+    add_scheduler_argument(parser)  # issue 11: --scheduler (Dask), ase_raman.parallel.cli
 
 
 def _choose_blocks(requested: int | None, n_frames: int) -> int:
@@ -268,6 +270,8 @@ def warn_jump(max_jump: float, path: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "scheduler", None):  # issue 11: the command as one Dask task
+        return run_on_scheduler(args, run)
     from ..spectra.transport.msd import mean_squared_displacement
     from ..spectra.transport.report import (
         plot_msd,

@@ -23,6 +23,7 @@ from pathlib import Path
 from ase import Atoms
 
 from ..errors import UsageError
+from ..parallel.cli import add_scheduler_argument, on_scheduler
 
 HELP = "predict the polarizability of every selected frame of a trajectory (.xyz or .h5)"
 
@@ -47,6 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--type-map", default=None, metavar="T1,T2,...",
                         help="LAMMPS dump types -> elements, e.g. Ag,I")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
+    add_scheduler_argument(parser)  # issue 11: --scheduler (Dask), ase_raman.parallel.cli
 
 
 def chunked(frames: Iterable[Atoms], size: int) -> Iterator[list[Atoms]]:
@@ -104,11 +106,13 @@ def run(args: argparse.Namespace) -> int:
         step = index.step or 1
         frames = iter_frames(args.trajectory, format=args.format, index=index,
                              type_map=type_map)
+        model, frames = on_scheduler(args, model, frames, every=args.every)  # issue 11
         n_done = predict_to_store(model, frames, output, dt_fs=dt_file * step,
                                   every=args.every, engine="ase-raman predict")
     else:
         frames = iter_frames(args.trajectory, format=args.format, index=index,
                              every=args.every, type_map=type_map)
+        model, frames = on_scheduler(args, model, frames)  # issue 11: Dask when --scheduler
         n_done = _write_extxyz(model, frames, output)
     if not args.quiet:
         print(f"predicted {n_done} frames; written to {output}")

@@ -1,0 +1,113 @@
+"""Code that runs on the Dask workers (imported there by name: keep it importable).
+
+The model file travels to each worker once, as bytes inside a worker plugin
+(:class:`ModelPlugin`): the plugin writes it to the worker's local directory and loads
+it with :func:`ase_raman.models.registry.load_model` (model files hold arrays and JSON
+only, so loading cannot run code). Workers that join later, or replace a killed one,
+get it from the scheduler the same way. Tasks (:func:`predict_chunk`) find the loaded
+model by the SHA-256 of the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import threading
+from typing import Any
+
+import numpy as np
+from distributed.diagnostics.plugin import WorkerPlugin
+
+#: model SHA-256 -> loaded model, in this worker process.
+_MODELS: dict[str, Any] = {}
+_LOCK = threading.Lock()
+
+
+def model_key(data: bytes) -> str:
+    """The identity of a model file: SHA-256 of its bytes (hex)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def pin_threads(nthreads: int) -> None:
+    """Size featomic's rayon pool to ``nthreads`` unless the environment already does.
+
+    Effective only before featomic's first computation in this process (rayon reads
+    ``RAYON_NUM_THREADS`` once); BLAS is limited per task with threadpoolctl.
+    """
+    os.environ.setdefault("RAYON_NUM_THREADS", str(max(1, int(nthreads))))
+
+
+class ModelPlugin(WorkerPlugin):
+    """Ship one model file (bytes) to every worker and load it there once."""
+
+    def __init__(self, data: bytes, suffix: str = ".npz"):
+        self.data = data
+        self.suffix = suffix
+        self.key = model_key(data)
+        self.name = f"ase-raman-model-{self.key[:16]}"
+
+    def setup(self, worker: Any) -> None:
+        pin_threads(getattr(worker.state, "nthreads", None) or worker.nthreads)
+        load_model_bytes(self.data, self.suffix, getattr(worker, "local_directory", None))
+
+
+def load_model_bytes(data: bytes, suffix: str = ".npz", folder: str | None = None) -> Any:
+    """Load (once per process) the model whose file content is ``data``."""
+    from ..models.registry import load_model
+
+    key = model_key(data)
+    with _LOCK:
+        model = _MODELS.get(key)
+        if model is None:
+            fd, name = tempfile.mkstemp(prefix="ase-raman-model-", suffix=suffix, dir=folder)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                model = load_model(name)
+            finally:
+                os.unlink(name)
+            _MODELS[key] = model
+    return model
+
+
+def get_model(key: str) -> Any:
+    """The model loaded on this worker by :class:`ModelPlugin` (clear error if absent)."""
+    model = _MODELS.get(key)
+    if model is None:
+        raise RuntimeError(f"model {key[:16]} is not loaded on this worker; register it "
+                           "with ase_raman.parallel.predict.ship_model(client, path) first")
+    return model
+
+
+def frames_payload(frames: list[Any]) -> list[tuple[np.ndarray, ...]]:
+    """What a task needs of each frame: (numbers, positions, cell, pbc), as arrays."""
+    return [(np.asarray(a.numbers), np.asarray(a.positions), np.asarray(a.cell.array),
+             np.asarray(a.pbc)) for a in frames]
+
+
+def predict_chunk(key: str, payload: list[tuple[np.ndarray, ...]], nthreads: int | None = None
+                  ) -> np.ndarray:
+    """alpha (k, 3, 3), Angstrom^3, of one chunk of frames, on a worker.
+
+    BLAS runs with the worker's thread count (``nthreads``, default: this worker's).
+    """
+    from ase import Atoms
+    from threadpoolctl import threadpool_limits
+
+    model = get_model(key)
+    frames = [Atoms(numbers=z, positions=r, cell=c, pbc=p) for z, r, c, p in payload]
+    if nthreads is None:
+        nthreads = _worker_nthreads()
+    with threadpool_limits(limits=max(1, int(nthreads)), user_api="blas"):
+        return np.asarray(model.predict(frames), dtype=np.float64).reshape(len(frames), 3, 3)
+
+
+def _worker_nthreads() -> int:
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+        return int(getattr(worker.state, "nthreads", None) or worker.nthreads)
+    except (ImportError, ValueError, AttributeError):
+        return 1
