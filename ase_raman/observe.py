@@ -13,8 +13,9 @@ Each call snapshots the atoms (step ``dyn.nsteps``, time ``step * dt`` in fs, po
 velocities when the atoms have momenta, the cell, and the potential energy when the MD
 calculator already holds it for these positions: never a new force call). Snapshots
 are predicted ``batch`` at a time (the same values as one by one) and written to an
-H5MD store (:mod:`ase_raman.store`), flushed every ``flush_every`` frames and on
-:meth:`~PolarizabilityObserver.close`, which prints a one-line summary.
+H5MD store (:mod:`ase_raman.store`), flushed every ``flush_every`` frames, at the end
+of each ``dyn.run(...)``, and on :meth:`~PolarizabilityObserver.close`, which prints a
+one-line summary.
 
 Resuming: open the same file (``mode="a"``, the default) and start the dynamics from
 ``ase_raman.store.restart_atoms(path)``: the step series continues after the last
@@ -125,10 +126,16 @@ class PolarizabilityObserver:
         self.observer_seconds = 0.0
         self._logfile = logfile
         self._closed = False
+        self._end_hook_attached = False
 
     # -- the call ASE makes --------------------------------------------------------------
     def __call__(self) -> None:
         t0 = time.perf_counter()
+        if not self._end_hook_attached and self.dyn is not None and hasattr(self.dyn, "attach"):
+            # runs after this observer at every step: flush when dyn.run() ends, so the
+            # file holds the whole run even before close()
+            self.dyn.attach(self._flush_at_end_of_run, interval=1)
+            self._end_hook_attached = True
         step = self._current_step()
         snap = Atoms(numbers=self.atoms.numbers, positions=self.atoms.positions,
                      cell=self.atoms.cell.array, pbc=self.atoms.pbc)
@@ -140,6 +147,14 @@ class PolarizabilityObserver:
         if len(self._pending) >= self.batch:
             self._drain()
         self.observer_seconds += time.perf_counter() - t0
+
+    def _flush_at_end_of_run(self) -> None:
+        if self._closed:
+            return
+        max_steps = getattr(self.dyn, "max_steps", None)
+        if max_steps is not None and self.dyn.nsteps >= max_steps and (
+                self._pending or self._since_flush):
+            self.flush()
 
     def _current_step(self) -> int:
         if self.dyn is not None and hasattr(self.dyn, "nsteps"):

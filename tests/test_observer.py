@@ -91,6 +91,8 @@ def test_velocity_verlet_records_everything(tmp_path, al_model):
     dyn.attach(obs, interval=5)
     dyn.attach(ref, interval=5)
     dyn.run(50)
+    with read_trajectory(tmp_path / "run.h5") as live:  # flushed at the end of dyn.run
+        assert len(live) == 11
     n_calc_before_close = atoms.calc.n_calculations
     info = obs.close()
     assert atoms.calc.n_calculations == n_calc_before_close == 51  # 1 initial + 50 steps
