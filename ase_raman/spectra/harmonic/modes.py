@@ -105,15 +105,20 @@ class GammaModes:
         t = t.reshape(3, -1)
         return t / np.linalg.norm(t, axis=1, keepdims=True)
 
-    def acoustic(self, tolerance: float = 0.01) -> np.ndarray:
-        """Boolean (n_modes,): modes that are rigid translations (the acoustic modes).
+    def acoustic(self, threshold: float = 0.5) -> np.ndarray:
+        """Boolean (n_modes,): the three modes that are (mostly) rigid translations.
 
-        A mode is acoustic when more than ``1 - tolerance`` of its (normalised,
-        mass-weighted) eigenvector lies in the span of the translations.
+        The three modes with the largest share of their mass-weighted eigenvector in the
+        span of the translations, each above ``threshold`` (for a molecule in a box the
+        near-zero translations and rotations mix slightly; a crystal's Gamma acoustic
+        modes are pure translations).
         """
         vec = self.eigenvectors.reshape(self.n_modes, -1)
         overlap = np.sum((vec @ self.mass_weighted_translations().T) ** 2, axis=1)
-        return overlap > 1.0 - tolerance
+        out = np.zeros(self.n_modes, dtype=bool)
+        top = np.argsort(overlap)[::-1][:3]
+        out[top[overlap[top] > threshold]] = True
+        return out
 
 
 def degenerate_sets(frequencies: np.ndarray, tolerance_cm: float) -> list[list[int]]:
