@@ -12,6 +12,20 @@ samples ``system``, components ``o3_mu`` (featomic's real spherical-harmonic ord
 m = -2..2) and properties ``center_type, l_1, l_2, neighbor_1_type, n_1,
 neighbor_2_type, n_2``. Structures are featurised in batches (``batch_size``) so the
 memory held at once is bounded by one batch of per-atom features.
+
+Two implementations give the same numbers (to rounding, ~1e-15 relative):
+
+* ``featurizer="structure"`` (default, :class:`~ase_raman.features.structure_soap.
+  StructureSoapFeaturizer`): sums over atoms *before* the Clebsch-Gordan coupling, one
+  matrix product of spherical-expansion coefficients per structure and centre species;
+  several times faster and lighter than the per-atom path;
+* ``featurizer="featomic"`` (:class:`LambdaSoapFeaturizer`): featomic's per-atom
+  ``EquivariantPowerSpectrum``, then a sum over atoms.
+
+:func:`make_featurizer` picks one from ``LambdaSoapHypers.featurizer``. With
+``drop_duplicates=True`` (both paths, off by default) the ``l_1 = l_2`` properties that
+repeat another one with the two neighbour channels swapped are left out (see
+:func:`duplicate_free_rows`).
 """
 
 from __future__ import annotations
@@ -32,6 +46,8 @@ from ..errors import ModelSpeciesError, UsageError
 
 #: The two angular channels of a symmetric rank-2 tensor.
 LAMBDAS: tuple[int, int] = (0, 2)
+#: Implementations of the structure-level features (``LambdaSoapHypers.featurizer``).
+FEATURIZERS: tuple[str, ...] = ("structure", "featomic")
 PROPERTY_NAMES = ["center_type", "l_1", "l_2", "neighbor_1_type", "n_1", "neighbor_2_type",
                   "n_2"]
 
@@ -46,7 +62,15 @@ class LambdaSoapHypers:
     * ``density_width``: width sigma of the Gaussian placed on each neighbour (Angstrom);
     * ``smoothing_width``: width of the shifted-cosine cutoff smoothing (Angstrom);
     * ``species``: chemical symbols the model knows, in a fixed order (set from the
-      training data when empty).
+      training data when empty);
+    * ``featurizer``: ``"structure"`` (default: sum over atoms before the Clebsch-Gordan
+      coupling, :mod:`ase_raman.features.structure_soap`) or ``"featomic"`` (featomic's
+      per-atom ``EquivariantPowerSpectrum`` summed over atoms). Both give the same
+      features in the same order, so a model works with either;
+    * ``drop_duplicates``: leave out the ``l_1 = l_2`` features that equal another one
+      with the two neighbour channels swapped (``(neighbor_1_type, n_1) >
+      (neighbor_2_type, n_2)``); fewer features, a slightly different ridge fit; off by
+      default. Model files record it (it changes the number of weights).
 
     Defaults follow the field notes: small bases (4/3) were as accurate as 6/4 on bulk
     water (held-out R^2 ~ 0.98 / 0.97) and 5x faster.
@@ -58,6 +82,8 @@ class LambdaSoapHypers:
     density_width: float = 0.3
     smoothing_width: float = 0.5
     species: tuple[str, ...] = field(default_factory=tuple)
+    featurizer: str = "structure"
+    drop_duplicates: bool = False
 
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None) -> LambdaSoapHypers:
@@ -87,6 +113,12 @@ class LambdaSoapHypers:
         for symbol in self.species:
             if symbol not in atomic_numbers:
                 raise UsageError(f"unknown chemical symbol {symbol!r} in lambda-soap species")
+        if self.featurizer not in FEATURIZERS:
+            raise UsageError(f"lambda-soap featurizer must be one of {', '.join(FEATURIZERS)}, "
+                             f"got {self.featurizer!r}")
+        if not isinstance(self.drop_duplicates, bool):
+            raise UsageError("lambda-soap drop_duplicates must be true or false, got "
+                             f"{self.drop_duplicates!r}")
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -130,8 +162,42 @@ def _progress(total: int, quiet: bool, desc: str):
                 disable=quiet or not sys.stderr.isatty(), leave=False)
 
 
+def duplicate_free_rows(properties: np.ndarray) -> np.ndarray:
+    """Indices of the per-centre property rows kept by ``drop_duplicates``.
+
+    ``properties`` holds rows ``(l_1, l_2, neighbor_1_type, n_1, neighbor_2_type, n_2)``.
+    For ``l_1 = l_2`` (and o3_sigma = +1, i.e. even ``l_1 + l_2 + lambda``) the real
+    Clebsch-Gordan coefficients are symmetric in ``m_1, m_2``, so the feature of
+    ``(a, n_1, b, n_2)`` equals that of ``(b, n_2, a, n_1)``; the row with
+    ``(neighbor_1_type, n_1) > (neighbor_2_type, n_2)`` is dropped.
+    """
+    props = np.asarray(properties)
+    l_1, l_2, type_1, n_1, type_2, n_2 = props.T
+    swapped_first = (type_1 > type_2) | ((type_1 == type_2) & (n_1 > n_2))
+    drop = (l_1 == l_2) & swapped_first
+    return np.flatnonzero(~drop)
+
+
+def make_featurizer(hypers: LambdaSoapHypers, batch_size: int = 16) -> LambdaSoapFeaturizer:
+    """The featuriser named by ``hypers.featurizer`` (``"structure"`` or ``"featomic"``)."""
+    if hypers.featurizer == "featomic":
+        return LambdaSoapFeaturizer(hypers, batch_size=batch_size)
+    if hypers.featurizer == "structure":
+        from .structure_soap import StructureSoapFeaturizer
+
+        return StructureSoapFeaturizer(hypers, batch_size=batch_size)
+    raise UsageError(f"unknown lambda-soap featurizer {hypers.featurizer!r}; "
+                     f"known: {', '.join(FEATURIZERS)}")
+
+
 class LambdaSoapFeaturizer:
-    """Compute structure-level lambda-SOAP features with featomic, batch by batch."""
+    """Compute structure-level lambda-SOAP features with featomic, batch by batch.
+
+    This is the per-atom path (``featurizer="featomic"``): featomic's
+    ``EquivariantPowerSpectrum`` per atom, then a sum over the atoms of each structure.
+    ``hypers.featurizer`` is not read here (see :func:`make_featurizer`);
+    ``hypers.drop_duplicates`` is.
+    """
 
     def __init__(self, hypers: LambdaSoapHypers, batch_size: int = 16):
         if not hypers.species:
@@ -150,7 +216,16 @@ class LambdaSoapFeaturizer:
         )
         self._selected = Labels(["o3_lambda", "o3_sigma"],
                                 np.array([[lam, 1] for lam in LAMBDAS], dtype=np.int32))
-        self._block_properties = self._probe_block_properties()
+        #: per-centre property rows of featomic's blocks (all of them)
+        self._full_block_properties = self._probe_block_properties()
+        #: indices of the rows kept in the output (all, or duplicate-free)
+        self._kept_rows = {
+            lam: (duplicate_free_rows(props) if hypers.drop_duplicates
+                  else np.arange(props.shape[0]))
+            for lam, props in self._full_block_properties.items()
+        }
+        self._block_properties = {lam: props[self._kept_rows[lam]]
+                                  for lam, props in self._full_block_properties.items()}
 
     # -- public -----------------------------------------------------------------------
     def property_labels(self, o3_lambda: int) -> Labels:
@@ -229,14 +304,16 @@ class LambdaSoapFeaturizer:
         outs = {0: out0, 2: out2}
         for key, block in tensor.items():
             lam = int(key["o3_lambda"])
-            expected = self._block_properties[lam]
+            expected = self._full_block_properties[lam]
             props = np.asarray(block.properties.values)
             if props.shape != expected.shape or not np.array_equal(props, expected):
                 raise RuntimeError("featomic returned properties in an unexpected order")
-            width = expected.shape[0]
+            width = self._kept_rows[lam].shape[0]
             t_index = self.types.index(int(key["center_type"]))
             systems = np.asarray(block.samples.column("system"))
             values = np.asarray(block.values)
+            if width != expected.shape[0]:
+                values = values[:, :, self._kept_rows[lam]]
             starts = np.flatnonzero(np.r_[True, systems[1:] != systems[:-1]])
             sums = np.add.reduceat(values, starts, axis=0)
             outs[lam][systems[starts], :, t_index * width:(t_index + 1) * width] = sums
