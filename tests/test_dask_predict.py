@@ -1,5 +1,6 @@
-"""Dask path of predict/raman (issue 11): same bytes on 1 and 2 workers and in-process,
-a worker killed mid-run, --scheduler on the command line, the missing-dask error.
+"""Dask path of predict/raman/batch (issue 11): same bytes on 1 and 2 workers and
+in-process, a worker killed mid-run, --scheduler on the command line, batch entries as
+parallel tasks, the missing-dask error.
 
 One LocalCluster (2 single-threaded worker processes) is started and stopped by this
 module; the 1-worker run scales it down.
@@ -246,3 +247,39 @@ def test_missing_dask_is_one_line(tmp_path, model_file):
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "pip install ase-raman[dask]" in lines[0], proc.stderr
+
+
+def data_lines(path: Path) -> list[str]:
+    return [ln for ln in path.read_text().splitlines() if not ln.startswith("#")]
+
+
+def test_batch_on_cluster_matches_in_process(cluster, model_file, tmp_path):
+    """Entries as parallel tasks give the rows and files of the in-process batch."""
+    pytest.importorskip("yaml")
+    from test_batch import random_walk_water
+
+    from ase_raman.parallel.batch import BatchEntry, run_batch
+    from ase_raman.store import read_trajectory
+
+    _, client = cluster
+    wait_workers(client, 2)
+    entries = []
+    for temp, step in ((300, 0.04), (400, 0.08)):
+        traj = tmp_path / f"w{temp}.xyz"
+        random_walk_water(traj, step=step, n_frames=120, seed=temp)
+        entries.append(BatchEntry(name=f"w{temp}", trajectory=str(traj), temperature_K=temp,
+                                  species=["O"], model=str(model_file), dt_fs=20.0,
+                                  material="water", sigma_cm=50.0, cutoff_cm=100.0))
+    local = run_batch(entries, tmp_path / "local")
+    remote = run_batch(entries, tmp_path / "dask", client=client)
+    assert [r["status"] for r in remote] == ["ok", "ok"]
+    for a, b in zip(local, remote, strict=True):
+        assert a == b
+        for name in ("raman.csv", "msd.csv"):  # the headers name the (different) folders
+            assert data_lines(tmp_path / "local" / a["name"] / name) == \
+                data_lines(tmp_path / "dask" / b["name"] / name)
+        with read_trajectory(tmp_path / "local" / a["name"] / "alpha.h5") as x, \
+                read_trajectory(tmp_path / "dask" / b["name"] / "alpha.h5") as y:
+            np.testing.assert_array_equal(x.polarizability, y.polarizability)
+    assert (tmp_path / "local" / "results.csv").read_text() == \
+        (tmp_path / "dask" / "results.csv").read_text()

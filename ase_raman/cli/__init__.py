@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "raman": ".raman",
     "vdos": ".vdos",
     "plot": ".plot",
+    "batch": ".batch",
     "harmonic": ".harmonic",
     "compare": ".compare",
     "ipi-driver": ".ipi_driver",

@@ -1,0 +1,446 @@
+"""``ase-raman batch``: many trajectories -> one results table and a ranking plot.
+
+A manifest (YAML) lists the runs::
+
+    defaults:                  # optional, merged into every entry
+      model: models/agi.npz
+      dt_fs: 10.0              # fs between consecutive frames of the trajectory files
+    entries:                   # (or the list alone, without defaults)
+      - name: AgI_500K         # unique; the entry's output folder
+        trajectory: runs/agi_500/XDATCAR
+        temperature_K: 500
+        species: Ag            # mobile species (a symbol or a list; the first is tabled)
+        charges: {Ag: 1}       # e; gives sigma and the Haven ratio (optional)
+        material: AgI          # entries of one material at several temperatures -> E_a
+      - name: AgI_from_store
+        trajectory: runs/agi_600/alpha.h5   # an ase-raman store with alpha: no model needed
+        model: null
+        temperature_K: 600
+        species: Ag
+
+Optional keys per entry: ``model`` (omit/null when the trajectory is an H5MD store
+that already holds alpha), ``dt_fs``, ``every``, ``index`` (``START:STOP:STEP``),
+``format``, ``type_map`` (``Ag,I``), ``material`` (default: the name), ``sigma_cm``
+(Raman smoothing, default 4 cm^-1), ``cutoff_cm`` (central-peak cutoff, default 50
+cm^-1), ``fit_window_ps`` (``"1:5"``), ``blocks``. Relative paths are relative to the
+manifest's folder.
+
+Per entry (folder ``OUT/NAME/``) the ordinary commands run: ``predict`` (alpha.h5),
+``raman`` (raman.csv/.json/.png) and ``msd`` (msd.csv/.json/.png). Then ``OUT/results.csv``
+(one row per entry: central-peak metrics, D, sigma, Haven ratio, E_a of its material)
+and ``OUT/ranking.png`` (entries ranked by the low-frequency Raman fraction) are
+written by this process only.
+
+Resumable: a finished entry writes ``done.json`` (atomically, with a hash of its
+settings and of its input files' sizes and times) and is skipped on a re-run while
+that hash matches. A failing entry (bad trajectory, wrong species, ...) writes
+``failed.json`` with the reason, is reported as ``failed`` in the table, and does not
+stop the others; it is retried on the next run. With a Dask client, entries run as
+parallel tasks (one per trajectory); a killed worker's entry is rerun by Dask.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import io
+import json
+import math
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..atomic_write import atomic_output
+from ..errors import AseRamanError, InputFileError, UsageError
+
+__all__ = ["BatchEntry", "read_manifest", "run_entry", "run_batch", "RESULT_COLUMNS"]
+
+DONE_MARKER = "done.json"
+FAILED_MARKER = "failed.json"
+#: Columns of results.csv, in order (units in the names; E_a per material).
+RESULT_COLUMNS = [
+    "name", "material", "temperature_K", "status", "rank", "species",
+    "low_frequency_fraction", "central_to_phonon_ratio", "central_width_cm",
+    "D_cm2_s", "D_err_cm2_s", "sigma_S_cm", "sigma_err_S_cm", "haven_ratio",
+    "E_a_eV", "E_a_err_eV", "n_frames", "reason",
+]
+_KNOWN_KEYS = {"name", "trajectory", "model", "temperature_K", "species", "charges",
+               "dt_fs", "every", "index", "format", "type_map", "material", "sigma_cm",
+               "cutoff_cm", "fit_window_ps", "blocks"}
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+
+
+@dataclass
+class BatchEntry:
+    """One manifest entry (paths absolute; see the module docstring for the keys)."""
+
+    name: str
+    trajectory: str
+    temperature_K: float
+    species: list[str]
+    model: str | None = None
+    charges: dict[str, float] = field(default_factory=dict)
+    dt_fs: float | None = None
+    every: int = 1
+    index: str | None = None
+    format: str | None = None
+    type_map: str | None = None
+    material: str | None = None
+    sigma_cm: float = 4.0
+    cutoff_cm: float = 50.0
+    fit_window_ps: str | None = None
+    blocks: int | None = None
+
+    def settings_hash(self) -> str:
+        """SHA-256 of the settings and of the input files' (size, mtime)."""
+        stamp = {}
+        for p in (self.trajectory, self.model):
+            if p and os.path.exists(p):
+                st = os.stat(p)
+                stamp[p] = [st.st_size, st.st_mtime_ns]
+        text = json.dumps({"entry": asdict(self), "inputs": stamp}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _entry_from_dict(raw: dict[str, Any], base: Path, where: str) -> BatchEntry:
+    unknown = sorted(set(raw) - _KNOWN_KEYS)
+    if unknown:
+        raise UsageError(f"{where}: unknown key(s) {', '.join(unknown)}; known: "
+                         f"{', '.join(sorted(_KNOWN_KEYS))}")
+    for key in ("name", "trajectory", "temperature_K", "species"):
+        if raw.get(key) in (None, ""):
+            raise UsageError(f"{where}: '{key}' is required")
+    name = str(raw["name"])
+    if not _NAME_RE.match(name):
+        raise UsageError(f"{where}: name {name!r} must be letters, digits, _ . + - "
+                         "(it names the output folder)")
+    species = raw["species"]
+    species = [species] if isinstance(species, str) else [str(s) for s in species]
+    charges = raw.get("charges") or {}
+    if not isinstance(charges, dict):
+        raise UsageError(f"{where}: charges must be a mapping like {{Ag: 1}}")
+
+    def path(value: Any) -> str | None:
+        if value in (None, ""):
+            return None
+        p = Path(os.path.expanduser(str(value)))
+        return str(p if p.is_absolute() else (base / p).resolve())
+
+    try:
+        entry = BatchEntry(
+            name=name, trajectory=path(raw["trajectory"]),
+            temperature_K=float(raw["temperature_K"]), species=species,
+            model=path(raw.get("model")),
+            charges={str(k): float(v) for k, v in charges.items()},
+            dt_fs=None if raw.get("dt_fs") is None else float(raw["dt_fs"]),
+            every=int(raw.get("every", 1)),
+            index=None if raw.get("index") is None else str(raw["index"]),
+            format=raw.get("format"),
+            type_map=(",".join(raw["type_map"]) if isinstance(raw.get("type_map"), list)
+                      else raw.get("type_map")),
+            material=str(raw.get("material") or name),
+            sigma_cm=float(raw.get("sigma_cm", 4.0)),
+            cutoff_cm=float(raw.get("cutoff_cm", 50.0)),
+            fit_window_ps=None if raw.get("fit_window_ps") is None
+            else str(raw["fit_window_ps"]),
+            blocks=None if raw.get("blocks") is None else int(raw["blocks"]),
+        )
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"{where}: {exc}") from None
+    if not entry.temperature_K > 0:
+        raise UsageError(f"{where}: temperature_K must be positive (K)")
+    return entry
+
+
+def read_manifest(path: str | os.PathLike) -> list[BatchEntry]:
+    """Read a batch manifest (YAML; see the module docstring)."""
+    try:
+        import yaml
+    except ImportError:
+        raise UsageError("reading a batch manifest needs pyyaml: pip install "
+                         "ase-raman[dask]") from None
+    source = Path(path)
+    if not source.is_file():
+        raise InputFileError(f"{path}: no such manifest")
+    try:
+        doc = yaml.safe_load(source.read_text())
+    except yaml.YAMLError as exc:
+        raise InputFileError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    defaults: dict[str, Any] = {}
+    if isinstance(doc, dict):
+        defaults = dict(doc.get("defaults") or {})
+        items = doc.get("entries")
+    else:
+        items = doc
+    if not isinstance(items, list) or not items:
+        raise InputFileError(f"{path}: expected a list of entries (or 'entries:' with one)")
+    entries = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise UsageError(f"{path}: entry {i + 1} is not a mapping")
+        entries.append(_entry_from_dict({**defaults, **item}, source.parent.resolve(),
+                                        f"{path}: entry {i + 1}"))
+    names = [e.name for e in entries]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise UsageError(f"{path}: duplicate entry name(s) {', '.join(dupes)}")
+    return entries
+
+
+# --------------------------------------------------------------------------------------
+# one entry
+# --------------------------------------------------------------------------------------
+class _CommandFailed(Exception):
+    pass
+
+
+def _command(command: str, argv: Sequence[str]) -> str:
+    """Run ``ase-raman COMMAND ARGV`` in this process; returns its stdout."""
+    from .cli import command_args
+
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            args = command_args(command, list(argv))
+            status = int(args._run(args) or 0)
+    except SystemExit as exc:  # argparse: one line on stderr
+        msg = err.getvalue().strip().splitlines()
+        raise _CommandFailed(f"{command}: {msg[-1] if msg else f'exit {exc.code}'}") from None
+    if status != 0:
+        raise _CommandFailed(f"{command}: exit status {status}")
+    return out.getvalue()
+
+
+def _write_json(path: Path, payload: dict[str, Any]) -> None:
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(payload, indent=1, sort_keys=True, default=str))
+
+
+def _finite(value: Any) -> float | None:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def run_entry(entry: BatchEntry, out_dir: str | os.PathLike, force: bool = False
+              ) -> dict[str, Any]:
+    """Run one entry into ``out_dir/NAME``; returns its results row (a dict).
+
+    Skipped (``status`` ``"done"``, the stored row) when its ``done.json`` matches the
+    entry's settings, unless ``force``. Never raises for a bad input: the row then has
+    ``status`` ``"failed"`` and the ``reason``, and ``failed.json`` is written.
+    """
+    folder = Path(out_dir) / entry.name
+    folder.mkdir(parents=True, exist_ok=True)
+    marker, failed = folder / DONE_MARKER, folder / FAILED_MARKER
+    digest = entry.settings_hash()
+    if marker.exists() and not force:
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            stored = json.loads(marker.read_text())
+            if stored["settings_hash"] == digest:
+                return {**stored["row"], "status": "done"}
+    row: dict[str, Any] = {"name": entry.name, "material": entry.material,
+                           "temperature_K": entry.temperature_K, "species": entry.species[0]}
+    try:
+        row.update(_compute_entry(entry, folder))
+    except (AseRamanError, _CommandFailed) as exc:
+        return _mark_failed(row, failed, marker, str(exc))
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:  # a bad file can make any reader raise anything
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        return _mark_failed(row, failed, marker, f"{type(exc).__name__}: {first}".rstrip(": "))
+    row["status"] = "ok"
+    _write_json(marker, {"settings_hash": digest, "entry": asdict(entry), "row": row})
+    with contextlib.suppress(FileNotFoundError):
+        failed.unlink()
+    return row
+
+
+def _mark_failed(row: dict[str, Any], failed: Path, marker: Path, reason: str
+                 ) -> dict[str, Any]:
+    row.update(status="failed", reason=reason)
+    with contextlib.suppress(FileNotFoundError):
+        marker.unlink()
+    _write_json(failed, {"row": row, "reason": reason})
+    return row
+
+
+def _compute_entry(entry: BatchEntry, folder: Path) -> dict[str, Any]:
+    traj = entry.trajectory
+    is_store = Path(traj).suffix.lower() in (".h5", ".hdf5", ".h5md")
+    if not os.path.exists(traj):
+        raise InputFileError(f"{traj}: no such trajectory")
+    dt_args = [] if entry.dt_fs is None else ["--dt-fs", repr(entry.dt_fs)]
+    fmt_args = [] if entry.format is None else ["--format", entry.format]
+    if entry.model is not None:
+        alpha = folder / "alpha.h5"
+        argv = [entry.model, traj, "-o", str(alpha), "--every", str(entry.every), "--quiet",
+                *dt_args, *fmt_args]
+        if entry.index:
+            argv += ["--index", entry.index]
+        if entry.type_map:
+            argv += ["--type-map", entry.type_map]
+        _command("predict", argv)
+    elif is_store:
+        alpha = Path(traj)
+    else:
+        raise UsageError(f"{traj}: no model given and the trajectory is not an ase-raman "
+                         "H5MD store holding alpha")
+    raman_json = folder / "raman.json"
+    _command("raman", [str(alpha), "-o", str(folder / "raman.csv"), "--json", str(raman_json),
+                       "--png", str(folder / "raman.png"), "--sigma", repr(entry.sigma_cm),
+                       "--cutoff", repr(entry.cutoff_cm)])
+    central = json.loads(raman_json.read_text())["central_peak"]
+    msd_json = folder / "msd.json"
+    argv = [traj, "-o", str(folder / "msd.csv"), "--json", str(msd_json), "--png",
+            str(folder / "msd.png"), "--species", ",".join(entry.species), "--temperature",
+            repr(entry.temperature_K), "--quiet", *fmt_args]
+    if not is_store or entry.model is not None:
+        argv += ["--every", str(entry.every), *dt_args]
+    if entry.charges:
+        argv += ["--charges", ",".join(f"{k}={v!r}" for k, v in entry.charges.items())]
+    if entry.fit_window_ps:
+        argv += ["--fit-window", entry.fit_window_ps]
+    if entry.blocks is not None:
+        argv += ["--blocks", str(entry.blocks)]
+    _command("msd", argv)
+    transport = json.loads(msd_json.read_text())[entry.species[0]]
+    return {
+        "low_frequency_fraction": _finite(central.get("low_frequency_fraction")),
+        "central_to_phonon_ratio": _finite(central.get("central_to_phonon_ratio")),
+        "central_width_cm": _finite(central.get("central_width_cm")),
+        "D_cm2_s": _finite(transport.get("D_cm2_s")),
+        "D_err_cm2_s": _finite(transport.get("D_err_cm2_s")),
+        "sigma_S_cm": _finite(transport.get("sigma_S_cm")),
+        "sigma_err_S_cm": _finite(transport.get("sigma_err_S_cm")),
+        "haven_ratio": _finite(transport.get("haven_ratio")),
+        "n_frames": transport.get("n_frames"),
+        "reason": "",
+    }
+
+
+# --------------------------------------------------------------------------------------
+# the batch
+# --------------------------------------------------------------------------------------
+def _add_activation_energies(rows: list[dict[str, Any]]) -> None:
+    """E_a (eV) of D per material, over its successful entries at >= 2 temperatures."""
+    from ..spectra.transport.arrhenius import arrhenius_fit
+
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        if row.get("status") in ("ok", "done") and (row.get("D_cm2_s") or 0) > 0:
+            groups.setdefault(str(row["material"]), []).append(row)
+    for members in groups.values():
+        temps = [float(r["temperature_K"]) for r in members]
+        if len(set(temps)) < 2:
+            continue
+        errs = [r.get("D_err_cm2_s") for r in members]
+        errors = None if any(e is None or e <= 0 for e in errs) else errs
+        try:
+            fit = arrhenius_fit(temps, [r["D_cm2_s"] for r in members], errors)
+        except AseRamanError:
+            continue
+        for r in members:
+            r["E_a_eV"] = _finite(fit.E_a_eV)
+            r["E_a_err_eV"] = _finite(fit.E_a_err_eV)
+
+
+def _add_ranks(rows: list[dict[str, Any]]) -> None:
+    ranked = sorted((r for r in rows if r.get("low_frequency_fraction") is not None),
+                    key=lambda r: (-r["low_frequency_fraction"], r["name"]))
+    for i, r in enumerate(ranked, start=1):
+        r["rank"] = i
+
+
+def write_results_csv(path: str | os.PathLike, rows: list[dict[str, Any]]) -> None:
+    """``results.csv``: a commented header, then :data:`RESULT_COLUMNS` per entry."""
+    def fmt(v: Any) -> str:
+        if v is None:
+            return ""
+        if isinstance(v, float):
+            return repr(v)
+        return str(v)
+
+    with atomic_output(path) as tmp, open(tmp, "w", newline="") as fh:
+        fh.write("# ase-raman batch results; D in cm^2/s, sigma in S/cm, E_a in eV (Arrhenius "
+                 "of D per material), Raman central-peak metrics of ase-raman raman --json; "
+                 "rank: by low_frequency_fraction, largest first\n")
+        writer = csv.writer(fh)
+        writer.writerow(RESULT_COLUMNS)
+        for row in rows:
+            writer.writerow([fmt(row.get(c)) for c in RESULT_COLUMNS])
+
+
+def plot_ranking(path: str | os.PathLike, rows: list[dict[str, Any]]) -> None:
+    """``ranking.png``: low-frequency Raman fraction and tracer D per entry, ranked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ranked = sorted((r for r in rows if r.get("rank") is not None), key=lambda r: r["rank"])
+    labels = [f"{r['name']}" for r in ranked]
+    fig, axes = plt.subplots(1, 2, figsize=(9, 0.5 * max(3, len(ranked)) + 1.2), sharey=True)
+    y = list(range(len(ranked)))
+    axes[0].barh(y, [r["low_frequency_fraction"] for r in ranked], color="tab:red")
+    axes[0].set_xlabel("low-frequency Raman fraction")
+    axes[0].set_yticks(y, labels)
+    axes[0].invert_yaxis()
+    d = [r.get("D_cm2_s") or float("nan") for r in ranked]
+    axes[1].barh(y, d, color="tab:blue")
+    if any(v > 0 for v in d if math.isfinite(v)):
+        axes[1].set_xscale("log")
+    axes[1].set_xlabel("tracer D (cm$^2$/s)")
+    failed = [r["name"] for r in rows if r.get("status") == "failed"]
+    title = "ase-raman batch ranking"
+    if failed:
+        title += f" (failed: {', '.join(failed)})"
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+
+
+def run_batch(manifest: str | os.PathLike | list[BatchEntry], out_dir: str | os.PathLike,
+              client: Any = None, force: bool = False, progress: Any = None
+              ) -> list[dict[str, Any]]:
+    """Run every entry (in parallel on ``client``'s cluster when given) and write
+    ``out_dir/results.csv`` and ``out_dir/ranking.png``; returns the rows in manifest
+    order. ``progress``: optional callable ``progress(row)`` per finished entry."""
+    entries = manifest if isinstance(manifest, list) else read_manifest(manifest)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rows: dict[str, dict[str, Any]] = {}
+    if client is None:
+        for entry in entries:
+            rows[entry.name] = run_entry(entry, out, force)
+            if progress is not None:
+                progress(rows[entry.name])
+    else:
+        from distributed import as_completed
+
+        token = os.urandom(4).hex()
+        futures = {client.submit(run_entry, e, str(out), force, pure=False,
+                                 key=f"ase-raman-batch-{e.name}-{token}"): e.name
+                   for e in entries}
+        try:
+            for fut in as_completed(futures):
+                rows[futures[fut]] = fut.result()
+                if progress is not None:
+                    progress(rows[futures[fut]])
+        finally:
+            client.cancel([f for f in futures if not f.done()])
+    ordered = [rows[e.name] for e in entries]
+    _add_activation_energies(ordered)
+    _add_ranks(ordered)
+    write_results_csv(out / "results.csv", ordered)
+    plot_ranking(out / "ranking.png", ordered)
+    return ordered
