@@ -4,10 +4,13 @@ Runs the same VelocityVerlet MD (fcc Al, 128 atoms, ASE's EMT, 2 fs) with and wi
 the observer (interval 10) and prints JSON:
 
 * ``md_step_ms`` / ``md_step_with_observer_ms``: wall time per MD step both ways;
-* ``observer_ms_per_frame``: the extra time per recorded frame;
+* ``observer_ms_per_frame``: time spent inside the observer (snapshot, prediction,
+  store writes, flushes) per recorded frame (``..._from_md_difference``: the same from
+  the difference of the two MD timings, noisier on a loaded machine);
 * ``predict_ms_per_frame``: the bare ``model.predict`` cost per frame on the same
   frames, in the observer's batch size (``predict_single_ms_per_frame``: one at a time);
-* ``ratio``: observer cost per frame / bare prediction cost per frame (goal <= 1.2);
+* ``ratio``: observer cost per frame / bare prediction cost per frame of the same
+  recorded frames (median over ``--repeats``; goal <= 1.2);
 * ``overhead_vs_md``: (with - without) / without.
 
 The model is the default lambda-SOAP ridge learner with the hypers of the reference
@@ -37,6 +40,7 @@ from threadpoolctl import threadpool_limits
 
 from ase_raman.models.lambda_soap import LambdaSoapRidge
 from ase_raman.observe import PolarizabilityObserver
+from ase_raman.store import read_trajectory
 
 E2A2_PER_EV_TO_A3 = units.Bohr * units.Ha  # ASE polarizability unit -> Angstrom^3
 HYPERS = {"cutoff": 5.0, "max_radial": 6, "max_angular": 4}
@@ -73,64 +77,70 @@ def main() -> None:
     parser.add_argument("--interval", type=int, default=10)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--threads", type=int, default=1, help="BLAS threads")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="interleaved repetitions; the median is reported")
     args = parser.parse_args()
 
     with threadpool_limits(args.threads), tempfile.TemporaryDirectory() as tmp:
         model = fit_model()
-        # bare MD
-        atoms = md_atoms()
-        dyn = VelocityVerlet(atoms, timestep=2 * units.fs)
-        dyn.run(5)  # warm-up
-        atoms = md_atoms()
-        dyn = VelocityVerlet(atoms, timestep=2 * units.fs)
-        t0 = time.perf_counter()
-        dyn.run(args.steps)
-        bare = time.perf_counter() - t0
+        warm = md_atoms()
+        VelocityVerlet(warm, timestep=2 * units.fs).run(5)  # warm-up
+        model.predict([warm] * args.batch)
+        bare_runs, obs_runs, ratios, rows = [], [], [], []
+        for rep in range(args.repeats):  # interleaved, to share the machine's load
+            atoms = md_atoms()
+            dyn = VelocityVerlet(atoms, timestep=2 * units.fs)
+            t0 = time.perf_counter()
+            dyn.run(args.steps)
+            bare_runs.append(time.perf_counter() - t0)
 
-        # the same MD with the observer
-        atoms = md_atoms()
-        dyn = VelocityVerlet(atoms, timestep=2 * units.fs)
-        frames = []
-        path = Path(tmp) / "run.h5"
-        obs = PolarizabilityObserver(atoms, model, path, dyn=dyn, batch=args.batch,
-                                     logfile=None)
-        dyn.attach(obs, interval=args.interval)
-        t0 = time.perf_counter()
-        dyn.run(args.steps)
-        obs.close()
-        with_obs = time.perf_counter() - t0
-        n_frames = obs.summary()["frames_recorded"]
-        # frames for the bare prediction timing (recorded after the timed run)
-        atoms = md_atoms()
-        dyn = VelocityVerlet(atoms, timestep=2 * units.fs)
-        dyn.attach(lambda: frames.append(atoms.copy()), interval=args.interval)
-        dyn.run(args.steps)
+            atoms = md_atoms()
+            dyn = VelocityVerlet(atoms, timestep=2 * units.fs)
+            path = Path(tmp) / f"run{rep}.h5"
+            obs = PolarizabilityObserver(atoms, model, path, dyn=dyn, batch=args.batch,
+                                         logfile=None)
+            dyn.attach(obs, interval=args.interval)
+            t0 = time.perf_counter()
+            dyn.run(args.steps)
+            obs.close()
+            obs_runs.append(time.perf_counter() - t0)
+            n = obs.summary()["frames_recorded"]
 
-        model.predict(frames[: args.batch])  # warm-up
-        t0 = time.perf_counter()
-        for i in range(0, len(frames), args.batch):
-            model.predict(frames[i : i + args.batch])
-        predict_batched = (time.perf_counter() - t0) / len(frames)
-        t0 = time.perf_counter()
-        for f in frames[:8]:
-            model.predict([f])
-        predict_single = (time.perf_counter() - t0) / 8
-        size = path.stat().st_size if path.exists() else 0
+            # the bare model on exactly the recorded frames, in the same batches
+            with read_trajectory(path) as traj:
+                frames = list(traj.iter_atoms())
+            t0 = time.perf_counter()
+            for i in range(0, len(frames), args.batch):
+                model.predict(frames[i : i + args.batch])
+            bare_predict = (time.perf_counter() - t0) / len(frames)
+            t0 = time.perf_counter()
+            for f in frames[:8]:
+                model.predict([f])
+            single = (time.perf_counter() - t0) / 8
+            ratios.append(obs.observer_seconds / n / bare_predict)
+            rows.append((obs.observer_seconds / n, obs.predict_seconds / n, bare_predict,
+                         single))
+        size = path.stat().st_size
 
-    observer_per_frame = (with_obs - bare) / n_frames
+    k = int(np.argsort(ratios)[len(ratios) // 2])  # the median repetition
+    bare, with_obs = float(np.median(bare_runs)), float(np.median(obs_runs))
+    obs_frame, obs_predict, bare_predict, single = rows[k]
     print(json.dumps({
         "n_atoms": 128,
         "md_steps": args.steps,
         "interval": args.interval,
         "batch": args.batch,
-        "frames_recorded": n_frames,
+        "repeats": args.repeats,
+        "frames_recorded": n,
         "md_step_ms": 1e3 * bare / args.steps,
         "md_step_with_observer_ms": 1e3 * with_obs / args.steps,
-        "observer_ms_per_frame": 1e3 * observer_per_frame,
-        "observer_internal_ms_per_frame": 1e3 * obs.observer_seconds / n_frames,
-        "predict_ms_per_frame": 1e3 * predict_batched,
-        "predict_single_ms_per_frame": 1e3 * predict_single,
-        "ratio": observer_per_frame / predict_batched,
+        "observer_ms_per_frame": 1e3 * obs_frame,
+        "observer_predict_ms_per_frame": 1e3 * obs_predict,
+        "observer_ms_per_frame_from_md_difference": 1e3 * (with_obs - bare) / n,
+        "predict_ms_per_frame": 1e3 * bare_predict,
+        "predict_single_ms_per_frame": 1e3 * single,
+        "ratio": float(np.median(ratios)),
+        "ratios": ratios,
         "overhead_vs_md": (with_obs - bare) / bare,
         "store_bytes": size,
         "hypers": HYPERS,
