@@ -31,6 +31,8 @@ COMMANDS: dict[str, str] = {
     "harmonic": ".harmonic",
     "compare": ".compare",
     "ipi-driver": ".ipi_driver",
+    "learning-curve": ".learning_curve",
+    "select": ".select",
 }
 
 

@@ -93,10 +93,7 @@ class LambdaSoapRidge:
             raise UsageError(f"need at least 2 training structures, got {len(frames)}")
         reference = reference_polarizabilities(frames)
         if not self.hypers.species:
-            present = sorted({int(z) for atoms in frames for z in atoms.numbers})
-            self.hypers = LambdaSoapHypers.from_dict(
-                {**self.hypers.to_dict(), "species": [chemical_symbols[z] for z in present]})
-        self._featurizer = None
+            self.set_species(frames)
         features = self.featurizer.compute_arrays(frames, quiet=self.quiet)
         return self.fit_features(features, reference)
 
@@ -200,6 +197,13 @@ class LambdaSoapRidge:
         }
 
     # -- helpers ----------------------------------------------------------------------
+    def set_species(self, frames: Sequence[Atoms]) -> None:
+        """Fix the model's species to those present in ``frames`` (by atomic number)."""
+        present = sorted({int(z) for atoms in frames for z in atoms.numbers})
+        self.hypers = LambdaSoapHypers.from_dict(
+            {**self.hypers.to_dict(), "species": [chemical_symbols[z] for z in present]})
+        self._featurizer = None
+
     @property
     def species(self) -> tuple[str, ...]:
         return self.hypers.species

@@ -1,0 +1,85 @@
+"""Learning curves: accuracy on a fixed held-out set against the number of training tensors.
+
+For every training-set size and repeat, a random subset of the training pool is fitted and
+scored on the same held-out structures (:func:`ase_raman.models.metrics.regression_metrics`).
+Learners with ``fit_features`` (lambda-soap) featurise the pool once; any other learner is
+refitted from frames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from ase import Atoms
+
+from ..errors import UsageError
+from .base import reference_polarizabilities
+from .metrics import regression_metrics
+
+#: Metrics reported per size (mean and standard deviation over repeats).
+CURVE_METRICS = ("r2", "r2_lambda0", "r2_lambda2", "r2_diagonal", "r2_offdiagonal",
+                 "rmse_A3", "rmse_lambda0_A3", "rmse_lambda2_A3")
+
+
+@dataclass
+class LearningCurve:
+    """``rows``: one dict per size with ``n_train``, ``repeats`` and, per metric, the mean
+    (``r2_lambda0``) and standard deviation (``r2_lambda0_std``) over repeats."""
+
+    rows: list[dict[str, float]]
+    n_test: int
+
+    def column(self, name: str) -> np.ndarray:
+        return np.array([row[name] for row in self.rows])
+
+
+def learning_curve(make_learner: Callable[[], object], pool: Sequence[Atoms],
+                   test: Sequence[Atoms], sizes: Sequence[int], repeats: int = 5,
+                   seed: int = 0) -> LearningCurve:
+    """Fit ``make_learner()`` on random subsets of ``pool`` of each size; score on ``test``."""
+    sizes = sorted({int(s) for s in sizes})
+    if not sizes or sizes[0] < 2 or sizes[-1] > len(pool):
+        raise UsageError(f"--sizes must lie in [2, {len(pool)}] (the training pool), got "
+                         f"{sizes}")
+    if repeats < 1 or not test:
+        raise UsageError("need --repeats >= 1 and a non-empty test set")
+    rng = np.random.default_rng(seed)
+    pool_ref = reference_polarizabilities(pool)
+    test_ref = reference_polarizabilities(test)
+
+    probe = make_learner()
+    precomputed = None
+    if hasattr(probe, "fit_features") and hasattr(probe, "set_species"):
+        probe.set_species([*pool, *test])
+        pool_features = probe.featurizer.compute_arrays(list(pool), quiet=probe.quiet)
+        test_features = probe.featurizer.compute_arrays(list(test), quiet=probe.quiet)
+        precomputed = (pool_features, test_features)
+
+    rows = []
+    for size in sizes:
+        scores = []
+        for _ in range(repeats):
+            chosen = np.sort(rng.choice(len(pool), size=size, replace=False))
+            learner = make_learner()
+            if precomputed is not None:
+                pool_features, test_features = precomputed
+                learner.set_species([*pool, *test])
+                learner.fit_features(_subset(pool_features, chosen), pool_ref[chosen])
+                predicted = learner.predict_features(test_features)
+            else:
+                learner.fit([pool[i] for i in chosen])
+                predicted = learner.predict(list(test))
+            scores.append(regression_metrics(predicted, test_ref))
+        row: dict[str, float] = {"n_train": size, "repeats": repeats}
+        for name in CURVE_METRICS:
+            values = np.array([s[name] for s in scores])
+            row[name] = float(np.mean(values))
+            row[f"{name}_std"] = float(np.std(values))
+        rows.append(row)
+    return LearningCurve(rows=rows, n_test=len(test))
+
+
+def _subset(features, index: np.ndarray):
+    return type(features)(lambda0=features.lambda0[index], lambda2=features.lambda2[index])

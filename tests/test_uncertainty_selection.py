@@ -1,0 +1,136 @@
+"""Issue 10: predictive uncertainty, extrapolation warnings, learning curves, selection."""
+
+from __future__ import annotations
+
+import csv
+import json
+import warnings
+
+import numpy as np
+import pytest
+from ase.io import read
+
+from ase_raman.cli import main
+from ase_raman.io import read_reference
+from ase_raman.models.lambda_soap import LambdaSoapRidge
+from ase_raman.models.metrics import frame_uncertainty, interval_coverage
+from ase_raman.models.selection import farthest_point_sampling, select_indices
+from ase_raman.models.uncertainty import (
+    ExtrapolationWarning,
+    extrapolation_stretches,
+    uncertainty_threshold,
+    warn_if_extrapolating,
+)
+
+HYPERS = {"cutoff": 3.5, "max_radial": 3, "max_angular": 2}
+
+
+@pytest.fixture(scope="module")
+def bulk(test_data):
+    return read_reference(test_data / "water_bulk_200.xyz", alpha_key="alpha",
+                          alpha_unit="bohr3")
+
+
+@pytest.fixture(scope="module")
+def model(bulk):
+    return LambdaSoapRidge(hypers=HYPERS).fit(bulk[:140])
+
+
+def test_uncertainty_is_calibrated_on_held_out_frames(model, bulk):
+    pred, std = model.predict_with_uncertainty(bulk[140:])
+    ref = np.array([a.info["polarizability"] for a in bulk[140:]])
+    np.testing.assert_allclose(pred, model.predict(bulk[140:]))
+    coverage = interval_coverage(pred, std, ref)
+    print(coverage)
+    assert 0.85 <= coverage["coverage_95"] <= 0.995, coverage
+    assert 0.5 <= coverage["coverage_68"] <= 0.85, coverage
+
+
+def test_uncertainty_grows_outside_the_training_distribution(model, bulk, test_data):
+    monomers = read(test_data / "water_monomer_200.xyz", index=":20")
+    for atoms in monomers:
+        atoms.pbc = False
+    _, std_in = model.predict_with_uncertainty(bulk[140:160])
+    _, std_out = model.predict_with_uncertainty(monomers)
+    inside, outside = frame_uncertainty(std_in), frame_uncertainty(std_out)
+    threshold = uncertainty_threshold(model)
+    assert threshold is not None
+    assert np.all(inside < threshold)
+    assert np.all(outside > threshold), (outside.min(), threshold)
+    assert np.median(outside) > 10 * np.median(inside)
+
+
+def test_uncertainty_survives_save_and_load(model, bulk, tmp_path):
+    path = tmp_path / "m.npz"
+    model.save(path)
+    loaded = LambdaSoapRidge.load(path)
+    _, a = model.predict_with_uncertainty(bulk[150:153])
+    _, b = loaded.predict_with_uncertainty(bulk[150:153])
+    np.testing.assert_allclose(a, b, rtol=1e-12)
+    assert uncertainty_threshold(loaded) == pytest.approx(uncertainty_threshold(model))
+
+
+def test_extrapolation_stretches_and_warning():
+    unc = np.array([0.1, 0.1, 5, 5, 5, 0.1, 5, 0.1, 5, 5, 5, 5])
+    assert extrapolation_stretches(unc, 1.0, min_frames=3) == [(2, 5), (8, 12)]
+    assert extrapolation_stretches(unc, 1.0, min_frames=1) == [(2, 5), (6, 7), (8, 12)]
+    with pytest.warns(ExtrapolationWarning, match=r"frames 20-40, 80-110"):
+        warn_if_extrapolating(unc, 1.0, frame_numbers=np.arange(12) * 10, source="run.h5")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert warn_if_extrapolating(np.full(5, 0.1), 1.0) == []
+
+
+def test_farthest_point_sampling_picks_extremes_first():
+    points = np.array([[0.0], [0.1], [0.2], [5.0], [-4.0], [0.05]])
+    picks = farthest_point_sampling(points, 3)
+    assert picks[:2] == [3, 4]
+    assert len(set(picks)) == 3
+    with_known = farthest_point_sampling(points, 1, known=np.array([[5.0], [-4.0]]))
+    assert with_known in ([0], [1], [2], [5]) and with_known != [3]
+
+
+def test_uncertainty_strategy_prefers_uncertain_frames():
+    rng = np.random.default_rng(0)
+    desc = rng.normal(size=(50, 4))
+    unc = np.linspace(0, 1, 50)
+    picks = select_indices(desc, 5, "uncertainty", uncertainty=unc)
+    assert 49 in picks and min(picks) > 30
+    mixed = select_indices(desc, 6, "mixed", uncertainty=unc)
+    assert len(set(mixed)) == 6 and 49 in mixed
+
+
+def test_learning_curve_cli(test_data, tmp_path, capsys):
+    out = tmp_path / "curve.csv"
+    assert main(["learning-curve", str(test_data / "water_bulk_200.xyz"), "--alpha-key",
+                 "alpha", "--alpha-unit", "bohr3", "--sizes", "10,40", "--repeats", "2",
+                 "--hypers", json.dumps(HYPERS), "-o", str(out), "--png",
+                 str(tmp_path / "curve.png"), "--quiet"]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert [int(r["n_train"]) for r in rows] == [10, 40]
+    for key in ("r2_lambda0", "r2_lambda2", "r2_diagonal", "r2_offdiagonal", "rmse_A3"):
+        assert key in rows[0]
+    assert float(rows[1]["r2_lambda0"]) > float(rows[0]["r2_lambda0"])
+    assert (tmp_path / "curve.png").stat().st_size > 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["n_test"] == 40
+
+
+def test_select_cli_writes_poscars_and_index(test_data, tmp_path, model):
+    model_path = tmp_path / "m.npz"
+    model.save(model_path)
+    out = tmp_path / "to_compute"
+    assert main(["select", str(test_data / "water_bulk_200.xyz"), "--n", "4", "--model",
+                 str(model_path), "--strategy", "mixed", "-o", str(out)]) == 0
+    rows = list(csv.DictReader((out / "index.csv").open()))
+    assert len(rows) == 4 and all(float(r["uncertainty_A3"]) > 0 for r in rows)
+    frames = read(test_data / "water_bulk_200.xyz", index=":")
+    for row in rows:
+        poscar = read(out / row["file"], format="vasp")
+        source = frames[int(row["frame"])]
+        assert sorted(poscar.get_chemical_symbols()) == sorted(source.get_chemical_symbols())
+        np.testing.assert_allclose(poscar.cell.array, source.cell.array, atol=1e-8)
+    assert len(read(out / "selected.xyz", index=":")) == 4
+    # the folder is never overwritten
+    assert main(["select", str(test_data / "water_bulk_200.xyz"), "--n", "2",
+                 "-o", str(out)]) == 2
