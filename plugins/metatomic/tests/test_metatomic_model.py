@@ -26,8 +26,9 @@ from ase_raman.models.lambda_soap import LambdaSoapRidge
 from ase_raman.tensors import BOHR3_TO_A3, E2A2_PER_EV_TO_A3
 from ase_raman.testing import LearnerContract
 
-# metatomic loads models with torch.jit.load, which torch 2.13 marks as deprecated
-pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:DeprecationWarning")
+# metatomic saves and loads TorchScript (torch.jit), which torch 2.13 marks as deprecated
+pytestmark = pytest.mark.filterwarnings(
+    r"ignore:`torch\.jit\.\w+` is deprecated:DeprecationWarning")
 
 _TMP = Path(tempfile.mkdtemp(prefix="ase-raman-metatomic-"))
 atexit.register(shutil.rmtree, _TMP, True)
