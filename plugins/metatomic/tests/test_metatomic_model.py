@@ -216,3 +216,29 @@ class TestMetatomicContract(LearnerContract):
 
     def evaluation_frames(self):
         return self.training_frames()[-1:] + self.training_frames()[:2]
+
+
+def test_exported_model_loads_in_a_fresh_process(tmp_path):
+    """featomic-torch's TorchScript extension is found without importing it first."""
+    import json
+    import subprocess
+    import sys
+
+    native, path = native_and_exported()
+    saved = tmp_path / "exported.npz"
+    MetatomicPolarizability(hypers={"model": str(path)}).fit(water_frames(2)).save(saved)
+    frame = water_frames(1, seed=4)[0]
+    script = (
+        "import json, sys, numpy as np\n"
+        "from ase import Atoms\n"
+        "import ase_raman\n"
+        "model = ase_raman.load_model(sys.argv[1])\n"
+        "atoms = Atoms('OH2', positions=json.loads(sys.argv[2]))\n"
+        "print(json.dumps(model.predict([atoms])[0].tolist()))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script, str(saved),
+                             json.dumps(frame.positions.tolist())],
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    got = np.array(json.loads(result.stdout.strip().splitlines()[-1]))
+    np.testing.assert_allclose(got, native.predict([frame])[0], rtol=1e-6, atol=1e-9)

@@ -14,7 +14,8 @@ so only load metatomic models from sources you trust, as with any ``.pt`` model.
 
 Hypers: ``model`` (path of the ``.pt`` file), ``output`` (output name; default see
 :func:`~ase_raman_metatomic.outputs.pick_output`), ``unit`` (override the output's unit),
-``extensions_directory`` (TorchScript extensions of the model, if any), ``device``
+``extensions_directory`` (where the model's TorchScript extensions live; default: this
+Python's site-packages, where pip puts e.g. featomic-torch), ``device``
 (default ``"cpu"``), ``check_consistency`` (metatomic's input/output checks, default
 false).
 """
@@ -22,6 +23,7 @@ false).
 from __future__ import annotations
 
 import hashlib
+import sysconfig
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -74,11 +76,16 @@ class MetatomicPolarizability:
     def _load_bytes(self, data: bytes, where: str) -> None:
         from metatomic.torch import load_atomistic_model
 
+        extensions = self.extensions_directory
+        if extensions is None:
+            # extensions are recorded relative to site-packages (e.g. featomic-torch's
+            # 'featomic/torch/torch-2.13/lib/libfeatomic_torch.so'): look there
+            extensions = sysconfig.get_paths()["platlib"]
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "model.pt"
             path.write_bytes(data)
             try:
-                model = load_atomistic_model(str(path), self.extensions_directory)
+                model = load_atomistic_model(str(path), extensions)
             except Exception as exc:  # torch raises many kinds; report them as ours
                 raise ModelFileError(f"{where}: not a loadable metatomic model ({exc})") from None
         model = model.to(self.device).eval()
