@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -123,7 +124,10 @@ def start_local_cluster(n_workers: int | None = None, threads_per_worker: int = 
         options["env"] = worker_environment(threads_per_worker)
     options.update(kwargs)
     saved = os.environ.get("MALLOC_TRIM_THRESHOLD_")
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": pre_spawn}):
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": pre_spawn}), \
+            warnings.catch_warnings():
+        # no dashboard is wanted; its HTTP server still binds a port, maybe a busy one
+        warnings.filterwarnings("ignore", message=r"Port \d+ is already in use")
         try:
             if malloc_trim_threshold is None and saved is not None and saved == "65536":
                 # left in this process by an earlier Dask nanny: do not pass it on

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import weakref
 from collections import deque
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -49,6 +50,11 @@ __all__ = [
 #: is small next to featurisation (~10-60 ms per 100-atom frame).
 CHUNK_FRAMES = 32
 
+#: client -> keys of the model files already registered through it.
+_SHIPPED: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+#: model SHA-256 -> metadata, loaded once per process for the writer.
+_METADATA: dict[str, dict[str, Any]] = {}
+
 
 def ship_model(client: Any, model_path: str | os.PathLike) -> str:
     """Send the model file to every worker (now and later ones) once; returns its key.
@@ -68,7 +74,10 @@ def ship_model(client: Any, model_path: str | os.PathLike) -> str:
 
         raise ModelFileError(f"{model_path}: cannot read the model file ({exc})") from None
     plugin = ModelPlugin(data, suffix=path.suffix or ".npz")
-    client.register_plugin(plugin, name=plugin.name)
+    shipped = _SHIPPED.setdefault(client, set())
+    if plugin.key not in shipped:  # the scheduler keeps it for workers that join later
+        client.register_plugin(plugin, name=plugin.name)
+        shipped.add(plugin.key)
     return plugin.key
 
 
@@ -205,10 +214,13 @@ def prefetch_predictions(client: Any, model_path: str | os.PathLike, frames: Ite
         raise UsageError(f"--every must be >= 1, not {every}")
     _, file_meta = read_model_file(model_path)
     species = list(file_meta.get("species") or [])
+    key = ship_model(client, model_path)
     if metadata is None:
-        from ..models.registry import load_model
+        if key not in _METADATA:
+            from ..models.registry import load_model
 
-        metadata = load_model(model_path).metadata
+            _METADATA[key] = load_model(model_path).metadata
+        metadata = _METADATA[key]
     proxy = PrefetchedModel(metadata)
 
     def groups() -> Iterator[tuple[list[Atoms], list[Atoms]]]:
@@ -229,8 +241,7 @@ def prefetch_predictions(client: Any, model_path: str | os.PathLike, frames: Ite
 
     def stream() -> Iterator[Atoms]:
         try:
-            pipe = _Pipeline(client, ship_model(client, model_path), chunk_frames,
-                             max_in_flight)
+            pipe = _Pipeline(client, key, chunk_frames, max_in_flight)
             for (allf, kept), alphas in _ordered(pipe, groups()):
                 proxy.put(kept, alphas)
                 yield from allf
