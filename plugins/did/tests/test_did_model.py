@@ -131,6 +131,20 @@ def test_fit_recovers_atomic_polarizabilities():
     assert model.training["fitted"] == ["Ag", "I"]
 
 
+def test_fit_recovers_thole_constant_jointly():
+    truth = DipoleInducedDipole(hypers={"polarizabilities": {"Ag": 1.4, "I": 6.3},
+                                        "thole_a": 0.55})
+    frames = [agi((2, 1, 1), seed=s, noise=0.3) for s in range(5)]
+    for atoms, alpha in zip(frames, truth.predict(frames), strict=True):
+        atoms.info["polarizability"] = alpha
+    model = DipoleInducedDipole(hypers={"fit": "polarizabilities+thole"}).fit(frames)
+    assert model.thole_a == pytest.approx(0.55, rel=1e-6)
+    assert model.polarizabilities["I"] == pytest.approx(6.3, rel=1e-6)
+    # a fit=none model is a pure label generator: parameters untouched
+    fixed = DipoleInducedDipole(hypers={"fit": "none"}).fit(frames)
+    assert fixed.thole_a == 0.39 and fixed.polarizabilities["I"] == 7.10
+
+
 class TestDipoleInducedDipoleContract(LearnerContract):
     learner_name = "dipole-induced-dipole"
     distribution = "ase-raman-did"
