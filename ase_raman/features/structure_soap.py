@@ -111,6 +111,12 @@ class StructureSoapFeaturizer(LambdaSoapFeaturizer):
         self._n_radial = hypers.max_radial + 1
         self._width = len(self.types) * self._n_radial  # K = (a, n) columns per m
         self._cg = cg_matrices(hypers.max_angular)
+        # per (l1, l2): the lambdas it feeds and their CG matrices side by side along mu
+        self._pair_weights: dict[tuple[int, int], tuple[list[int], np.ndarray]] = {}
+        for (l1, l2, lam), weights in self._cg.items():
+            lams, stacked = self._pair_weights.get((l1, l2), ([], None))
+            stacked = weights if stacked is None else np.concatenate([stacked, weights], axis=2)
+            self._pair_weights[(l1, l2)] = ([*lams, lam], stacked)
         # column layout of X: even l first, then odd l; each l holds (m, a, n)
         order = ([lam for lam in range(hypers.max_angular + 1) if lam % 2 == 0]
                  + [lam for lam in range(hypers.max_angular + 1) if lam % 2 == 1])
@@ -168,6 +174,7 @@ class StructureSoapFeaturizer(LambdaSoapFeaturizer):
             warnings.filterwarnings("ignore", message=".*periodic boundary conditions.*")
             expansion = self._expansion.compute(systems)
         dense = self._dense_coefficients(frames, expansion)
+        del expansion  # the dense copy is all that is needed from here on
         outs = {0: out0, 2: out2}
         for t_index, x in enumerate(dense):
             if x is None:
@@ -244,9 +251,8 @@ class StructureSoapFeaturizer(LambdaSoapFeaturizer):
                 g = gram[:, :, column:column + n_m2 * width].reshape(
                     n_struct, n_m1, width, n_m2, width)
                 column += n_m2 * width
-                lams = [lam for lam in LAMBDAS if (l1, l2, lam) in self._cg]
                 # all lambdas of this pair in one contraction: (n, (a n1), (b n2), sum mu)
-                weights = np.concatenate([self._cg[(l1, l2, lam)] for lam in lams], axis=2)
+                lams, weights = self._pair_weights[(l1, l2)]
                 coupled = np.tensordot(g, weights, axes=([1, 3], [0, 1]))
                 coupled = coupled.reshape(n_struct, width * width, weights.shape[2])
                 mu = 0
