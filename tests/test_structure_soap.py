@@ -71,11 +71,22 @@ def frames():
     return random_frames()
 
 
+@pytest.fixture(scope="module")
+def featurizers():
+    """(featomic path, structure path) for drop_duplicates False and True (built once)."""
+    out = {}
+    for drop in (False, True):
+        hypers = LambdaSoapHypers.from_dict({**HYPERS, "drop_duplicates": drop})
+        out[drop] = (LambdaSoapFeaturizer(hypers, batch_size=4),
+                     StructureSoapFeaturizer(hypers, batch_size=3))
+    return out
+
+
 @pytest.mark.parametrize("drop_duplicates", [False, True])
-def test_equal_to_featomic_summed_over_atoms(frames, drop_duplicates):
-    hypers = LambdaSoapHypers.from_dict({**HYPERS, "drop_duplicates": drop_duplicates})
-    reference = LambdaSoapFeaturizer(hypers, batch_size=4).compute(frames)
-    ours = StructureSoapFeaturizer(hypers, batch_size=3).compute(frames)
+def test_equal_to_featomic_summed_over_atoms(frames, featurizers, drop_duplicates):
+    featomic_path, structure_path = featurizers[drop_duplicates]
+    reference = featomic_path.compute(frames)
+    ours = structure_path.compute(frames)
     assert metatensor.equal_metadata(ours, reference)
     for lam in (0, 2):
         a = ours.block(o3_lambda=lam).values
@@ -98,27 +109,35 @@ def test_equal_to_featomic_summed_over_atoms(frames, drop_duplicates):
     assert np.all(ours.block(o3_lambda=0).values[without_n, :, n_slice] == 0.0)
 
 
-def test_equal_for_a_lone_structure_and_large_batches(frames):
-    hypers = LambdaSoapHypers.from_dict(HYPERS)
-    reference = LambdaSoapFeaturizer(hypers).compute_arrays(frames)
+def test_equal_for_a_lone_structure_and_large_batches(frames, featurizers):
+    featomic_path, structure_path = featurizers[False]
+    reference = featomic_path.compute_arrays(frames)
     for batch_size in (1, 64):
-        ours = StructureSoapFeaturizer(hypers, batch_size=batch_size).compute_arrays(frames)
+        structure_path.batch_size = batch_size
+        try:
+            ours = structure_path.compute_arrays(frames)
+        finally:
+            structure_path.batch_size = 3
         assert max_rel(ours.lambda0, reference.lambda0) < 1e-12
         assert max_rel(ours.lambda2, reference.lambda2) < 1e-12
 
 
-@pytest.mark.parametrize("blas_threads", [None, 2])
-def test_blas_thread_settings_give_the_same_numbers(frames, blas_threads):
-    hypers = LambdaSoapHypers.from_dict(HYPERS)
-    one = StructureSoapFeaturizer(hypers).compute_arrays(frames[:3])
-    other = StructureSoapFeaturizer(hypers, blas_threads=blas_threads).compute_arrays(frames[:3])
-    assert max_rel(other.lambda2, one.lambda2) < 1e-13
+def test_blas_thread_settings_give_the_same_numbers(frames, featurizers):
+    _, structure_path = featurizers[False]
+    one = structure_path.compute_arrays(frames[:3])
+    for blas_threads in (None, 2):
+        structure_path.blas_threads = blas_threads
+        try:
+            other = structure_path.compute_arrays(frames[:3])
+        finally:
+            structure_path.blas_threads = 1
+        assert max_rel(other.lambda2, one.lambda2) < 1e-13
     with pytest.raises(UsageError, match="blas_threads"):
-        StructureSoapFeaturizer(hypers, blas_threads=0)
+        StructureSoapFeaturizer(structure_path.hypers, blas_threads=0)
 
 
-def test_lambda2_rotates_with_d2_and_lambda0_is_invariant(frames):
-    featurizer = StructureSoapFeaturizer(LambdaSoapHypers.from_dict(HYPERS))
+def test_lambda2_rotates_with_d2_and_lambda0_is_invariant(frames, featurizers):
+    _, featurizer = featurizers[False]
     chosen = [frames[0], frames[4]]  # one periodic, one cluster
     base = featurizer.compute_arrays(chosen)
     for seed in range(3):
@@ -132,8 +151,8 @@ def test_lambda2_rotates_with_d2_and_lambda0_is_invariant(frames):
                                    atol=1e-10 * np.abs(base.lambda0).max())
 
 
-def test_dropped_duplicates_are_true_duplicates(frames):
-    featurizer = StructureSoapFeaturizer(LambdaSoapHypers.from_dict(HYPERS))
+def test_dropped_duplicates_are_true_duplicates(frames, featurizers):
+    _, featurizer = featurizers[False]
     values = featurizer.compute_arrays(frames)
     for lam, block in ((0, values.lambda0), (2, values.lambda2)):
         props = featurizer._block_properties[lam]
