@@ -7,32 +7,13 @@ import numpy as np
 from ase import Atoms
 from ase.neighborlist import neighbor_list
 
-#: alpha-AgI lattice parameter (Angstrom) near 500 K.
-AGI_LATTICE_A = 5.07
-#: tetrahedral (12d) sites of the bcc cell, fractional coordinates.
-_TETRAHEDRAL = np.array([
-    [0.25, 0.5, 0.0], [0.75, 0.5, 0.0], [0.0, 0.25, 0.5], [0.0, 0.75, 0.5],
-    [0.5, 0.0, 0.25], [0.5, 0.0, 0.75],
-])
+from ase_raman.demo.agi import alpha_agi as _alpha_agi
 
 
 def alpha_agi(repeat: tuple[int, int, int], seed: int, noise: float = 0.15) -> Atoms:
-    """An alpha-AgI cell: 2 I per bcc cell, Ag on random distinct tetrahedral sites."""
-    rng = np.random.default_rng(seed)
-    symbols, positions = [], []
-    for i in range(repeat[0]):
-        for j in range(repeat[1]):
-            for k in range(repeat[2]):
-                origin = np.array([i, j, k], dtype=float)
-                for frac in ([0, 0, 0], [0.5, 0.5, 0.5]):
-                    symbols.append("I")
-                    positions.append(origin + frac)
-                for frac in _TETRAHEDRAL[rng.choice(len(_TETRAHEDRAL), 2, replace=False)]:
-                    symbols.append("Ag")
-                    positions.append(origin + frac)
-    cell = np.diag(repeat) * AGI_LATTICE_A
-    atoms = Atoms(symbols, scaled_positions=np.array(positions) / repeat, cell=cell, pbc=True)
-    atoms.positions += rng.normal(scale=noise, size=atoms.positions.shape)
+    """A thermally disordered alpha-AgI cell (see :func:`ase_raman.demo.agi.alpha_agi`)."""
+    atoms = _alpha_agi(repeat, seed=seed, noise=noise)
+    atoms.set_initial_charges(None)
     return atoms
 
 

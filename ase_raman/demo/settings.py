@@ -1,0 +1,83 @@
+"""Settings of the AgI demo: the systems, run lengths and spectral options (quick/full)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class SystemSpec:
+    """One MD system: ``name`` (a key of summary.json), ``phase`` (alpha, zincblende or
+    wurtzite), ``temperature_K``, whether it is part of the temperature series, and
+    ``start_from``: the name of an earlier system whose equilibrated state it starts from
+    (the cooled alpha cell is the hot one, quenched)."""
+
+    name: str
+    phase: str
+    temperature_K: float
+    series: bool = False
+    start_from: str | None = None
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    """Run lengths and options. Times in fs, lengths in Angstrom, frequencies in cm^-1."""
+
+    alpha_repeat: tuple[int, int, int]
+    zincblende_repeat: tuple[int, int, int]
+    systems: tuple[SystemSpec, ...]
+    timestep_fs: float = 5.0
+    equilibration_steps: int = 400
+    production_steps: int = 2000
+    observer_interval: int = 10
+    training_every: int = 10
+    n_training: int = 200
+    test_fraction: float = 0.2
+    friction_per_fs: float = 0.01
+    sigma_cm: float = 4.0
+    max_freq_cm: float = 300.0
+    cutoff_cm: float = 20.0
+    lambda_soap_hypers: dict = field(default_factory=lambda: {
+        "cutoff": 5.0, "max_radial": 4, "max_angular": 3})
+    phonopy_supercell: int = 2
+
+    @property
+    def training_per_system(self) -> int:
+        return -(-self.n_training // len(self.systems))
+
+
+QUICK = DemoSettings(
+    alpha_repeat=(4, 4, 2),
+    zincblende_repeat=(2, 2, 2),
+    systems=(
+        SystemSpec("alpha_AgI_500K", "alpha", 500.0),
+        SystemSpec("alpha_AgI_cooled_75K", "alpha", 75.0, start_from="alpha_AgI_500K"),
+        SystemSpec("zincblende_AgI_300K", "zincblende", 300.0),
+    ),
+    equilibration_steps=240,
+    production_steps=1000,
+    observer_interval=5,
+    training_every=4,
+    n_training=90,
+    sigma_cm=10.0,
+    lambda_soap_hypers={"cutoff": 4.5, "max_radial": 3, "max_angular": 3},
+)
+
+FULL = DemoSettings(
+    alpha_repeat=(4, 4, 4),
+    zincblende_repeat=(2, 2, 2),
+    systems=(
+        SystemSpec("alpha_AgI_500K", "alpha", 500.0, series=True),
+        SystemSpec("alpha_AgI_cooled_75K", "alpha", 75.0, start_from="alpha_AgI_500K"),
+        SystemSpec("zincblende_AgI_300K", "zincblende", 300.0),
+        SystemSpec("wurtzite_AgI_300K", "wurtzite", 300.0),
+        SystemSpec("alpha_AgI_350K", "alpha", 350.0, series=True),
+        SystemSpec("alpha_AgI_600K", "alpha", 600.0, series=True),
+    ),
+    equilibration_steps=400,
+    production_steps=2400,
+    observer_interval=10,
+    training_every=20,
+    n_training=200,
+    sigma_cm=6.0,
+)
