@@ -58,7 +58,8 @@ def main() -> None:
     clusters = {
         "1x1": start_local_cluster(1, threads_per_worker=1),
         "2x1": start_local_cluster(2, threads_per_worker=1),
-        f"1x{cores}": start_local_cluster(1, threads_per_worker=cores),
+        # one task at a time, featomic and BLAS on all cores: like the in-process path
+        f"1x{cores}": start_local_cluster(1, threads_per_worker=1, threads_per_task=cores),
         "1x1_trim65536": start_local_cluster(1, threads_per_worker=1,
                                              malloc_trim_threshold=65536),
     }

@@ -10,6 +10,7 @@ model by the SHA-256 of the file.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -90,7 +91,8 @@ def predict_chunk(key: str, payload: list[tuple[np.ndarray, ...]], nthreads: int
                   ) -> np.ndarray:
     """alpha (k, 3, 3), Angstrom^3, of one chunk of frames, on a worker.
 
-    BLAS runs with the worker's thread count (``nthreads``, default: this worker's).
+    BLAS runs with ``nthreads`` threads (default: the worker's ``RAYON_NUM_THREADS``,
+    i.e. as many as featomic uses, else the worker's thread count).
     """
     from ase import Atoms
     from threadpoolctl import threadpool_limits
@@ -104,6 +106,9 @@ def predict_chunk(key: str, payload: list[tuple[np.ndarray, ...]], nthreads: int
 
 
 def _worker_nthreads() -> int:
+    """Threads a task may use here: RAYON_NUM_THREADS (as featomic), else the worker's."""
+    with contextlib.suppress(KeyError, ValueError):
+        return max(1, int(os.environ["RAYON_NUM_THREADS"]))
     try:
         from distributed import get_worker
 

@@ -93,11 +93,15 @@ def worker_environment(threads_per_worker: int) -> dict[str, str]:
 
 def start_local_cluster(n_workers: int | None = None, threads_per_worker: int = 1,
                         malloc_trim_threshold: int | None = MALLOC_TRIM_THRESHOLD,
-                        processes: bool = True, **kwargs: Any):
+                        processes: bool = True, threads_per_task: int | None = None,
+                        **kwargs: Any):
     """Start a :class:`distributed.LocalCluster` set up for featomic work.
 
     ``n_workers``: worker processes (default: CPU cores // ``threads_per_worker``, at
-    least 1). Thread pools are pinned (:func:`worker_environment`);
+    least 1); ``threads_per_worker``: tasks a worker runs at once; ``threads_per_task``:
+    threads one task's featomic and BLAS may use (default ``threads_per_worker``; e.g.
+    one worker running one task at a time on all cores: ``threads_per_worker=1,
+    threads_per_task=cores``). Thread pools are pinned (:func:`worker_environment`);
     ``malloc_trim_threshold`` (bytes, None = not exported) replaces Dask's default
     ``MALLOC_TRIM_THRESHOLD_=65536`` (see the module docstring). No dashboard, quiet
     logs. Extra ``kwargs`` go to ``LocalCluster``. Close it (or use ``with``) when done.
@@ -121,7 +125,7 @@ def start_local_cluster(n_workers: int | None = None, threads_per_worker: int = 
         "silence_logs": logging.ERROR,
     }
     if processes:
-        options["env"] = worker_environment(threads_per_worker)
+        options["env"] = worker_environment(threads_per_task or threads_per_worker)
     options.update(kwargs)
     saved = os.environ.get("MALLOC_TRIM_THRESHOLD_")
     with dask.config.set({"distributed.nanny.pre-spawn-environ": pre_spawn}), \
