@@ -38,6 +38,8 @@ from ..errors import UsageError
 from .settings import FULL, QUICK, DemoSettings, SystemSpec
 
 LABEL_SOURCE = "dipole-induced-dipole model (ase-raman-did plugin), not DFPT"
+#: Force threshold (eV/Angstrom) and step limit of the relaxation of cold cells.
+MINIMIZE_FMAX, MINIMIZE_STEPS = 0.05, 400
 
 
 class _Log:
@@ -79,6 +81,10 @@ def equilibrate(atoms: Atoms, spec: SystemSpec, settings: DemoSettings, seed: in
 
     rng = np.random.default_rng(seed)
     atoms.calc = agi_calculator()
+    if spec.minimize:
+        from ase.optimize import FIRE
+
+        FIRE(atoms, logfile=None).run(fmax=MINIMIZE_FMAX, steps=MINIMIZE_STEPS)
     MaxwellBoltzmannDistribution(atoms, temperature_K=spec.temperature_K, rng=rng)
     Stationary(atoms)
     dyn = Langevin(atoms, settings.timestep_fs * units.fs, temperature_K=spec.temperature_K,
@@ -283,6 +289,24 @@ def comparison_plot(path: Path, systems: dict[str, dict], harmonic_spectrum: Any
         fig.savefig(tmp, dpi=100, format="png")
 
 
+def raman_plot(path: Path, systems: dict[str, dict]) -> None:
+    """The MD Raman spectra of all systems (reference formula and Bose-weighted)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 4))
+    axes = fig.subplots(1, 2)
+    for name, res in systems.items():
+        res["_plot"]["raman"].plot(ax=axes[0], label=name, polarized=False)
+        res["_plot"]["raman_bose"].plot(ax=axes[1], label=name, polarized=False)
+    axes[0].set_title("no Bose factor (reference formula)")
+    axes[1].set_title("Bose-weighted")
+    for ax in axes:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
+
+
 def verdict(systems: dict[str, dict]) -> list[str]:
     ranked = sorted(systems.items(), key=lambda kv: -kv[1]["central_peak"][
         "low_frequency_fraction"])
@@ -312,10 +336,7 @@ def run_demo(out: str | Path = "demo-output", quick: bool = False, seed: int = 0
 
     states, snapshots = {}, []
     for k, spec in enumerate(settings.systems):
-        if spec.start_from is not None:
-            atoms = states[spec.start_from].copy()
-        else:
-            atoms = build_system(spec, settings, seed + k)
+        atoms = build_system(spec, settings, seed + k)
         snaps = equilibrate(atoms, spec, settings, seed + 100 + k, log)
         step = max(1, len(snaps) // settings.training_per_system)
         snapshots += snaps[::step][: settings.training_per_system]
@@ -344,6 +365,7 @@ def run_demo(out: str | Path = "demo-output", quick: bool = False, seed: int = 0
 
     comparison_plot(out / "comparison.png", systems,
                     harmonic_result["_plot"] if harmonic_result else None)
+    raman_plot(out / "raman.png", systems)
     lines = verdict(systems)
     summary = {
         "settings": {**asdict(settings), "mode": "quick" if quick else "full", "seed": seed},
@@ -358,7 +380,7 @@ def run_demo(out: str | Path = "demo-output", quick: bool = False, seed: int = 0
         tmp.write_text(json.dumps(summary, indent=2, default=_json_default))
     if not quiet:
         print("\n".join(["", *lines, "", f"outputs in {out.resolve()}: summary.json, "
-                         "comparison.png, model.npz (+ parity plot), <system>.h5, "
+                         "comparison.png, raman.png, model.npz (+ parity plot), <system>.h5, "
                          "<system>.raman.csv / .raman_bose.csv / .vdos.csv"]))
     return summary
 

@@ -9,14 +9,14 @@ from dataclasses import dataclass, field
 class SystemSpec:
     """One MD system: ``name`` (a key of summary.json), ``phase`` (alpha, zincblende or
     wurtzite), ``temperature_K``, whether it is part of the temperature series, and
-    ``start_from``: the name of an earlier system whose equilibrated state it starts from
-    (the cooled alpha cell is the hot one, quenched)."""
+    ``minimize``: relax the positions (FIRE) before heating, so a cold cell starts in a
+    local minimum instead of relaxing (and heating) during the production run."""
 
     name: str
     phase: str
     temperature_K: float
     series: bool = False
-    start_from: str | None = None
+    minimize: bool = False
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ QUICK = DemoSettings(
     zincblende_repeat=(2, 2, 2),
     systems=(
         SystemSpec("alpha_AgI_500K", "alpha", 500.0),
-        SystemSpec("alpha_AgI_cooled_75K", "alpha", 75.0, start_from="alpha_AgI_500K"),
+        SystemSpec("alpha_AgI_cooled_75K", "alpha", 75.0, minimize=True),
         SystemSpec("zincblende_AgI_300K", "zincblende", 300.0),
     ),
     equilibration_steps=240,
@@ -68,7 +68,7 @@ FULL = DemoSettings(
     zincblende_repeat=(2, 2, 2),
     systems=(
         SystemSpec("alpha_AgI_500K", "alpha", 500.0, series=True),
-        SystemSpec("alpha_AgI_cooled_75K", "alpha", 75.0, start_from="alpha_AgI_500K"),
+        SystemSpec("alpha_AgI_cooled_75K", "alpha", 75.0, minimize=True),
         SystemSpec("zincblende_AgI_300K", "zincblende", 300.0),
         SystemSpec("wurtzite_AgI_300K", "wurtzite", 300.0),
         SystemSpec("alpha_AgI_350K", "alpha", 350.0, series=True),
