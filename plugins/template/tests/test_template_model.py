@@ -50,3 +50,28 @@ def test_unknown_element_is_refused():
     model = AdditiveIsotropic().fit(frames())
     with pytest.raises(ModelSpeciesError, match=r"\[7\]"):
         model.predict([molecule("NH3")])
+
+
+def test_cli_lists_fits_and_loads_the_plugin_learner(tmp_path, capsys):
+    """`ase-raman models` / `fit --learner` / `load_model` work for a plugin learner."""
+    import json
+
+    from ase.io import write
+
+    import ase_raman
+    from ase_raman.cli import main
+
+    assert main(["models", "--json"]) == 0
+    listed = {info["name"]: info for info in json.loads(capsys.readouterr().out)["learners"]}
+    assert listed["template-additive"]["distribution"] == "ase-raman-template"
+    train = tmp_path / "train.xyz"
+    labelled_frames = frames()
+    for atoms in labelled_frames:  # extxyz: 9 numbers, row-major
+        atoms.info["polarizability"] = atoms.info["polarizability"].reshape(9)
+    write(train, labelled_frames)
+    out = tmp_path / "model.npz"
+    assert main(["fit", str(train), "--learner", "template-additive", "-o", str(out),
+                 "--test-fraction", "0", "--quiet"]) == 0
+    model = ase_raman.load_model(out)
+    assert isinstance(model, AdditiveIsotropic)
+    assert dict(zip(model.numbers.tolist(), model.alphas, strict=True)) == pytest.approx(TRUE)
