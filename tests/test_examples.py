@@ -1,0 +1,58 @@
+"""Every script in examples/ runs, with its reduced settings, and writes what it promises.
+
+Each example is run as a subprocess (exactly as a user would), with ``--quick`` and
+``--out`` in a temporary folder; a test skips, saying why, only when an optional
+dependency (i-PI, LAMMPS, a plugin) or the shared data is absent.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "examples"
+
+
+def needs(module: str, why: str) -> None:
+    """Skip unless ``module`` is importable (checked without importing it)."""
+    if importlib.util.find_spec(module) is None:
+        pytest.skip(f"{why} (module {module!r} not installed)")
+
+
+def run_example(name: str, out: Path, *args: str, timeout: float = 240) -> str:
+    """Run ``examples/NAME --quick --out OUT ARGS``; returns stdout, fails with stderr."""
+    env = {**os.environ, "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, str(EXAMPLES / name), "--quick", "--out", str(out),
+                           *args], capture_output=True, text=True, timeout=timeout, cwd=REPO,
+                          env=env)
+    assert proc.returncode == 0, f"{name} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
+    return proc.stdout
+
+
+def read_csv(path: Path) -> dict[str, np.ndarray]:
+    """Columns of a CSV with '#' comment lines (the format of our spectra)."""
+    with open(path) as fh:
+        rows = list(csv.DictReader(line for line in fh if not line.startswith("#")))
+    assert rows, f"{path} has no rows"
+    return {k: np.array([float(r[k]) for r in rows]) for k in rows[0]}
+
+
+def test_register_a_learner(tmp_path):
+    needs("ase_raman_template", "the template plugin: pip install -e plugins/template")
+    stdout = run_example("register_a_learner.py", tmp_path)
+    assert "template-additive" in stdout and "ase_raman_template.AdditiveIsotropic" in stdout
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["model_class"] == "ase_raman_template.AdditiveIsotropic"
+    assert summary["n_predicted"] == 50
+    m = summary["metrics"]["template-additive"]
+    assert m["n_train"] + m["n_test"] == 200 and m["rmse_A3"] > 0
+    assert (tmp_path / "template.npz").stat().st_size > 0
