@@ -56,3 +56,37 @@ def test_register_a_learner(tmp_path):
     m = summary["metrics"]["template-additive"]
     assert m["n_train"] + m["n_test"] == 200 and m["rmse_A3"] > 0
     assert (tmp_path / "template.npz").stat().st_size > 0
+
+
+def _shared(*parts: str) -> Path:
+    root = os.environ.get("ASE_RAMAN_SHARED_DATA")
+    path = (Path(root) if root else REPO.parent / "shared" / "data").joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared data {path} not present (set ASE_RAMAN_SHARED_DATA)")
+    return path
+
+
+def test_vasp_mlff_postprocess(tmp_path):
+    needs("ase_raman_did", "the DID plugin labels the frames: pip install -e plugins/did")
+    xdatcar = _shared("argyrodite_li6ps5i", "XDATCAR")
+    stdout = run_example("vasp_mlff_postprocess.py", tmp_path, str(xdatcar))
+    assert "not DFPT" in (tmp_path / "summary.json").read_text()
+    assert "$ ase-raman predict" in stdout and "$ ase-raman msd" in stdout
+    raman = read_csv(tmp_path / "raman.csv")
+    assert raman["frequency_cm-1"][-1] <= 84.0  # quick: every 2nd frame, 200 fs apart
+    assert np.all(np.isfinite(raman["intensity"])) and raman["intensity"].max() > 0
+    meta = json.loads((tmp_path / "raman.json").read_text())["metadata"]
+    assert meta["dt_fs"] == 200.0 and meta["n_samples"] == 50
+    li = json.loads((tmp_path / "msd.json").read_text())["Li"]
+    # Li6PS5I at 500 K: MSD 1.18 -> 4.74 A^2 between 1 and 9 ps (shared data MANIFEST),
+    # i.e. D ~ 7e-6 cm^2/s
+    assert 2e-6 < li["D_cm2_s"] < 3e-5
+    assert (tmp_path / "raman.png").stat().st_size > 0
+    assert (tmp_path / "msd.png").stat().st_size > 0
+
+
+def test_vasp_mlff_postprocess_missing_file(tmp_path):
+    proc = subprocess.run([sys.executable, str(EXAMPLES / "vasp_mlff_postprocess.py"),
+                           str(tmp_path / "nowhere" / "XDATCAR"), "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "XDATCAR not found" in proc.stderr
