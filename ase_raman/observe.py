@@ -34,6 +34,11 @@ import numpy as np
 from ase import Atoms, units
 
 from .errors import ModelSpeciesError, UsageError
+from .models.uncertainty import (
+    predict_frames_with_uncertainty,
+    uncertainty_threshold,
+    warn_if_extrapolating,
+)
 from .store import Store, StoreError, open_store
 
 __all__ = ["PolarizabilityObserver"]
@@ -71,6 +76,11 @@ class PolarizabilityObserver:
         stored step minus ``dyn.nsteps`` at the first call.
     logfile:
         where the closing summary goes (default stdout; None for silence).
+    record_uncertainty:
+        also store the model's per-frame uncertainty of alpha (Angstrom^3) when it gives
+        one (the lambda-soap learner does), and warn on close, naming the MD steps, when
+        a stretch of frames lies outside the training distribution
+        (:mod:`ase_raman.models.uncertainty`).
     """
 
     def __init__(
@@ -87,9 +97,12 @@ class PolarizabilityObserver:
         mode: str = "a",
         step_offset: int | None = None,
         logfile: TextIO | None | str = "-",
+        record_uncertainty: bool = True,
     ):
         self.atoms = atoms
         self.model = model
+        self.record_uncertainty = bool(record_uncertainty)
+        self._uncertainties: list[tuple[int, float]] = []
         self.dyn = dyn
         self.batch = max(1, int(batch))
         self.interval = interval
@@ -200,11 +213,18 @@ class PolarizabilityObserver:
             return
         todo, self._pending = self._pending, []
         t0 = time.perf_counter()
-        alphas = np.asarray(self.model.predict([snap for _, _, snap, _ in todo]))
+        snaps = [snap for _, _, snap, _ in todo]
+        if self.record_uncertainty:
+            alphas, unc = predict_frames_with_uncertainty(self.model, snaps)
+        else:
+            alphas, unc = np.asarray(self.model.predict(snaps)), None
         self.predict_seconds += time.perf_counter() - t0
-        for (step, t, snap, energy), alpha in zip(todo, alphas, strict=True):
+        for k, ((step, t, snap, energy), alpha) in enumerate(zip(todo, alphas, strict=True)):
+            frame_unc = None if unc is None else float(unc[k])
+            if frame_unc is not None:
+                self._uncertainties.append((step, frame_unc))
             try:
-                stored = self.store.append_atoms(snap, alpha, step, t, energy)
+                stored = self.store.append_atoms(snap, alpha, step, t, energy, frame_unc)
             except StoreError as exc:
                 raise StoreError(
                     f"{exc} (the observer records step_offset + dyn.nsteps = {step}; when "
@@ -252,6 +272,10 @@ class PolarizabilityObserver:
         finally:
             self.store.close()
             self._closed = True
+        if self._uncertainties:
+            steps, values = zip(*self._uncertainties, strict=True)
+            warn_if_extrapolating(np.array(values), uncertainty_threshold(self.model),
+                                  frame_numbers=steps, source=f"{self.store.path} (MD steps)")
         info = self.summary()
         log = sys.stdout if self._logfile == "-" else self._logfile
         if log is not None:

@@ -14,6 +14,8 @@ per the H5MD 1.1 specification (https://www.nongnu.org/h5md/h5md.html)::
     /observables/polarizability  step, time, value (n, 3, 3) [Angstrom+3]
     /observables/potential_energy  step, time, value (m,) [eV] (frames where the MD
                                calculator already had the energy; m <= n)
+    /observables/polarizability_uncertainty  step, time, value (k,) [Angstrom+3]: the
+                               model's per-frame uncertainty, when it gives one (k <= n)
     /parameters                attrs md_timestep_fs, sampling_interval_steps, engine,
                                model_metadata (JSON), ase_raman_version
 
@@ -55,6 +57,11 @@ import numpy as np
 from ase import Atoms
 
 from .errors import AseRamanError, ModelSpeciesError, UsageError
+from .models.uncertainty import (
+    predict_frames_with_uncertainty,
+    uncertainty_threshold,
+    warn_if_extrapolating,
+)
 
 __all__ = [
     "StoreError",
@@ -230,6 +237,12 @@ def _h5_open_read(path: Path) -> h5py.File:
 # --------------------------------------------------------------------------------------
 # writer
 # --------------------------------------------------------------------------------------
+#: Observables recorded only on the frames that have them: H5MD group -> _Frame field.
+UNCERTAINTY_GROUP = "observables/polarizability_uncertainty"
+SPARSE_OBSERVABLES = {"observables/potential_energy": "potential_energy",
+                      UNCERTAINTY_GROUP: "uncertainty"}
+
+
 @dataclass
 class _Frame:
     step: int
@@ -239,6 +252,7 @@ class _Frame:
     cell: np.ndarray
     velocities: np.ndarray | None
     potential_energy: float | None
+    uncertainty: float | None = None
 
 
 class Store:
@@ -346,6 +360,8 @@ class Store:
         obs = h5.require_group("observables")
         self._make_element(obs.create_group("polarizability"), (3, 3), UNIT_POLARIZABILITY)
         self._make_element(obs.create_group("potential_energy"), (), UNIT_ENERGY)
+        self._make_element(obs.create_group(UNCERTAINTY_GROUP.split("/")[1]), (),
+                           UNIT_POLARIZABILITY)
         self._pbc = pbc
         self._start_swmr()
 
@@ -405,14 +421,16 @@ class Store:
         cell: np.ndarray,
         velocities: np.ndarray | None = None,
         potential_energy: float | None = None,
+        uncertainty: float | None = None,
     ) -> bool:
         """Buffer one frame; returns False when it was skipped as already stored.
 
         ``polarizability`` (3, 3) Angstrom^3, ``positions`` (N, 3) Angstrom, ``cell``
         (3, 3) Angstrom (rows = cell vectors), ``velocities`` (N, 3) Angstrom/fs,
-        ``potential_energy`` eV, ``time_fs`` fs. Steps must increase; re-appending the
-        last stored frame (same step and positions) is a no-op, anything else not after
-        the last step raises :class:`StoreError`.
+        ``potential_energy`` eV, ``time_fs`` fs, ``uncertainty`` the model's per-frame
+        uncertainty of alpha in Angstrom^3 (when it gives one). Steps must increase;
+        re-appending the last stored frame (same step and positions) is a no-op, anything
+        else not after the last step raises :class:`StoreError`.
         """
         self._check_open()
         step = int(step)
@@ -434,7 +452,8 @@ class Store:
             velocities = np.asarray(velocities, dtype=np.float64).reshape(positions.shape)
         frame = _Frame(step, float(time_fs), alpha, positions,
                        np.asarray(cell, dtype=np.float64).reshape(3, 3), velocities,
-                       None if potential_energy is None else float(potential_energy))
+                       None if potential_energy is None else float(potential_energy),
+                       None if uncertainty is None else float(uncertainty))
         if self._species is not None and positions.shape != (len(self._species), 3):
             raise StoreError(
                 f"{self.path}: frame at step {step} has {positions.shape[0]} atoms, the store "
@@ -446,7 +465,8 @@ class Store:
         return True
 
     def append_atoms(self, atoms: Atoms, polarizability: np.ndarray, step: int,
-                     time_fs: float, potential_energy: float | None = None) -> bool:
+                     time_fs: float, potential_energy: float | None = None,
+                     uncertainty: float | None = None) -> bool:
         """Buffer one frame taken from ``atoms`` (positions, cell, velocities if set)."""
         from ase import units
 
@@ -455,7 +475,7 @@ class Store:
                 atoms.get_atomic_numbers(), self._species):
             raise StoreError(f"{self.path}: the atoms at step {step} are not the stored species")
         return self.append(step, time_fs, polarizability, atoms.positions, atoms.cell.array,
-                           vel, potential_energy)
+                           vel, potential_energy, uncertainty)
 
     def extend(self, frames: Iterable[dict[str, Any]]) -> int:
         """Append several frames given as dicts of :meth:`append`'s keywords."""
@@ -499,16 +519,17 @@ class Store:
             ds.resize(n0 + k, axis=0)
             ds[n0:] = times
             ds.flush()
-        energies = [(f.step, f.time_fs, f.potential_energy) for f in frames
-                    if f.potential_energy is not None]
-        if energies:
-            eg = h5["observables/potential_energy"]
-            m0 = eg["step"].shape[0]
-            for key, col in (("value", 2), ("time", 1), ("step", 0)):
-                ds = eg[key]
-                ds.resize(m0 + len(energies), axis=0)
-                ds[m0:] = np.array([e[col] for e in energies])
-                ds.flush()
+        for group, attr in SPARSE_OBSERVABLES.items():
+            rows = [(f.step, f.time_fs, getattr(f, attr)) for f in frames
+                    if getattr(f, attr) is not None]
+            if rows and group in h5:
+                eg = h5[group]
+                m0 = eg["step"].shape[0]
+                for key, col in (("value", 2), ("time", 1), ("step", 0)):
+                    ds = eg[key]
+                    ds.resize(m0 + len(rows), axis=0)
+                    ds[m0:] = np.array([r[col] for r in rows])
+                    ds.flush()
         for name in [n for n in groups if n != "observables/polarizability"] + \
                 ["observables/polarizability"]:
             ds = h5[name]["step"]
@@ -551,13 +572,17 @@ class Store:
                 if ds.shape[0] != n:
                     ds.resize(n, axis=0)
         last_step = int(pol_steps[n - 1]) if n else None
-        eg = h5["observables/potential_energy"]
-        e_steps = eg["step"][()]
-        m = 0 if last_step is None else int(np.searchsorted(e_steps, last_step, side="right"))
-        m = min(m, eg["value"].shape[0], eg["time"].shape[0], len(e_steps))
-        for key in ("value", "time", "step"):
-            if eg[key].shape[0] != m:
-                eg[key].resize(m, axis=0)
+        for group in SPARSE_OBSERVABLES:
+            if group not in h5:
+                continue
+            eg = h5[group]
+            e_steps = eg["step"][()]
+            m = 0 if last_step is None else int(
+                np.searchsorted(e_steps, last_step, side="right"))
+            m = min(m, eg["value"].shape[0], eg["time"].shape[0], len(e_steps))
+            for key in ("value", "time", "step"):
+                if eg[key].shape[0] != m:
+                    eg[key].resize(m, axis=0)
         dropped = len(pol_steps) - n
         self._committed = n
         self._last_step = last_step
@@ -831,17 +856,10 @@ class StoredTrajectory:
         self.species = h5["particles/all/species"][()]
         self.pbc = np.array([str(b) == "periodic" for b in
                              h5["particles/all/box"].attrs["boundary"]])
-        if "observables/potential_energy" in h5:
-            eg = h5["observables/potential_energy"]
-            m = min(eg["step"].shape[0], eg["value"].shape[0])
-            last = self.step[-1] if n else -np.inf
-            e_steps = eg["step"][:m]
-            m = int(np.searchsorted(e_steps, last, side="right")) if n else 0
-            self.potential_energy_step = e_steps[:m]
-            self.potential_energy = eg["value"][:m]
-        else:
-            self.potential_energy_step = np.empty(0, np.int64)
-            self.potential_energy = np.empty(0)
+        self.potential_energy_step, self.potential_energy = self._sparse(
+            "observables/potential_energy", n)
+        self.polarizability_uncertainty_step, self.polarizability_uncertainty = self._sparse(
+            UNCERTAINTY_GROUP, n)
         params = dict(h5["parameters"].attrs) if "parameters" in h5 else {}
         self.parameters = {k: (v.item() if isinstance(v, np.generic) else v)
                            for k, v in params.items()}
@@ -851,6 +869,17 @@ class StoredTrajectory:
         self.sampling_interval = None if si is None else int(si)
         raw = self.parameters.get("model_metadata")
         self.model_metadata = json.loads(raw) if raw else {}
+
+    def _sparse(self, group: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Steps and values of an observable recorded on some frames only (up to frame n)."""
+        h5 = self._h5
+        if group not in h5:
+            return np.empty(0, np.int64), np.empty(0)
+        eg = h5[group]
+        m = min(eg["step"].shape[0], eg["value"].shape[0])
+        e_steps = eg["step"][:m]
+        m = int(np.searchsorted(e_steps, self.step[-1], side="right")) if n else 0
+        return e_steps[:m], eg["value"][:m]
 
     def refresh(self) -> int:
         """Re-read the frame count (frames a live SWMR writer flushed since); returns it."""
@@ -1008,6 +1037,7 @@ def predict_to_store(
 
     def run(target: Path, store_mode: str) -> int:
         written = 0
+        recorded: list[tuple[int, float]] = []
         store = open_store(target, store_mode, species=first, model_metadata=meta,
                            dt_fs=md_timestep_fs, engine=engine, flush_every=max(64, batch))
         try:
@@ -1019,12 +1049,15 @@ def predict_to_store(
                 pending.clear()
                 if not todo:
                     return 0
-                alphas = np.asarray(model.predict([a for _, _, a in todo]))
+                alphas, unc = predict_frames_with_uncertainty(model, [a for _, _, a in todo])
                 n = 0
-                for (step, t, atoms), alpha in zip(todo, alphas, strict=True):
+                for k, ((step, t, atoms), alpha) in enumerate(zip(todo, alphas, strict=True)):
                     energy = atoms.info.get("energy")
                     n += store.append_atoms(atoms, alpha, step, t,
-                                            None if energy is None else float(energy))
+                                            None if energy is None else float(energy),
+                                            None if unc is None else float(unc[k]))
+                    if unc is not None:
+                        recorded.append((step, float(unc[k])))
                 return n
 
             for i, atoms in thinned():
@@ -1040,6 +1073,10 @@ def predict_to_store(
             written += drain()
             if progress is not None:
                 progress(written)
+            if recorded:
+                steps_done, unc_done = zip(*recorded, strict=True)
+                warn_if_extrapolating(np.array(unc_done), uncertainty_threshold(model),
+                                      frame_numbers=steps_done, source=f"{path} (steps)")
         finally:
             store.close()
         return written

@@ -134,3 +134,41 @@ def test_select_cli_writes_poscars_and_index(test_data, tmp_path, model):
     # the folder is never overwritten
     assert main(["select", str(test_data / "water_bulk_200.xyz"), "--n", "2",
                  "-o", str(out)]) == 2
+
+
+def test_predict_store_keeps_uncertainty_and_warns_outside_training(model, bulk, tmp_path):
+    from ase_raman.store import predict_to_store, read_trajectory
+
+    compressed = []  # a new "phase": the same liquid squeezed to 80 % of its lengths
+    for atoms in bulk[150:158]:
+        squeezed = atoms.copy()
+        squeezed.set_cell(atoms.cell * 0.8, scale_atoms=True)
+        compressed.append(squeezed)
+    frames = [*bulk[140:150], *compressed]
+    path = tmp_path / "run.h5"
+    with pytest.warns(ExtrapolationWarning, match=r"frames 10-17"):
+        predict_to_store(model, frames, path, dt_fs=10.0)
+    with read_trajectory(path) as traj:
+        np.testing.assert_array_equal(traj.polarizability_uncertainty_step, np.arange(18))
+        _, std = model.predict_with_uncertainty(frames)
+        np.testing.assert_allclose(traj.polarizability_uncertainty, frame_uncertainty(std),
+                                   rtol=1e-10)
+
+
+def test_observer_records_uncertainty(model, bulk, tmp_path):
+    from ase import units
+    from ase.calculators.emt import EMT
+    from ase.md.verlet import VelocityVerlet
+
+    from ase_raman import PolarizabilityObserver
+    from ase_raman.store import read_trajectory
+
+    atoms = bulk[150].copy()
+    atoms.calc = EMT()
+    dyn = VelocityVerlet(atoms, timestep=0.1 * units.fs)
+    with PolarizabilityObserver(atoms, model, tmp_path / "md.h5", dyn=dyn, logfile=None) as obs:
+        dyn.attach(obs, interval=2)
+        dyn.run(6)
+    with read_trajectory(tmp_path / "md.h5") as traj:
+        assert len(traj.polarizability_uncertainty) == len(traj.step) == 4
+        assert np.all(traj.polarizability_uncertainty > 0)
