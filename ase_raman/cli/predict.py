@@ -4,7 +4,8 @@ Frames are streamed (:func:`ase_raman.io.iter_frames`) and predicted in chunks, 
 100,000-frame XDATCAR never sits in memory. Two outputs:
 
 * ``OUT.xyz`` / ``OUT.extxyz``: every frame with ``polarizability`` (9 numbers,
-  row-major, Angstrom^3) in its comment line;
+  row-major, Angstrom^3) and, for models that give one, ``polarizability_uncertainty``
+  (Angstrom^3) in its comment line;
 * ``OUT.h5``: our H5MD store (:mod:`ase_raman.store`) with step, time, positions, cell
   and alpha. Its time axis needs the time between consecutive frames of the input:
   read from the run's files when they hold it (XDATCAR: POTIM x NBLOCK from an INCAR or
@@ -68,18 +69,30 @@ def _write_extxyz(model, frames: Iterable[Atoms], output: Path) -> int:
     import numpy as np
 
     from ..atomic_write import atomic_output
+    from ..models.uncertainty import (
+        predict_frames_with_uncertainty,
+        uncertainty_threshold,
+        warn_if_extrapolating,
+    )
 
     n_done = 0
+    uncertainties: list[float] = []
     with atomic_output(output) as tmp:
         for chunk in chunked(frames, CHUNK_FRAMES):
-            alphas = model.predict(chunk)
-            for atoms, alpha in zip(chunk, alphas, strict=True):
+            alphas, unc = predict_frames_with_uncertainty(model, chunk)
+            for k, (atoms, alpha) in enumerate(zip(chunk, alphas, strict=True)):
                 atoms.calc = None
                 atoms.info["polarizability"] = np.asarray(alpha).reshape(9)
+                if unc is not None:
+                    atoms.info["polarizability_uncertainty"] = float(unc[k])
+                    uncertainties.append(float(unc[k]))
             ase.io.write(tmp, chunk, format="extxyz", append=n_done > 0)
             n_done += len(chunk)
         if n_done == 0:
             raise UsageError("no frame selected (check --index and --every)")
+    if len(uncertainties) == n_done:
+        warn_if_extrapolating(np.array(uncertainties), uncertainty_threshold(model),
+                              source=f"{output} (frame positions)")
     return n_done
 
 
