@@ -167,8 +167,9 @@ def test_lammps_type_map_required_and_used(shared_data):
     frames = list(iter_frames(path, type_map={1: "O", 2: "H"}))
     assert len(frames) == 4
     assert frames[0].get_chemical_formula() == "H3000O1500"
-    # atoms sorted by id: id 340 (first line) is index 339
-    np.testing.assert_allclose(frames[0].positions[339], [4.48355, 0.331422, 1.59231])
+    # atoms sorted by id: id 340 (first line) is index 339; the unwrapped xu yu zu
+    # columns are preferred (wrapped x y z = 4.48355 0.331422 1.59231)
+    np.testing.assert_allclose(frames[0].positions[339], [4.48355, 35.8378, 1.59231])
     seq = list(iter_frames(path, type_map=["O", "H"], index=slice(1, None), every=2))
     assert len(seq) == 2
     assert frame_interval_fs(path) is None

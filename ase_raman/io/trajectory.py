@@ -4,10 +4,12 @@
 
 * ``"vasp-xdatcar"``: our line-by-line parser (:mod:`.xdatcar`), constant or variable cell;
 * ``"ipi-xyz"``: i-PI xyz output with its ``{unit}`` tags (:mod:`.ipi`);
-* ``"extxyz"``, ``"vasp-xml"``, ``"lammps-dump-text"`` and any other ASE format with an
-  iterating reader: :func:`ase.io.iread`. LAMMPS dumps without an ``element`` (or
-  ``mass``) column need ``type_map`` (ASE would otherwise call type 1 hydrogen); ASE
-  takes the ``x y z`` columns when present (wrapped), else ``xs``, ``xu``, ``xsu``.
+* ``"lammps-dump-text"``: :func:`ase_raman.engines.lammps.iter_lammps_dump` (unwrapped
+  coordinates when the file has ``xu``/``xsu`` or image flags; velocities; triclinic
+  boxes); dumps without an ``element`` column need ``type_map`` (a dump with only a
+  ``mass`` column goes through ASE's reader, which maps masses to elements);
+* ``"extxyz"``, ``"vasp-xml"`` and any other ASE format with an iterating reader:
+  :func:`ase.io.iread`.
 
 A trajectory cut inside a frame yields every complete frame, then warns
 (:class:`UserWarning`) naming the frame where it stopped. Positions in Angstrom.
@@ -163,6 +165,15 @@ def iter_frames(
         frames: Iterator[Atoms] = iter_xdatcar(p)
     elif fmt == "ipi-xyz":
         frames = iter_ipi_xyz(p)
+    elif fmt == "lammps-dump-text" and "mass" not in _lammps_columns(p):
+        # one LAMMPS dump reader for the package: unwrapped coordinates when the file
+        # has them (xu, xsu or image flags), velocities, triclinic boxes
+        from ..engines.lammps import iter_lammps_dump
+
+        if type_map is None and "element" not in _lammps_columns(p):
+            raise UsageError(f"{p}: LAMMPS dump without an element or mass column; pass"
+                             " type_map={1: 'O', 2: 'H', ...} to name the atom types")
+        frames = iter_lammps_dump(p, type_map)
     elif fmt in ioformats:
         frames = _ase_frames(p, fmt, type_map)
     else:
