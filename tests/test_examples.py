@@ -90,3 +90,21 @@ def test_vasp_mlff_postprocess_missing_file(tmp_path):
                            str(tmp_path / "nowhere" / "XDATCAR"), "--out", str(tmp_path)],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "XDATCAR not found" in proc.stderr
+
+
+def test_observer_in_ase_md(tmp_path):
+    stdout = run_example("observer_in_ase_md.py", tmp_path)
+    assert "PolarizabilityObserver: 141 frames" in stdout
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["n_frames"] == 141 and summary["dt_fs"] == 10.0  # every 5th 2-fs step
+    assert summary["fit"]["r2"] > 0.2  # a model of the labels, not noise
+    assert 250 < summary["vdos_band_top_cm"] < 450  # EMT Al phonons end near 330 cm^-1
+    raman, dos = read_csv(tmp_path / "raman.csv"), read_csv(tmp_path / "vdos.csv")
+    assert np.all(raman["intensity"] >= -1e-12 * raman["intensity"].max())
+    assert raman["intensity"].max() > 0 and dos["total"].max() > 0
+    assert (tmp_path / "spectra.png").stat().st_size > 0
+    from ase_raman.store import read_trajectory
+
+    with read_trajectory(tmp_path / "md.h5") as traj:
+        assert len(traj.step) == 141 and traj.step[-1] == 700
+        assert np.ptp(traj.polarizability[:, 0, 1]) > 0  # alpha followed the motion
