@@ -78,7 +78,6 @@ from ..errors import TensorError, UsageError
 from ..tensors import cartesian_to_spherical
 from . import signal
 from .signal import (
-    GAUSSIAN_LAG_CUTOFF,
     SECOND_RADIATION_CONSTANT_CM_K,
     SPEED_OF_LIGHT_CM_PER_FS,
 )
@@ -392,22 +391,10 @@ def raman_spectrum(
     lengths = [x.shape[0] for x in signals]
     longest = max(lengths)
     duration = (longest - 1) * dt
-    if sigma > 0:
-        need = signal.minimum_duration_fs(sigma)
-        if duration < need * (1 - 1e-9):
-            raise UsageError(
-                f"too few frames for the requested resolution: sigma = {sigma:g} cm^-1 needs "
-                f"a series of at least {need:.0f} fs ({int(np.ceil(need / dt)) + 1} samples "
-                f"at dt = {dt:g} fs), the longest has {longest} ({duration:g} fs); "
-                "use more frames or a larger sigma")
-        max_lag = int(np.ceil(GAUSSIAN_LAG_CUTOFF * signal.gaussian_time_sigma_fs(sigma) / dt))
-    else:
-        max_lag = longest - 1
-    if max_lag_fs is not None:
-        if not max_lag_fs > 0:
-            raise UsageError(f"max_lag_fs must be positive, got {max_lag_fs}")
-        max_lag = min(max_lag, int(round(max_lag_fs / dt)))
-    max_lag = max(1, min(max_lag, longest - 1))
+    max_lag = signal.smoothing_max_lag(
+        longest, dt, sigma, max_lag_fs,
+        "a series of at least {need:.0f} fs ({samples} samples at dt = {dt:g} fs), "
+        "the longest has {have} ({duration:g} fs)")
 
     sums = np.zeros((max_lag + 1, 2))
     for x in signals:
@@ -420,12 +407,8 @@ def raman_spectrum(
     corr = sums / counts[:, None]
     # a^2: <T T>/9 with T = sqrt(3) l0 -> <l0 l0>/3; gamma^2 = 3/2 <l2 . l2>
     corr *= np.array([1.0 / 3.0, 1.5])
-    taper = signal.lag_window(window, max_lag + 1)
-    if sigma > 0:
-        taper = taper * signal.gaussian_lag_window(max_lag + 1, dt, sigma)
+    taper, length = signal.smoothing_taper(window, max_lag, dt, sigma, resolution_cm)
     corr *= taper[:, None]
-    res = resolution_cm if resolution_cm is not None else (sigma / 8.0 if sigma > 0 else None)
-    length = signal.even_spectrum_length(max_lag, dt, res)
     freqs, spec = signal.even_spectrum(corr, dt, length)
     if max_freq_cm is not None:
         keep = freqs <= max_freq_cm * (1 + 1e-12)

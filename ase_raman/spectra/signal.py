@@ -10,6 +10,8 @@ import numpy as np
 from scipy import constants as _const
 from scipy import fft as sp_fft
 
+from ..errors import UsageError
+
 
 def _fast_length(n: int) -> int:
     """Smallest FFT-friendly length >= 2 n (zero padding that avoids circular wrap-around)."""
@@ -222,6 +224,59 @@ def even_spectrum_length(max_lag: int, dt_fs: float, resolution_cm: float | None
         wanted = 1.0 / (resolution_cm * dt_fs * SPEED_OF_LIGHT_CM_PER_FS)
         length = max(natural, int(np.ceil(wanted)))
     return length + (length % 2)
+
+
+def smoothing_max_lag(
+    n_samples: int,
+    dt_fs: float,
+    sigma_cm: float,
+    max_lag_fs: float | None,
+    too_short: str,
+) -> int:
+    """Last lag kept of a correlation of ``n_samples`` samples smoothed by ``sigma_cm``.
+
+    With ``sigma_cm > 0`` the record must last at least :func:`minimum_duration_fs`
+    (else :class:`~ase_raman.errors.UsageError`, its middle part ``too_short`` formatted
+    with ``need``, ``samples`` (samples needed), ``dt``, ``have`` (``n_samples``) and
+    ``duration``) and the Gaussian window is cut at ``GAUSSIAN_LAG_CUTOFF`` standard
+    deviations; ``max_lag_fs`` (> 0) caps it further. Always between 1 and n_samples - 1.
+    """
+    dt = float(dt_fs)
+    sigma = float(sigma_cm)
+    duration = (n_samples - 1) * dt
+    if sigma > 0:
+        need = minimum_duration_fs(sigma)
+        if duration < need * (1 - 1e-9):
+            detail = too_short.format(need=need, samples=int(np.ceil(need / dt)) + 1, dt=dt,
+                                      have=n_samples, duration=duration)
+            raise UsageError(
+                f"too few frames for the requested resolution: sigma = {sigma:g} cm^-1 needs "
+                f"{detail}; use more frames or a larger sigma")
+        max_lag = int(np.ceil(GAUSSIAN_LAG_CUTOFF * gaussian_time_sigma_fs(sigma) / dt))
+    else:
+        max_lag = n_samples - 1
+    if max_lag_fs is not None:
+        if not max_lag_fs > 0:
+            raise UsageError(f"max_lag_fs must be positive, got {max_lag_fs}")
+        max_lag = min(max_lag, int(round(max_lag_fs / dt)))
+    return max(1, min(max_lag, n_samples - 1))
+
+
+def smoothing_taper(
+    window: str, max_lag: int, dt_fs: float, sigma_cm: float, resolution_cm: float | None
+) -> tuple[np.ndarray, int]:
+    """Taper of lags 0 .. max_lag and the :func:`even_spectrum` length that goes with it.
+
+    The taper is :func:`lag_window` times, for ``sigma_cm > 0``, the Gaussian
+    :func:`gaussian_lag_window`; the grid spacing is ``resolution_cm``, by default
+    sigma / 8 when smoothing and the natural one otherwise.
+    """
+    taper = lag_window(window, max_lag + 1)
+    if sigma_cm > 0:
+        taper = taper * gaussian_lag_window(max_lag + 1, dt_fs, sigma_cm)
+    res = resolution_cm if resolution_cm is not None else (
+        sigma_cm / 8.0 if sigma_cm > 0 else None)
+    return taper, even_spectrum_length(max_lag, dt_fs, res)
 
 
 def even_spectrum(c: np.ndarray, dt_fs: float, length: int) -> tuple[np.ndarray, np.ndarray]:

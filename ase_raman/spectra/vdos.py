@@ -31,7 +31,7 @@ import numpy as np
 from .. import __version__
 from ..errors import UsageError
 from . import signal
-from .signal import GAUSSIAN_LAG_CUTOFF, SPEED_OF_LIGHT_CM_PER_FS
+from .signal import SPEED_OF_LIGHT_CM_PER_FS
 
 __all__ = ["VDOS", "vdos", "vdos_from_positions", "velocities_from_positions"]
 
@@ -204,22 +204,10 @@ def vdos(
             f"maximum frequency {max_freq_cm:g} cm^-1 must be in (0, Nyquist = {nyq:.6g} "
             f"cm^-1] for a {dt:g} fs sampling interval")
     duration = (n_frames - 1) * dt
-    if sigma > 0:
-        need = signal.minimum_duration_fs(sigma)
-        if duration < need * (1 - 1e-9):
-            raise UsageError(
-                f"too few frames for the requested resolution: sigma = {sigma:g} cm^-1 needs "
-                f"at least {need:.0f} fs ({int(np.ceil(need / dt)) + 1} frames at dt = "
-                f"{dt:g} fs), got {n_frames} ({duration:g} fs); use more frames or a larger "
-                "sigma")
-        max_lag = int(np.ceil(GAUSSIAN_LAG_CUTOFF * signal.gaussian_time_sigma_fs(sigma) / dt))
-    else:
-        max_lag = n_frames - 1
-    if max_lag_fs is not None:
-        if not max_lag_fs > 0:
-            raise UsageError(f"max_lag_fs must be positive, got {max_lag_fs}")
-        max_lag = min(max_lag, int(round(max_lag_fs / dt)))
-    max_lag = max(1, min(max_lag, n_frames - 1))
+    max_lag = signal.smoothing_max_lag(
+        n_frames, dt, sigma, max_lag_fs,
+        "at least {need:.0f} fs ({samples} frames at dt = {dt:g} fs), "
+        "got {have} ({duration:g} fs)")
 
     # per-atom origin-averaged correlations <v_i(tau) . v_i(tau + k)>, in blocks of atoms
     corr = np.empty((max_lag + 1, n_atoms))
@@ -236,11 +224,7 @@ def vdos(
     c0 = float(corr[0].sum())
     if not c0 > 0:
         raise UsageError("velocities are all zero: no VDOS")
-    taper = signal.lag_window(window, max_lag + 1)
-    if sigma > 0:
-        taper = taper * signal.gaussian_lag_window(max_lag + 1, dt, sigma)
-    res = resolution_cm if resolution_cm is not None else (sigma / 8.0 if sigma > 0 else None)
-    length = signal.even_spectrum_length(max_lag, dt, res)
+    taper, length = signal.smoothing_taper(window, max_lag, dt, sigma, resolution_cm)
     norm = 3.0 * n_atoms * 2.0 * SPEED_OF_LIGHT_CM_PER_FS / c0  # integral -> 3 N
 
     if labels is not None:
