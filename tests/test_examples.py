@@ -108,3 +108,18 @@ def test_observer_in_ase_md(tmp_path):
     with read_trajectory(tmp_path / "md.h5") as traj:
         assert len(traj.step) == 141 and traj.step[-1] == 700
         assert np.ptp(traj.polarizability[:, 0, 1]) > 0  # alpha followed the motion
+
+
+def test_ipi_run(tmp_path):
+    needs("ipi", "i-PI is an optional extra: pip install 'ase-raman[ipi]'")
+    stdout = run_example("ipi_run.py", tmp_path)
+    assert "601 structures evaluated" in stdout  # one force call per step + the first
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["engine"] == "i-pi" and summary["n_frames"] == 121
+    assert summary["dt_fs"] == 10.0 and summary["duration_fs"] == 1200.0
+    raman = read_csv(tmp_path / "raman.csv")
+    assert raman["intensity"].max() > 0 and np.all(np.isfinite(raman["intensity"]))
+    address = stdout.split("--address ")[1].split()[0]
+    assert not Path(f"/tmp/ipi_{address}").exists()  # the socket file was removed
+    log = (tmp_path / "ipi.log").read_text()
+    assert "Traceback" not in log
