@@ -1,4 +1,4 @@
-"""Shared fixtures: where the real data files of other codes live."""
+"""Shared fixtures: where the real data files of other codes live, and small fitted models."""
 
 from __future__ import annotations
 
@@ -66,3 +66,56 @@ def small_model():
 
     hypers = {"cutoff": 3.0, "max_radial": 2, "max_angular": 2}
     return LambdaSoapRidge(hypers=hypers, n_folds=3).fit(labelled_water_molecules())
+
+
+def rattled_supercell(symbol: str, crystal: str, a: float, seed: int | None = None,
+                      rattle: float = 0.05):
+    """The 2x2x2 repeat of a cubic ``bulk`` cell, rattled by ``rattle`` (seed ``seed``) when
+    a seed is given."""
+    from ase.build import bulk
+
+    atoms = bulk(symbol, crystal, a=a, cubic=True).repeat((2, 2, 2))
+    if seed is not None:
+        atoms.rattle(rattle, seed=seed)
+    return atoms
+
+
+def al_cell(seed: int | None = None, rattle: float = 0.05):
+    """32-atom fcc Al (a = 4.05 Angstrom), as run by EMT in the observer and i-PI tests."""
+    return rattled_supercell("Al", "fcc", 4.05, seed, rattle)
+
+
+def si_cell(seed: int | None = None, rattle: float = 0.05):
+    """64-atom diamond Si (a = 5.431 Angstrom), as run by Stillinger-Weber in LAMMPS."""
+    return rattled_supercell("Si", "diamond", 5.431, seed, rattle)
+
+
+def bond_polarizability_model(make_cell, rattle: float):
+    """lambda-SOAP fitted on 12 cells ``make_cell(seed, rattle=rattle + 0.01 seed)``
+    labelled by ASE's Lippincott-Stuttman bond polarizability (converted to Angstrom^3)."""
+    from ase.calculators.bond_polarizability import BondPolarizability
+
+    from ase_raman.models.lambda_soap import LambdaSoapRidge
+    from ase_raman.tensors import E2A2_PER_EV_TO_A3
+
+    frames = []
+    label = BondPolarizability()
+    for seed in range(12):
+        atoms = make_cell(seed, rattle=rattle + 0.01 * seed)
+        atoms.info["polarizability"] = label(atoms) * E2A2_PER_EV_TO_A3
+        frames.append(atoms)
+    return LambdaSoapRidge(hypers={"cutoff": 4.0, "max_radial": 3, "max_angular": 2},
+                           n_folds=3).fit(frames)
+
+
+@pytest.fixture(scope="module")
+def al_model():
+    """lambda-SOAP fitted on rattled fcc Al (:func:`al_cell`), for the engine tests."""
+    return bond_polarizability_model(al_cell, rattle=0.05)
+
+
+@pytest.fixture(scope="module")
+def si_model():
+    """lambda-SOAP fitted on rattled diamond Si (:func:`si_cell`), for the LAMMPS tests."""
+    return bond_polarizability_model(si_cell, rattle=0.04)
+

@@ -15,8 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ase import units
-from ase.build import bulk
-from ase.calculators.bond_polarizability import BondPolarizability
+from conftest import al_cell
 
 from ase_raman.engines.ipi import ipi_timestep_fs, ipi_to_store, iter_ipi_extras
 from ase_raman.io.ipi import iter_ipi_xyz
@@ -24,7 +23,6 @@ from ase_raman.store import read_trajectory
 
 pytest.importorskip("ipi", reason="i-PI is an optional extra: pip install 'ase-raman[ipi]'")
 
-E2A2_PER_EV_TO_A3 = units.Bohr * units.Ha  # ASE polarizability unit -> Angstrom^3
 N_STEPS = 20
 STRIDE = 2
 
@@ -57,26 +55,6 @@ INPUT_XML = """<simulation verbosity="low">
   </system>
 </simulation>
 """
-
-
-def _al_cell(seed=None, rattle=0.05):
-    atoms = bulk("Al", "fcc", a=4.05, cubic=True).repeat((2, 2, 2))
-    if seed is not None:
-        atoms.rattle(rattle, seed=seed)
-    return atoms
-
-
-@pytest.fixture(scope="module")
-def al_model():
-    from ase_raman.models.lambda_soap import LambdaSoapRidge
-
-    frames = []
-    for seed in range(12):
-        atoms = _al_cell(seed, rattle=0.05 + 0.01 * seed)
-        atoms.info["polarizability"] = BondPolarizability()(atoms) * E2A2_PER_EV_TO_A3
-        frames.append(atoms)
-    return LambdaSoapRidge(hypers={"cutoff": 4.0, "max_radial": 3, "max_angular": 2},
-                           n_folds=3).fit(frames)
 
 
 def _write_ipi_xyz(path: Path, atoms) -> None:
@@ -115,7 +93,7 @@ def _stop(proc: subprocess.Popen) -> None:
 def test_ipi_server_with_our_driver(tmp_path, al_model):
     model_path = tmp_path / "model.npz"
     al_model.save(model_path)
-    _write_ipi_xyz(tmp_path / "init.xyz", _al_cell(seed=99, rattle=0.03))
+    _write_ipi_xyz(tmp_path / "init.xyz", al_cell(seed=99, rattle=0.03))
     address = f"aseraman-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     (tmp_path / "input.xml").write_text(
         INPUT_XML.format(stride=STRIDE, steps=N_STEPS, address=address))

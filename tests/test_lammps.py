@@ -8,37 +8,13 @@ import importlib.util
 import numpy as np
 import pytest
 from ase import units
-from ase.build import bulk
-from ase.calculators.bond_polarizability import BondPolarizability
 
 from ase_raman.engines.lammps import iter_lammps_dump, lammps_dump_to_store
 from ase_raman.store import read_trajectory
 
-E2A2_PER_EV_TO_A3 = units.Bohr * units.Ha  # ASE polarizability unit -> Angstrom^3
-
 #: Stillinger & Weber, PRB 31, 5262 (1985), silicon, in LAMMPS' sw format (metal units)
 SI_SW = ("Si Si Si 2.1683 2.0951 1.80 21.0 1.20 -0.333333333333333 "
          "7.049556277 0.6022245584 4.0 0.0 0.0\n")
-
-
-def _si_cell(seed=None, rattle=0.05):
-    atoms = bulk("Si", "diamond", a=5.431, cubic=True).repeat((2, 2, 2))  # 64 atoms
-    if seed is not None:
-        atoms.rattle(rattle, seed=seed)
-    return atoms
-
-
-@pytest.fixture(scope="module")
-def si_model():
-    from ase_raman.models.lambda_soap import LambdaSoapRidge
-
-    frames = []
-    for seed in range(12):
-        atoms = _si_cell(seed, rattle=0.04 + 0.01 * seed)
-        atoms.info["polarizability"] = BondPolarizability()(atoms) * E2A2_PER_EV_TO_A3
-        frames.append(atoms)
-    return LambdaSoapRidge(hypers={"cutoff": 4.0, "max_radial": 3, "max_angular": 2},
-                           n_folds=3).fit(frames)
 
 
 def _lammps_si(tmp_path):

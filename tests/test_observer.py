@@ -12,42 +12,18 @@ import numpy as np
 import pytest
 from ase import units
 from ase.build import bulk
-from ase.calculators.bond_polarizability import BondPolarizability
 from ase.calculators.emt import EMT
 from ase.md.langevin import Langevin
 from ase.md.nptberendsen import NPTBerendsen
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
 from ase.md.verlet import VelocityVerlet
+from conftest import al_cell
 
 import ase_raman
 from ase_raman.errors import ModelSpeciesError
 from ase_raman.store import StoreError, read_trajectory, restart_atoms
 
-#: ASE's StaticPolarizabilityCalculator unit (e^2 Angstrom^2 / eV) -> Angstrom^3
-E2A2_PER_EV_TO_A3 = units.Bohr * units.Ha
-
 pytestmark = pytest.mark.filterwarnings("ignore:Use thermalize_momenta:DeprecationWarning")
-
-
-def _al_cell(seed: int | None = None, rattle: float = 0.08):
-    atoms = bulk("Al", "fcc", a=4.05, cubic=True).repeat((2, 2, 2))  # 32 atoms
-    if seed is not None:
-        atoms.rattle(rattle, seed=seed)
-    return atoms
-
-
-@pytest.fixture(scope="module")
-def al_model():
-    from ase_raman.models.lambda_soap import LambdaSoapRidge
-
-    frames = []
-    label = BondPolarizability()
-    for seed in range(12):
-        atoms = _al_cell(seed, rattle=0.05 + 0.01 * seed)
-        atoms.info["polarizability"] = label(atoms) * E2A2_PER_EV_TO_A3
-        frames.append(atoms)
-    return LambdaSoapRidge(hypers={"cutoff": 4.0, "max_radial": 3, "max_angular": 2},
-                           n_folds=3).fit(frames)
 
 
 class CountingEMT(EMT):
@@ -63,7 +39,7 @@ class CountingEMT(EMT):
 
 
 def _md_atoms(seed=0):
-    atoms = _al_cell(seed=100 + seed, rattle=0.02)
+    atoms = al_cell(seed=100 + seed, rattle=0.02)
     MaxwellBoltzmannDistribution(atoms, temperature_K=300, rng=np.random.default_rng(seed))
     atoms.calc = CountingEMT()
     return atoms
