@@ -119,3 +119,31 @@ def si_model():
     """lambda-SOAP fitted on rattled diamond Si (:func:`si_cell`), for the LAMMPS tests."""
     return bond_polarizability_model(si_cell, rattle=0.04)
 
+
+@pytest.fixture(scope="module")
+def water_bulk(test_data):
+    """The 200 bulk-water frames of tests/data with their alpha (bohr^3 -> Angstrom^3)."""
+    from ase_raman.io import read_reference
+
+    return read_reference(test_data / "water_bulk_200.xyz", alpha_key="alpha",
+                          alpha_unit="bohr3")
+
+
+def rotated(atoms, rot):
+    """A copy of ``atoms`` with positions (and the cell, if periodic) rotated by ``rot``."""
+    out = atoms.copy()
+    out.positions = atoms.positions @ rot.T
+    if atoms.pbc.any():
+        out.cell = atoms.cell.array @ rot.T
+    return out
+
+
+def wigner_d2(rot):
+    """(5, 5) matrix rotating the l = 2 spherical components as ``rot`` rotates tensors."""
+    import numpy as np
+
+    from ase_raman.tensors import cartesian_to_spherical, spherical_to_cartesian
+
+    cols = [cartesian_to_spherical(rot @ spherical_to_cartesian(np.zeros(1), e) @ rot.T)[1]
+            for e in np.eye(5)]
+    return np.stack(cols, axis=1)

@@ -5,47 +5,27 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from ase import Atoms
+from conftest import rotated, wigner_d2
 from scipy.spatial.transform import Rotation
 
 from ase_raman.features.lambda_soap import LambdaSoapFeaturizer, LambdaSoapHypers
 from ase_raman.io import read_reference
 from ase_raman.models.lambda_soap import LambdaSoapRidge
 from ase_raman.models.metrics import regression_metrics
-from ase_raman.tensors import cartesian_to_spherical, spherical_to_cartesian
 
 SMALL_HYPERS = {"cutoff": 3.5, "max_radial": 3, "max_angular": 3}
 
 
 @pytest.fixture(scope="module")
-def water_frames(test_data):
-    return read_reference(test_data / "water_bulk_200.xyz", alpha_key="alpha",
-                          alpha_unit="bohr3")
+def fitted(water_bulk):
+    return LambdaSoapRidge(hypers=SMALL_HYPERS).fit(water_bulk[:120])
 
 
-@pytest.fixture(scope="module")
-def fitted(water_frames):
-    return LambdaSoapRidge(hypers=SMALL_HYPERS).fit(water_frames[:120])
-
-
-def rotated(atoms: Atoms, rot: np.ndarray) -> Atoms:
-    out = atoms.copy()
-    out.positions = atoms.positions @ rot.T
-    if atoms.pbc.any():
-        out.cell = atoms.cell.array @ rot.T
-    return out
-
-
-def wigner_d2(rot: np.ndarray) -> np.ndarray:
-    cols = [cartesian_to_spherical(rot @ spherical_to_cartesian(np.zeros(1), e) @ rot.T)[1]
-            for e in np.eye(5)]
-    return np.stack(cols, axis=1)
-
-
-def test_tensor_spherical_order_matches_featomic_features(water_frames):
+def test_tensor_spherical_order_matches_featomic_features(water_bulk):
     """featomic's lambda=2 features rotate with the same D2(R) as our l2 components."""
     hypers = LambdaSoapHypers.from_dict({**SMALL_HYPERS, "species": ["H", "O"]})
     featurizer = LambdaSoapFeaturizer(hypers)
-    atoms = water_frames[0]
+    atoms = water_bulk[0]
     for seed in range(3):
         rot = Rotation.random(random_state=seed).as_matrix()
         x = featurizer.compute_arrays([atoms]).lambda2[0]  # (5, P)
@@ -57,8 +37,8 @@ def test_tensor_spherical_order_matches_featomic_features(water_frames):
 
 
 @pytest.mark.parametrize("improper", [False, True])
-def test_prediction_is_equivariant(fitted, water_frames, improper):
-    frames = water_frames[150:153]
+def test_prediction_is_equivariant(fitted, water_bulk, improper):
+    frames = water_bulk[150:153]
     base = fitted.predict(frames)
     for seed in range(3):
         rot = Rotation.random(random_state=10 + seed).as_matrix()
@@ -70,16 +50,16 @@ def test_prediction_is_equivariant(fitted, water_frames, improper):
         assert rel < 1e-8, f"relative equivariance error {rel:.2e}"
 
 
-def test_mirror_reflection_is_equivariant(fitted, water_frames):
+def test_mirror_reflection_is_equivariant(fitted, water_bulk):
     mirror = np.diag([1.0, 1.0, -1.0])
-    atoms = water_frames[160]
+    atoms = water_bulk[160]
     pred = fitted.predict([rotated(atoms, mirror)])[0]
     base = fitted.predict([atoms])[0]
     np.testing.assert_allclose(pred, mirror @ base @ mirror.T, atol=1e-8 * np.abs(base).max())
 
 
-def test_invariant_to_permutation_and_translation(fitted, water_frames):
-    atoms = water_frames[170]
+def test_invariant_to_permutation_and_translation(fitted, water_bulk):
+    atoms = water_bulk[170]
     base = fitted.predict([atoms])[0]
     perm = np.random.default_rng(0).permutation(len(atoms))
     shifted = atoms[perm]
@@ -88,15 +68,15 @@ def test_invariant_to_permutation_and_translation(fitted, water_frames):
                                atol=1e-9 * np.abs(base).max())
 
 
-def test_batched_and_single_predictions_agree(fitted, water_frames):
-    frames = water_frames[120:140]
+def test_batched_and_single_predictions_agree(fitted, water_bulk):
+    frames = water_bulk[120:140]
     together = fitted.predict(frames)
     one_by_one = np.array([fitted.predict([a])[0] for a in frames])
     np.testing.assert_allclose(together, one_by_one, rtol=1e-12, atol=1e-12)
 
 
-def test_predictions_are_symmetric_and_accurate(fitted, water_frames):
-    test = water_frames[120:]
+def test_predictions_are_symmetric_and_accurate(fitted, water_bulk):
+    test = water_bulk[120:]
     pred = fitted.predict(test)
     np.testing.assert_allclose(pred, np.swapaxes(pred, 1, 2), atol=1e-12)
     ref = np.array([a.info["polarizability"] for a in test])
@@ -123,9 +103,9 @@ def test_unknown_species_is_a_clear_error(fitted):
         fitted.predict([Atoms("NaCl", positions=[[0, 0, 0], [2.8, 0, 0]])])
 
 
-def test_tensormap_holds_the_same_numbers(fitted, water_frames):
-    tensor = fitted.featurizer.compute(water_frames[:3])
-    arrays = fitted.featurizer.compute_arrays(water_frames[:3])
+def test_tensormap_holds_the_same_numbers(fitted, water_bulk):
+    tensor = fitted.featurizer.compute(water_bulk[:3])
+    arrays = fitted.featurizer.compute_arrays(water_bulk[:3])
     assert tensor.keys.names == ["o3_lambda", "o3_sigma"]
     np.testing.assert_array_equal(tensor.block(o3_lambda=2).values, arrays.lambda2)
     assert tensor.block(o3_lambda=2).components[0].names == ["o3_mu"]

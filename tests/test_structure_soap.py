@@ -6,7 +6,7 @@ import metatensor
 import numpy as np
 import pytest
 from ase import Atoms
-from conftest import labelled_water_molecules
+from conftest import labelled_water_molecules, rotated, wigner_d2
 from scipy.spatial.transform import Rotation
 
 import ase_raman
@@ -20,7 +20,6 @@ from ase_raman.features.lambda_soap import (
 from ase_raman.features.structure_soap import StructureSoapFeaturizer, cg_matrices
 from ase_raman.models.lambda_soap import LambdaSoapRidge
 from ase_raman.models.modelfile import read_model_file, write_model_file
-from ase_raman.tensors import cartesian_to_spherical, spherical_to_cartesian
 
 SPECIES = ("H", "C", "N", "O")
 HYPERS = {"cutoff": 3.5, "max_radial": 3, "max_angular": 4, "species": list(SPECIES)}
@@ -50,20 +49,6 @@ def random_frames() -> list[Atoms]:
 
 def max_rel(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(a - b).max() / np.abs(b).max())
-
-
-def rotated(atoms: Atoms, rot: np.ndarray) -> Atoms:
-    out = atoms.copy()
-    out.positions = atoms.positions @ rot.T
-    if atoms.pbc.any():
-        out.cell = atoms.cell.array @ rot.T
-    return out
-
-
-def wigner_d2(rot: np.ndarray) -> np.ndarray:
-    cols = [cartesian_to_spherical(rot @ spherical_to_cartesian(np.zeros(1), e) @ rot.T)[1]
-            for e in np.eye(5)]
-    return np.stack(cols, axis=1)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ import pytest
 from ase.io import read
 
 from ase_raman.cli import main
-from ase_raman.io import read_reference
 from ase_raman.models.lambda_soap import LambdaSoapRidge
 from ase_raman.models.metrics import frame_uncertainty, interval_coverage
 from ase_raman.models.selection import farthest_point_sampling, select_indices
@@ -26,31 +25,25 @@ HYPERS = {"cutoff": 3.5, "max_radial": 3, "max_angular": 2}
 
 
 @pytest.fixture(scope="module")
-def bulk(test_data):
-    return read_reference(test_data / "water_bulk_200.xyz", alpha_key="alpha",
-                          alpha_unit="bohr3")
+def model(water_bulk):
+    return LambdaSoapRidge(hypers=HYPERS).fit(water_bulk[:140])
 
 
-@pytest.fixture(scope="module")
-def model(bulk):
-    return LambdaSoapRidge(hypers=HYPERS).fit(bulk[:140])
-
-
-def test_uncertainty_is_calibrated_on_held_out_frames(model, bulk):
-    pred, std = model.predict_with_uncertainty(bulk[140:])
-    ref = np.array([a.info["polarizability"] for a in bulk[140:]])
-    np.testing.assert_allclose(pred, model.predict(bulk[140:]))
+def test_uncertainty_is_calibrated_on_held_out_frames(model, water_bulk):
+    pred, std = model.predict_with_uncertainty(water_bulk[140:])
+    ref = np.array([a.info["polarizability"] for a in water_bulk[140:]])
+    np.testing.assert_allclose(pred, model.predict(water_bulk[140:]))
     coverage = interval_coverage(pred, std, ref)
     print(coverage)
     assert 0.85 <= coverage["coverage_95"] <= 0.995, coverage
     assert 0.5 <= coverage["coverage_68"] <= 0.85, coverage
 
 
-def test_uncertainty_grows_outside_the_training_distribution(model, bulk, test_data):
+def test_uncertainty_grows_outside_the_training_distribution(model, water_bulk, test_data):
     monomers = read(test_data / "water_monomer_200.xyz", index=":20")
     for atoms in monomers:
         atoms.pbc = False
-    _, std_in = model.predict_with_uncertainty(bulk[140:160])
+    _, std_in = model.predict_with_uncertainty(water_bulk[140:160])
     _, std_out = model.predict_with_uncertainty(monomers)
     inside, outside = frame_uncertainty(std_in), frame_uncertainty(std_out)
     threshold = uncertainty_threshold(model)
@@ -60,12 +53,12 @@ def test_uncertainty_grows_outside_the_training_distribution(model, bulk, test_d
     assert np.median(outside) > 10 * np.median(inside)
 
 
-def test_uncertainty_survives_save_and_load(model, bulk, tmp_path):
+def test_uncertainty_survives_save_and_load(model, water_bulk, tmp_path):
     path = tmp_path / "m.npz"
     model.save(path)
     loaded = LambdaSoapRidge.load(path)
-    _, a = model.predict_with_uncertainty(bulk[150:153])
-    _, b = loaded.predict_with_uncertainty(bulk[150:153])
+    _, a = model.predict_with_uncertainty(water_bulk[150:153])
+    _, b = loaded.predict_with_uncertainty(water_bulk[150:153])
     np.testing.assert_allclose(a, b, rtol=1e-12)
     assert uncertainty_threshold(loaded) == pytest.approx(uncertainty_threshold(model))
 
@@ -136,15 +129,15 @@ def test_select_cli_writes_poscars_and_index(test_data, tmp_path, model):
                  "-o", str(out)]) == 2
 
 
-def test_predict_store_keeps_uncertainty_and_warns_outside_training(model, bulk, tmp_path):
+def test_predict_store_keeps_uncertainty_and_warns_outside_training(model, water_bulk, tmp_path):
     from ase_raman.store import predict_to_store, read_trajectory
 
     compressed = []  # a new "phase": the same liquid squeezed to 80 % of its lengths
-    for atoms in bulk[150:158]:
+    for atoms in water_bulk[150:158]:
         squeezed = atoms.copy()
         squeezed.set_cell(atoms.cell * 0.8, scale_atoms=True)
         compressed.append(squeezed)
-    frames = [*bulk[140:150], *compressed]
+    frames = [*water_bulk[140:150], *compressed]
     path = tmp_path / "run.h5"
     with pytest.warns(ExtrapolationWarning, match=r"frames 10-17"):
         predict_to_store(model, frames, path, dt_fs=10.0)
@@ -155,7 +148,7 @@ def test_predict_store_keeps_uncertainty_and_warns_outside_training(model, bulk,
                                    rtol=1e-10)
 
 
-def test_observer_records_uncertainty(model, bulk, tmp_path):
+def test_observer_records_uncertainty(model, water_bulk, tmp_path):
     from ase import units
     from ase.calculators.emt import EMT
     from ase.md.verlet import VelocityVerlet
@@ -163,7 +156,7 @@ def test_observer_records_uncertainty(model, bulk, tmp_path):
     from ase_raman import PolarizabilityObserver
     from ase_raman.store import read_trajectory
 
-    atoms = bulk[150].copy()
+    atoms = water_bulk[150].copy()
     atoms.calc = EMT()
     dyn = VelocityVerlet(atoms, timestep=0.1 * units.fs)
     with PolarizabilityObserver(atoms, model, tmp_path / "md.h5", dyn=dyn, logfile=None) as obs:
