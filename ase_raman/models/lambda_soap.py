@@ -40,7 +40,7 @@ from ..tensors import (
 )
 from .base import reference_polarizabilities
 from .metrics import frame_uncertainty
-from .modelfile import read_model_file, write_model_file
+from .modelfile import learner_metadata, read_learner_file, write_model_file
 from .ridge import RidgeBlock, fit_ridge_block
 
 #: A frame whose uncertainty exceeds this many times the 95th percentile of the training
@@ -146,10 +146,7 @@ class LambdaSoapRidge:
 
     @classmethod
     def load(cls, path: str | Path) -> LambdaSoapRidge:
-        arrays, meta = read_model_file(path)
-        if meta.get("learner") != cls.name:
-            raise ModelFileError(f"{path}: written by learner {meta.get('learner')!r}, "
-                                 f"not {cls.name!r}; use ase_raman.load_model")
+        arrays, meta = read_learner_file(path, cls.name)
         model = cls(hypers=meta["hypers"], n_folds=meta.get("n_folds", 5))
         try:
             for lam in (0, 2):
@@ -181,10 +178,7 @@ class LambdaSoapRidge:
         import featomic
 
         return {
-            "learner": self.name,
-            "learner_version": self.learner_version,
-            "distribution": self.distribution,
-            "featomic_version": featomic.__version__,
+            **learner_metadata(self, featomic_version=featomic.__version__),
             "hypers": self.hypers.to_dict(),
             "species": list(self.hypers.species),
             "units": {"polarizability": "Angstrom^3", "length": "Angstrom"},

@@ -81,3 +81,25 @@ def read_model_file(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, 
     if "learner" not in metadata:
         raise ModelFileError(f"{path}: metadata names no learner")
     return arrays, metadata
+
+
+def read_learner_file(path: str | Path,
+                      learner: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """:func:`read_model_file`, refusing a file written by a learner other than ``learner``.
+
+    The :class:`ModelFileError` names both learners and points at ``ase_raman.load_model``
+    (which picks the learner from the file). What a learner's ``load`` starts with.
+    """
+    arrays, metadata = read_model_file(path)
+    if metadata.get("learner") != learner:
+        raise ModelFileError(f"{path}: written by learner {metadata.get('learner')!r}, "
+                             f"not {learner!r}; use ase_raman.load_model")
+    return arrays, metadata
+
+
+def learner_metadata(model: Any, **versions: Any) -> dict[str, Any]:
+    """The head of a learner's ``metadata``: ``learner``, ``learner_version`` and
+    ``distribution`` (from the model's class attributes), then ``versions`` (e.g. the
+    distribution's or a feature library's version) in the order given."""
+    return {"learner": model.name, "learner_version": model.learner_version,
+            "distribution": model.distribution, **versions}

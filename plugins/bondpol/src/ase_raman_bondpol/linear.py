@@ -41,7 +41,7 @@ from ase.data import atomic_numbers, chemical_symbols, covalent_radii
 
 from ase_raman.errors import ModelFileError, ModelSpeciesError, UsageError
 from ase_raman.models.base import reference_polarizabilities
-from ase_raman.models.modelfile import read_model_file, write_model_file
+from ase_raman.models.modelfile import learner_metadata, read_learner_file, write_model_file
 
 from ._bonds import find_bonds, pair_key
 
@@ -238,10 +238,7 @@ class LinearBondPolarizability:
 
     @classmethod
     def load(cls, path: str | Path) -> LinearBondPolarizability:
-        arrays, meta = read_model_file(path)
-        if meta.get("learner") != cls.name:
-            raise ModelFileError(f"{path}: written by learner {meta.get('learner')!r}, "
-                                 f"not {cls.name!r}; use ase_raman.load_model")
+        arrays, meta = read_learner_file(path, cls.name)
         try:
             model = cls(hypers=meta["hypers"])
             model._setup_pairs()
@@ -261,10 +258,7 @@ class LinearBondPolarizability:
         from . import __version__
 
         return {
-            "learner": self.name,
-            "learner_version": self.learner_version,
-            "distribution": self.distribution,
-            "distribution_version": __version__,
+            **learner_metadata(self, distribution_version=__version__),
             "hypers": {
                 "cutoffs": dict(self.cutoffs), "radii_factor": self.radii_factor,
                 "cutoff_width": self.cutoff_width,

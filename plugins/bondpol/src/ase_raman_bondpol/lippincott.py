@@ -28,8 +28,8 @@ from ase import Atoms
 from ase.calculators.bond_polarizability import LippincottStuttman
 from ase.data import covalent_radii
 
-from ase_raman.errors import ModelFileError, ModelSpeciesError, UsageError
-from ase_raman.models.modelfile import read_model_file, write_model_file
+from ase_raman.errors import ModelSpeciesError, UsageError
+from ase_raman.models.modelfile import learner_metadata, read_learner_file, write_model_file
 
 from ._bonds import find_bonds
 
@@ -105,10 +105,7 @@ class LippincottStuttmanModel:
 
     @classmethod
     def load(cls, path: str | Path) -> LippincottStuttmanModel:
-        _, meta = read_model_file(path)
-        if meta.get("learner") != cls.name:
-            raise ModelFileError(f"{path}: written by learner {meta.get('learner')!r}, "
-                                 f"not {cls.name!r}; use ase_raman.load_model")
+        _, meta = read_learner_file(path, cls.name)
         model = cls(hypers=meta.get("hypers"))
         model.training = dict(meta.get("training", {}))
         return model
@@ -118,10 +115,7 @@ class LippincottStuttmanModel:
         from . import __version__
 
         return {
-            "learner": self.name,
-            "learner_version": self.learner_version,
-            "distribution": self.distribution,
-            "distribution_version": __version__,
+            **learner_metadata(self, distribution_version=__version__),
             "hypers": {"radii_factor": self.radii_factor},
             "species": list(self.ELEMENTS),
             "units": {"polarizability": "Angstrom^3", "length": "Angstrom"},

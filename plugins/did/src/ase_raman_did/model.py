@@ -42,7 +42,7 @@ from threadpoolctl import threadpool_limits
 
 from ase_raman.errors import AseRamanError, ModelFileError, ModelSpeciesError, UsageError
 from ase_raman.models.base import reference_polarizabilities
-from ase_raman.models.modelfile import read_model_file, write_model_file
+from ase_raman.models.modelfile import learner_metadata, read_learner_file, write_model_file
 
 from .field import ewald_field_tensor, open_field_tensor, periodic_pairs
 from .thole import THOLE_A_AMOEBA, correction_blocks, damping_range
@@ -305,10 +305,7 @@ class DipoleInducedDipole:
 
     @classmethod
     def load(cls, path: str | Path) -> DipoleInducedDipole:
-        _, meta = read_model_file(path)
-        if meta.get("learner") != cls.name:
-            raise ModelFileError(f"{path}: written by learner {meta.get('learner')!r}, "
-                                 f"not {cls.name!r}; use ase_raman.load_model")
+        _, meta = read_learner_file(path, cls.name)
         try:
             model = cls(hypers=meta["hypers"])
         except (KeyError, UsageError) as exc:
@@ -330,10 +327,7 @@ class DipoleInducedDipole:
         from . import __version__
 
         return {
-            "learner": self.name,
-            "learner_version": self.learner_version,
-            "distribution": self.distribution,
-            "distribution_version": __version__,
+            **learner_metadata(self, distribution_version=__version__),
             "hypers": self.hypers,
             "species": sorted(self.polarizabilities),
             "units": {"polarizability": "Angstrom^3", "length": "Angstrom",

@@ -34,7 +34,7 @@ from ase import Atoms
 from ase.data import chemical_symbols
 
 from ase_raman.errors import ModelFileError, ModelSpeciesError, UsageError
-from ase_raman.models.modelfile import read_model_file, write_model_file
+from ase_raman.models.modelfile import learner_metadata, read_learner_file, write_model_file
 
 from .outputs import pick_output, tensormap_to_cartesian, volume_factor
 
@@ -169,10 +169,7 @@ class MetatomicPolarizability:
 
     @classmethod
     def load(cls, path: str | Path) -> MetatomicPolarizability:
-        arrays, meta = read_model_file(path)
-        if meta.get("learner") != cls.name:
-            raise ModelFileError(f"{path}: written by learner {meta.get('learner')!r}, "
-                                 f"not {cls.name!r}; use ase_raman.load_model")
+        arrays, meta = read_learner_file(path, cls.name)
         raw = arrays.get("torchscript_model")
         if raw is None or raw.dtype != np.uint8:
             raise ModelFileError(f"{path}: no embedded metatomic model")
@@ -190,10 +187,7 @@ class MetatomicPolarizability:
         from . import __version__
 
         meta: dict[str, Any] = {
-            "learner": self.name,
-            "learner_version": self.learner_version,
-            "distribution": self.distribution,
-            "distribution_version": __version__,
+            **learner_metadata(self, distribution_version=__version__),
             "hypers": {"model": str(self.model_path) if self.model_path else None,
                        "output": self.output_request, "unit": self.unit_override,
                        "extensions_directory": self.extensions_directory,
