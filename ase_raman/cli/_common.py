@@ -1,10 +1,13 @@
-"""Small helpers shared by the sub-commands: JSON parsing, index slices, last-line JSON."""
+"""Small helpers shared by the sub-commands: JSON parsing, index slices, last-line JSON,
+the spectral grid options and reading reference files."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 from ..errors import UsageError
@@ -40,6 +43,31 @@ def parse_index(text: str | None) -> slice:
     if values[2] is not None and values[2] <= 0:
         raise UsageError(f"--index {text!r}: STEP must be a positive integer")
     return slice(*values)
+
+
+def add_spectrum_grid_options(parser: argparse.ArgumentParser) -> None:
+    """``--max-freq``, ``--resolution`` and ``--window`` of the correlation spectra
+    (``raman``, ``vdos``), passed on as ``max_freq_cm``, ``resolution_cm`` and ``window``."""
+    parser.add_argument("--max-freq", type=float, metavar="CM",
+                        help="highest frequency written, cm^-1 (<= Nyquist)")
+    parser.add_argument("--resolution", type=float, metavar="CM",
+                        help="grid spacing, cm^-1 (default sigma/8)")
+    parser.add_argument("--window", default="none",
+                        choices=("none", "hann", "blackman", "bartlett", "welch"),
+                        help="extra taper on the correlation function (default none)")
+
+
+def read_reference_files(paths: Iterable[str], alpha_key: str | None,
+                         alpha_unit: str) -> list[Any]:
+    """The frames of every reference file in ``paths``, in order (``--alpha-key`` and
+    ``--alpha-unit`` of ``fit`` and ``learning-curve``), read by
+    :func:`ase_raman.io.read_reference`."""
+    from ..io import read_reference
+
+    frames: list[Any] = []
+    for path in paths:
+        frames.extend(read_reference(path, alpha_key=alpha_key, alpha_unit=alpha_unit))
+    return frames
 
 
 def slice_to_ase(index: slice) -> str:

@@ -48,12 +48,11 @@ def _split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..io import read_reference
     from ..models.base import reference_polarizabilities
     from ..models.metrics import regression_metrics
     from ..models.parity import write_parity_plot
     from ..models.registry import get_learner
-    from ._common import parse_json_option, print_json_line
+    from ._common import parse_json_option, print_json_line, read_reference_files
 
     output = Path(args.output)
     if output.suffix != ".npz":
@@ -61,9 +60,7 @@ def run(args: argparse.Namespace) -> int:
     hypers = parse_json_option(args.hypers, "--hypers")
     learner_cls = get_learner(args.learner)
 
-    frames = []
-    for path in args.train:
-        frames.extend(read_reference(path, alpha_key=args.alpha_key, alpha_unit=args.alpha_unit))
+    frames = read_reference_files(args.train, args.alpha_key, args.alpha_unit)
     train_idx, test_idx = _split(len(frames), args.test_fraction, args.seed)
     train = [frames[i] for i in train_idx]
     test = [frames[i] for i in test_idx]

@@ -57,10 +57,9 @@ def _write_png(path: Path, curve) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..atomic_write import atomic_output
-    from ..io import read_reference
     from ..models.learning_curve import learning_curve
     from ..models.registry import get_learner
-    from ._common import parse_json_option, print_json_line
+    from ._common import parse_json_option, print_json_line, read_reference_files
 
     try:
         sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
@@ -70,9 +69,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--test-fraction must be in (0, 1), got {args.test_fraction}")
     hypers = parse_json_option(args.hypers, "--hypers")
     learner_cls = get_learner(args.learner)
-    frames = []
-    for path in args.data:
-        frames.extend(read_reference(path, alpha_key=args.alpha_key, alpha_unit=args.alpha_unit))
+    frames = read_reference_files(args.data, args.alpha_key, args.alpha_unit)
     order = np.random.default_rng(args.seed).permutation(len(frames))
     n_test = max(1, int(round(args.test_fraction * len(frames))))
     test = [frames[i] for i in order[:n_test]]

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import InputFileError, UsageError
 from ..parallel.cli import add_scheduler_argument, run_on_scheduler
+from ._common import add_spectrum_grid_options
 
 HELP = "Raman spectrum (CSV/PNG/JSON) from an H5MD store or an extxyz with polarizabilities"
 
@@ -51,13 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quantum-correction", choices=("bose", "harmonic"),
                         help="bose: times n(w)+1 (true central peak); harmonic: times "
                         "x/(1-exp(-x)); default none, as in the reference paper")
-    parser.add_argument("--max-freq", type=float, metavar="CM",
-                        help="highest frequency written, cm^-1 (<= Nyquist)")
-    parser.add_argument("--resolution", type=float, metavar="CM",
-                        help="grid spacing, cm^-1 (default sigma/8)")
-    parser.add_argument("--window", default="none",
-                        choices=("none", "hann", "blackman", "bartlett", "welch"),
-                        help="extra taper on the correlation function (default none)")
+    add_spectrum_grid_options(parser)
     parser.add_argument("--derivative", default="spectral",
                         choices=("spectral", "forward", "central"),
                         help="alpha-dot: spectral (omega^2, default) or finite difference")

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import InputFileError, UsageError
 from ..parallel.cli import add_scheduler_argument, run_on_scheduler
+from ._common import add_spectrum_grid_options
 from .raman import (
     H5_SUFFIXES,
     _check_dt,
@@ -36,13 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="time between the frames in fs (required for extxyz)")
     parser.add_argument("--sigma", type=float, default=4.0, metavar="CM",
                         help="Gaussian smoothing, cm^-1 (default 4; 0 = none)")
-    parser.add_argument("--max-freq", type=float, metavar="CM",
-                        help="highest frequency written, cm^-1 (<= Nyquist)")
-    parser.add_argument("--resolution", type=float, metavar="CM",
-                        help="grid spacing, cm^-1 (default sigma/8)")
-    parser.add_argument("--window", default="none",
-                        choices=("none", "hann", "blackman", "bartlett", "welch"),
-                        help="extra taper on the correlation function (default none)")
+    add_spectrum_grid_options(parser)
     parser.add_argument("--no-mass-weighting", action="store_true",
                         help="plain velocity autocorrelation (default: mass-weighted)")
     parser.add_argument("--from-positions", action="store_true",
