@@ -145,3 +145,27 @@ def test_lammps_run(tmp_path):
     assert msd["Ag"][-1] > 5 * msd["I"][-1]
     bose = read_csv(tmp_path / "raman_bose.csv")
     assert np.argmax(bose["intensity"]) < len(bose["intensity"]) // 10  # central peak
+
+
+def test_phonopy_harmonic_vs_md(tmp_path):
+    needs("phonopy", "phonopy is needed for the harmonic modes")
+    root = os.environ.get("ASE_RAMAN_SHARED_DATA")
+    quartz = (Path(root) if root else REPO.parent / "shared" / "data") / \
+        "quartz_phonopy_spectroscopy"
+    have_quartz = (quartz / "mesh.yaml").is_file()
+    args = [str(quartz)] if have_quartz else ["--skip-quartz"]  # part B needs no data
+    run_example("phonopy_harmonic_vs_md.py", tmp_path, *args)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    water = summary["water"]
+    assert water["n_md_peaks"] == 3  # bend + two stretches
+    for mode in water["modes"]:  # MD at 20 K on the harmonic lines (sigma 20 cm^-1)
+        assert 1000 < mode["harmonic_cm"] < 4500 and abs(mode["shift_cm"]) < 6.0
+    md, harm = read_csv(tmp_path / "water_md.csv"), read_csv(tmp_path / "water_harmonic.csv")
+    assert np.array_equal(md["frequency_cm-1"], harm["frequency_cm-1"])  # one grid
+    if have_quartz:
+        peaks = summary["quartz"]
+        assert len(peaks) == 12  # Raman-active sets of alpha-quartz
+        for p in peaks:  # Phonopy-Spectroscopy's own table, reproduced
+            assert abs(p["frequency_cm"] - p["reference_frequency_cm"]) < 0.5
+            assert abs(p["activity_A4_amu"] / p["reference_activity"] - 1) < 0.02
+        assert (tmp_path / "quartz_modes.csv").stat().st_size > 0
