@@ -38,8 +38,10 @@ from ..errors import UsageError
 from .settings import FULL, QUICK, DemoSettings, SystemSpec
 
 LABEL_SOURCE = "dipole-induced-dipole model (ase-raman-did plugin), not DFPT"
-#: Force threshold (eV/Angstrom) and step limit of the relaxation of cold cells.
-MINIMIZE_FMAX, MINIMIZE_STEPS = 0.05, 400
+#: Force threshold (eV/Angstrom) and step limit of the relaxation of annealed cells.
+MINIMIZE_FMAX, MINIMIZE_STEPS = 0.02, 1000
+#: Temperature steps of the linear cooling ramp of annealed cells.
+ANNEAL_STAGES = 20
 
 
 class _Log:
@@ -73,24 +75,38 @@ def build_system(spec: SystemSpec, settings: DemoSettings, seed: int) -> Atoms:
 
 def equilibrate(atoms: Atoms, spec: SystemSpec, settings: DemoSettings, seed: int,
                 log: _Log) -> list[Atoms]:
-    """Langevin at the system's temperature; returns snapshots for training."""
+    """Langevin at the system's temperature (after an anneal for cooled cells); returns
+    snapshots for training, taken over the last two thirds of the final equilibration."""
     from ase.md.langevin import Langevin
     from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+    from ase.optimize import FIRE
 
     from .agi import agi_calculator
 
     rng = np.random.default_rng(seed)
     atoms.calc = agi_calculator()
-    if spec.minimize:
-        from ase.optimize import FIRE
+    n_eq = settings.equilibration_steps
 
+    def thermostat(temperature_K: float) -> Langevin:
+        MaxwellBoltzmannDistribution(atoms, temperature_K=temperature_K, rng=rng)
+        Stationary(atoms)
+        return Langevin(atoms, settings.timestep_fs * units.fs, temperature_K=temperature_K,
+                        friction=settings.friction_per_fs / units.fs, rng=rng, fixcm=False)
+
+    if spec.anneal_from_K is not None:
+        dyn = thermostat(spec.anneal_from_K)
+        dyn.run(n_eq)
+        ramp = np.linspace(spec.anneal_from_K, spec.temperature_K, ANNEAL_STAGES)
+        with log.bar(len(ramp), f"anneal {spec.name}") as bar:
+            for temperature in ramp:
+                dyn.set_temperature(temperature_K=float(temperature))
+                dyn.run(3 * n_eq // ANNEAL_STAGES)
+                bar.update(1)
         FIRE(atoms, logfile=None).run(fmax=MINIMIZE_FMAX, steps=MINIMIZE_STEPS)
-    MaxwellBoltzmannDistribution(atoms, temperature_K=spec.temperature_K, rng=rng)
-    Stationary(atoms)
-    dyn = Langevin(atoms, settings.timestep_fs * units.fs, temperature_K=spec.temperature_K,
-                   friction=settings.friction_per_fs / units.fs, rng=rng, fixcm=False)
+
+    dyn = thermostat(spec.temperature_K)
     snapshots: list[Atoms] = []
-    first_kept = settings.equilibration_steps // 3
+    first_kept = n_eq // 3
 
     def keep() -> None:
         if dyn.nsteps >= first_kept:
@@ -99,9 +115,9 @@ def equilibrate(atoms: Atoms, spec: SystemSpec, settings: DemoSettings, seed: in
             snapshots.append(snap)
 
     dyn.attach(keep, interval=settings.training_every)
-    with log.bar(settings.equilibration_steps, f"equilibrate {spec.name}") as bar:
+    with log.bar(n_eq, f"equilibrate {spec.name}") as bar:
         dyn.attach(lambda: bar.update(1), interval=1)
-        dyn.run(settings.equilibration_steps)
+        dyn.run(n_eq)
     return snapshots
 
 
@@ -376,18 +392,12 @@ def run_demo(out: str | Path = "demo-output", quick: bool = False, seed: int = 0
         "verdict": lines,
         "wall_time_s": time.perf_counter() - log.start,
     }
+    from ..store import json_default
+
     with atomic_output(out / "summary.json") as tmp:
-        tmp.write_text(json.dumps(summary, indent=2, default=_json_default))
+        tmp.write_text(json.dumps(summary, indent=2, default=json_default))
     if not quiet:
         print("\n".join(["", *lines, "", f"outputs in {out.resolve()}: summary.json, "
                          "comparison.png, raman.png, model.npz (+ parity plot), <system>.h5, "
                          "<system>.raman.csv / .raman_bose.csv / .vdos.csv"]))
     return summary
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"not JSON serialisable: {type(obj)}")

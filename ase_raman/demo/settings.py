@@ -9,14 +9,16 @@ from dataclasses import dataclass, field
 class SystemSpec:
     """One MD system: ``name`` (a key of summary.json), ``phase`` (alpha, zincblende or
     wurtzite), ``temperature_K``, whether it is part of the temperature series, and
-    ``minimize``: relax the positions (FIRE) before heating, so a cold cell starts in a
-    local minimum instead of relaxing (and heating) during the production run."""
+    ``anneal_from_K``: for a cooled cell, equilibrate first at this temperature, cool
+    linearly to ``temperature_K`` over three equilibration lengths, relax the positions
+    (FIRE) and re-thermalise: a quench instead leaves a glass that keeps relaxing during
+    the production run, which shows up as a spurious narrow central peak."""
 
     name: str
     phase: str
     temperature_K: float
     series: bool = False
-    minimize: bool = False
+    anneal_from_K: float | None = None
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,7 @@ QUICK = DemoSettings(
     zincblende_repeat=(2, 2, 2),
     systems=(
         SystemSpec("alpha_AgI_500K", "alpha", 500.0),
-        SystemSpec("alpha_AgI_cooled_75K", "alpha", 75.0, minimize=True),
+        SystemSpec("alpha_AgI_cooled_75K", "alpha", 75.0, anneal_from_K=500.0),
         SystemSpec("zincblende_AgI_300K", "zincblende", 300.0),
     ),
     equilibration_steps=240,
@@ -68,7 +70,7 @@ FULL = DemoSettings(
     zincblende_repeat=(2, 2, 2),
     systems=(
         SystemSpec("alpha_AgI_500K", "alpha", 500.0, series=True),
-        SystemSpec("alpha_AgI_cooled_75K", "alpha", 75.0, minimize=True),
+        SystemSpec("alpha_AgI_cooled_75K", "alpha", 75.0, anneal_from_K=500.0),
         SystemSpec("zincblende_AgI_300K", "zincblende", 300.0),
         SystemSpec("wurtzite_AgI_300K", "wurtzite", 300.0),
         SystemSpec("alpha_AgI_350K", "alpha", 350.0, series=True),
@@ -77,7 +79,7 @@ FULL = DemoSettings(
     equilibration_steps=400,
     production_steps=2400,
     observer_interval=10,
-    training_every=20,
-    n_training=200,
+    training_every=5,
+    n_training=240,
     sigma_cm=6.0,
 )
