@@ -181,16 +181,22 @@ def clear_status_flags(path: str | os.PathLike, eoa_margin: int = 1 << 20) -> bo
 # --------------------------------------------------------------------------------------
 # small helpers
 # --------------------------------------------------------------------------------------
-def _json_default(obj: Any) -> Any:
+def json_default(obj: Any, lenient: bool = False) -> Any:
+    """``default=`` of :func:`json.dumps` for numpy values: scalars become Python numbers,
+    arrays lists. Anything else becomes ``str(obj)`` when ``lenient`` (store metadata
+    never fails to serialise), else a TypeError."""
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, np.ndarray):
         return obj.tolist()
-    return str(obj)
+    if lenient:
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj)}")
 
 
 def _canonical_json(meta: dict[str, Any] | None) -> str:
-    return json.dumps(meta or {}, sort_keys=True, default=_json_default)
+    return json.dumps(meta or {}, sort_keys=True,
+                      default=lambda obj: json_default(obj, lenient=True))
 
 
 def _species_numbers(species: Atoms | Sequence[int] | Sequence[str]) -> np.ndarray:
