@@ -56,7 +56,8 @@ import h5py
 import numpy as np
 from ase import Atoms
 
-from .errors import AseRamanError, ModelSpeciesError, UsageError
+from .errors import AseRamanError, UsageError
+from .models.base import check_model_species
 from .models.uncertainty import (
     predict_frames_with_uncertainty,
     uncertainty_threshold,
@@ -980,15 +981,7 @@ def restart_atoms(path: str | os.PathLike) -> Atoms:
 # post-hoc prediction of a finished run
 # --------------------------------------------------------------------------------------
 def _check_species(model: Any, atoms: Atoms, where: str) -> None:
-    allowed = (getattr(model, "metadata", {}) or {}).get("species")
-    if not allowed:
-        return
-    missing = sorted(set(atoms.get_chemical_symbols()) - set(allowed))
-    if missing:
-        raise ModelSpeciesError(
-            f"{where} contains {', '.join(missing)}, which the model was not trained on "
-            f"(model species: {', '.join(allowed)})"
-        )
+    check_model_species((getattr(model, "metadata", {}) or {}).get("species"), atoms, where)
 
 
 def predict_to_store(

@@ -44,6 +44,22 @@ class TensorModel(Protocol):
     def metadata(self) -> dict[str, Any]: ...
 
 
+def check_model_species(species: Sequence[str] | None, atoms: Atoms, where: str) -> None:
+    """Raise :class:`~ase_raman.errors.ModelSpeciesError` when ``atoms`` (described as
+    ``where``) holds a chemical species not in ``species`` (the model's ``metadata``
+    species); no check when ``species`` is empty or None."""
+    from ..errors import ModelSpeciesError
+
+    if not species:
+        return
+    missing = sorted(set(atoms.get_chemical_symbols()) - set(species))
+    if missing:
+        raise ModelSpeciesError(
+            f"{where} contains {', '.join(missing)}, which the model was not trained on "
+            f"(model species: {', '.join(species)})"
+        )
+
+
 def reference_polarizabilities(frames: Sequence[Atoms]) -> np.ndarray:
     """Stack ``atoms.info["polarizability"]`` of every frame into (n, 3, 3) Angstrom^3."""
     from ..errors import MissingDataError

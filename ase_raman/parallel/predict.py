@@ -33,7 +33,8 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 
-from ..errors import ModelSpeciesError, UsageError
+from ..errors import UsageError
+from ..models.base import check_model_species
 from ._deps import require_dask
 
 __all__ = [
@@ -79,17 +80,6 @@ def ship_model(client: Any, model_path: str | os.PathLike) -> str:
         client.register_plugin(plugin, name=plugin.name)
         shipped.add(plugin.key)
     return plugin.key
-
-
-def _check_species(species: list[str] | None, atoms: Atoms, where: str) -> None:
-    if not species:
-        return
-    missing = sorted(set(atoms.get_chemical_symbols()) - set(species))
-    if missing:
-        raise ModelSpeciesError(
-            f"{where} contains {', '.join(missing)}, which the model was not trained on "
-            f"(model species: {', '.join(species)})"
-        )
 
 
 def _chunks(frames: Iterable[Atoms], size: int) -> Iterator[list[Atoms]]:
@@ -229,7 +219,7 @@ def prefetch_predictions(client: Any, model_path: str | os.PathLike, frames: Ite
         kept: list[Atoms] = []
         for i, atoms in enumerate(frames):
             if i == 0:
-                _check_species(species, atoms, "the trajectory")
+                check_model_species(species, atoms, "the trajectory")
             allf.append(atoms)
             if i % every == 0:
                 kept.append(atoms)
