@@ -25,7 +25,7 @@ from ase import Atoms
 from ase.io.formats import ioformats
 
 from ..errors import UsageError
-from ._common import Index, check_file
+from ._common import Index, ase_filetype, check_file
 from .espresso import read_ph_out
 from .extxyz import read_extxyz
 from .generic import read_with_ase
@@ -78,15 +78,8 @@ def detect_format(path: str | os.PathLike) -> str:
     lines = head.splitlines()
     if len(lines) > 1 and lines[0].strip().isdigit() and "=" in lines[1]:
         return "extxyz"
-    try:
-        from ase.io.formats import filetype
-
-        return filetype(str(p), guess=False)
-    except Exception:
-        raise UsageError(
-            f"{p}: cannot tell the file format from its name or content; pass format="
-            f" (one of {', '.join(FORMATS)} or an ASE format name)"
-        ) from None
+    return ase_filetype(p, "cannot tell the file format from its name or content; pass "
+                        f"format= (one of {', '.join(FORMATS)} or an ASE format name)")
 
 
 def read_reference(

@@ -29,6 +29,9 @@ T = TypeVar("T")
 #: What ``index`` may be: an int, a slice, or an ASE index string (":", "-1", "::10").
 Index = int | slice | str
 
+#: Keys under which a frame may carry a dielectric tensor, in order of preference.
+EPSILON_KEYS = ("dielectric_tensor", "epsilon")
+
 
 def one_line(text: object) -> str:
     """Collapse an exception text to a single line (messages must fit one line)."""
@@ -45,6 +48,18 @@ def check_file(path: str | os.PathLike) -> Path:
     if p.stat().st_size == 0:
         raise InputFileError(f"{p}: file is empty; was the calculation run to the end?")
     return p
+
+
+def ase_filetype(path: Path, unknown: str) -> str:
+    """ASE's own format name for ``path`` (:func:`ase.io.formats.filetype`, no guessing),
+    the last resort of the format detectors; :class:`UsageError` ``"<path>: <unknown>"``
+    when ASE does not know it either."""
+    try:
+        from ase.io.formats import filetype
+
+        return filetype(str(path), guess=False)
+    except Exception:
+        raise UsageError(f"{path}: {unknown}") from None
 
 
 def parse_index(index: Index) -> int | slice:

@@ -29,9 +29,7 @@ from ase import Atoms
 
 from ..errors import InputFileError, MissingDataError, TensorError
 from ..tensors import ALPHA_UNITS, checked_symmetric, tensor_from_numbers, to_angstrom3
-from ._common import Index, attach_alpha, check_file, one_line, select
-
-EPSILON_KEYS = ("dielectric_tensor", "epsilon")
+from ._common import EPSILON_KEYS, Index, attach_alpha, check_file, one_line, select
 
 
 def raw_comment_lines(path: Path) -> Iterator[tuple[int, str]]:

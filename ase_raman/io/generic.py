@@ -15,7 +15,7 @@ from ase import Atoms
 
 from ..errors import InputFileError, MissingDataError
 from ..tensors import checked_symmetric, tensor_from_numbers, to_angstrom3
-from ._common import Index, attach_alpha, check_file, one_line, parse_index
+from ._common import EPSILON_KEYS, Index, attach_alpha, check_file, one_line, parse_index
 
 
 def _lookup(atoms: Atoms, key: str) -> object | None:
@@ -57,7 +57,7 @@ def read_with_ase(
             )
         alpha = tensor_from_numbers(raw, where)
         attach_alpha(atoms, to_angstrom3(alpha, alpha_unit), where)
-        for ekey in ("dielectric_tensor", "epsilon"):
+        for ekey in EPSILON_KEYS:
             eps = _lookup(atoms, ekey)
             if eps is not None:
                 atoms.info["dielectric_tensor"], _ = checked_symmetric(

@@ -28,7 +28,7 @@ from ase import Atoms
 from ase.io.formats import ioformats
 
 from ..errors import InputFileError, UsageError
-from ._common import Index, check_file, one_line, parse_index
+from ._common import Index, ase_filetype, check_file, one_line, parse_index
 from .ipi import ipi_interval_fs, is_ipi_comment, iter_ipi_xyz
 from .xdatcar import iter_xdatcar, xdatcar_interval_fs
 
@@ -54,15 +54,8 @@ def detect_trajectory_format(path: str | os.PathLike) -> str:
         return "ipi-xyz"
     if name.endswith((".xyz", ".extxyz")):
         return "extxyz"
-    try:
-        from ase.io.formats import filetype
-
-        return filetype(str(p), guess=False)
-    except Exception:
-        raise UsageError(
-            f"{p}: cannot tell the trajectory format; pass format= (vasp-xdatcar, ipi-xyz,"
-            " extxyz, vasp-xml, lammps-dump-text or another ASE format)"
-        ) from None
+    return ase_filetype(p, "cannot tell the trajectory format; pass format= (vasp-xdatcar, "
+                        "ipi-xyz, extxyz, vasp-xml, lammps-dump-text or another ASE format)")
 
 
 def _specorder(type_map: TypeMap) -> list[str]:
