@@ -21,6 +21,7 @@ Angstrom^3 to ASE's e^2 Angstrom^2 / eV at that boundary.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -41,26 +42,45 @@ def _resolve_model(model: TensorModel | str | Path) -> TensorModel:
     return model
 
 
+def _structure_key(atoms: Atoms) -> bytes:
+    """Exact identity of a structure: numbers, positions, cell and pbc as bytes."""
+    return b"".join(np.ascontiguousarray(a).tobytes() for a in (
+        atoms.numbers, atoms.positions, atoms.cell.array, atoms.pbc))
+
+
 class PolarizabilityCalculator(Calculator):
     """ASE calculator returning the polarizability (3x3, Angstrom^3) of a structure.
 
-    ``model`` is a fitted :class:`TensorModel` or the path of a model file.
+    ``model`` is a fitted :class:`TensorModel` or the path of a model file. Besides ASE's
+    own cache of the last state, the ``memo_size`` most recent distinct structures are
+    remembered exactly (numbers, positions, cell, pbc), so a displacement loop (phonopy,
+    ``ase.vibrations``) that returns to the reference structure never featurises it twice.
     """
 
     implemented_properties = ["polarizability"]
     default_parameters: dict[str, Any] = {}
 
-    def __init__(self, model: TensorModel | str | Path, **kwargs: Any):
+    def __init__(self, model: TensorModel | str | Path, memo_size: int = 256, **kwargs: Any):
         super().__init__(**kwargs)
         self.model = _resolve_model(model)
+        self.memo_size = int(memo_size)
+        self._memo: OrderedDict[bytes, np.ndarray] = OrderedDict()
 
     def calculate(self, atoms: Atoms | None = None,
                   properties: list[str] | None = None,
                   system_changes: list[str] = all_changes) -> None:
         super().calculate(atoms, properties or ["polarizability"], system_changes)
-        # predict on a copy: the model never sees (or keeps) the caller's calculator
-        frame = self.atoms.copy()
-        self.results["polarizability"] = np.asarray(self.model.predict([frame])[0])
+        key = _structure_key(self.atoms)
+        alpha = self._memo.get(key)
+        if alpha is None:
+            # predict on a copy: the model never sees (or keeps) the caller's calculator
+            alpha = np.asarray(self.model.predict([self.atoms.copy()])[0])
+            self._memo[key] = alpha
+            if len(self._memo) > self.memo_size:
+                self._memo.popitem(last=False)
+        else:
+            self._memo.move_to_end(key)
+        self.results["polarizability"] = alpha.copy()
 
     def get_polarizability(self, atoms: Atoms | None = None) -> np.ndarray:
         """Shorthand for ``get_property("polarizability", atoms)`` (Angstrom^3)."""

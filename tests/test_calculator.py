@@ -88,3 +88,32 @@ def test_ase_static_raman_runs_with_our_model(tmp_path, model, monkeypatch):
     assert intensities.shape == (9,)
     assert np.all(np.isfinite(intensities)) and np.all(intensities >= -1e-10)
     assert intensities.max() > 0
+
+
+def test_phonopy_displacement_loop_featurises_each_structure_once(model):
+    """PolarizabilityCalculator inside phonopy's displacement loop, atoms.calc-style."""
+    from phonopy import Phonopy
+    from phonopy.structure.atoms import PhonopyAtoms
+
+    cell = Atoms("OH2", positions=[[0, 0, 0], [0.97, 0.02, 0], [-0.25, 0.92, 0.01]],
+                 cell=[6.0, 6.0, 6.0], pbc=True)
+    phonon = Phonopy(PhonopyAtoms(symbols=cell.get_chemical_symbols(), cell=cell.cell[:],
+                                  scaled_positions=cell.get_scaled_positions()),
+                     supercell_matrix=np.eye(3, dtype=int), primitive_matrix="P")
+    phonon.generate_displacements(distance=0.01)
+    counting = CountingModel(model)
+    calc = PolarizabilityCalculator(counting)
+    reference = Atoms(phonon.supercell.symbols, cell=phonon.supercell.cell,
+                      scaled_positions=phonon.supercell.scaled_positions, pbc=True)
+    alphas = []
+    for sc in phonon.supercells_with_displacements:
+        displaced = Atoms(sc.symbols, cell=sc.cell, scaled_positions=sc.scaled_positions,
+                          pbc=True)
+        alphas.append(calc.get_property("polarizability", displaced))
+        # back to the undisplaced cell between displacements: remembered, not recomputed
+        calc.get_property("polarizability", reference)
+    n_displacements = len(phonon.supercells_with_displacements)
+    assert counting.calls == n_displacements + 1
+    direct = model.predict([Atoms(sc.symbols, cell=sc.cell, scaled_positions=sc.scaled_positions,
+                                  pbc=True) for sc in phonon.supercells_with_displacements])
+    np.testing.assert_allclose(np.array(alphas), direct, rtol=1e-12)
