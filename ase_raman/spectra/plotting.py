@@ -133,6 +133,17 @@ def new_axes(figsize: tuple[float, float] = (6.4, 4.0)) -> Any:
     return fig.subplots()
 
 
+def finish_spectrum_axes(ax: Any, kind: str, frequencies: np.ndarray) -> Any:
+    """Axis labels of ``kind`` (:data:`AXIS_LABELS`), x range of ``frequencies`` and a
+    frameless legend: the last step of :meth:`RamanSpectrum.plot` and :meth:`VDOS.plot`."""
+    xlabel, ylabel = AXIS_LABELS[kind]
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_xlim(frequencies[0], frequencies[-1])
+    ax.legend(frameon=False)
+    return ax
+
+
 def save_figure(ax: Any, path: str | os.PathLike, dpi: int = 150) -> None:
     """Save the figure holding ``ax`` atomically (format from the suffix, e.g. .png)."""
     with atomic_output(path) as tmp:

@@ -192,7 +192,7 @@ class RamanSpectrum:
 
         Without ``ax`` a new matplotlib Figure is made (no pyplot, Agg-safe); returns ax.
         """
-        from .plotting import AXIS_LABELS, new_axes
+        from .plotting import finish_spectrum_axes, new_axes
 
         if ax is None:
             ax = new_axes()
@@ -202,12 +202,7 @@ class RamanSpectrum:
                     label="parallel")
             ax.plot(self.frequencies, self.perpendicular, ls=":", lw=0.8,
                     color=line.get_color(), label="perpendicular")
-        xlabel, ylabel = AXIS_LABELS["raman"]
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-        ax.set_xlim(self.frequencies[0], self.frequencies[-1])
-        ax.legend(frameon=False)
-        return ax
+        return finish_spectrum_axes(ax, "raman", self.frequencies)
 
 
 def _as_series(alpha: Any) -> list[np.ndarray]:

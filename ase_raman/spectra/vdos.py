@@ -91,7 +91,7 @@ class VDOS:
 
     def plot(self, ax: Any = None, partial: bool = True, **kwargs: Any) -> Any:
         """Plot the total (and species parts) on ``ax`` (a new Figure if None); returns ax."""
-        from .plotting import AXIS_LABELS, new_axes
+        from .plotting import finish_spectrum_axes, new_axes
 
         if ax is None:
             ax = new_axes()
@@ -99,12 +99,7 @@ class VDOS:
         if partial:
             for name, y in self.partial.items():
                 ax.plot(self.frequencies, y, label=name, lw=1.0)
-        xlabel, ylabel = AXIS_LABELS["vdos"]
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-        ax.set_xlim(self.frequencies[0], self.frequencies[-1])
-        ax.legend(frameon=False)
-        return ax
+        return finish_spectrum_axes(ax, "vdos", self.frequencies)
 
 
 def velocities_from_positions(
