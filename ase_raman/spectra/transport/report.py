@@ -198,6 +198,14 @@ def _pyplot():
     return plt
 
 
+def _save(plt, fig, path: str | os.PathLike) -> None:
+    """Lay out ``fig``, write it atomically to ``path`` and release it."""
+    fig.tight_layout()
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp)
+    plt.close(fig)
+
+
 def plot_msd(path: str | os.PathLike, result: MSDResult, summary: Mapping[str, dict]) -> None:
     """PNG: MSD (Angstrom^2) against time (ps) per species, block error bands, and the
     fitted lines over their windows (dashed)."""
@@ -223,10 +231,7 @@ def plot_msd(path: str | os.PathLike, result: MSDResult, summary: Mapping[str, d
     ax.set_xlim(0, t[-1])
     ax.set_ylim(bottom=0)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    with atomic_output(path) as tmp:
-        fig.savefig(tmp)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 def _lag_label(t_ps: float) -> str:
@@ -267,10 +272,7 @@ def plot_vanhove(path: str | os.PathLike, grid: VanHove, chosen: VanHove, specie
     ax1.set_xlabel(r"r ($\AA$)")
     ax1.set_ylabel(r"$4\pi r^2 G_s(r,t)$ ($\AA^{-1}$)")
     ax1.legend(fontsize=8)
-    fig.tight_layout()
-    with atomic_output(path) as tmp:
-        fig.savefig(tmp)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 # ------------------------------------------------------------------------------ Arrhenius
@@ -394,10 +396,7 @@ def plot_arrhenius(path: str | os.PathLike, fits: Mapping[str, Mapping]) -> None
     ax.set_xlabel("1000 / T (1/K)")
     ax.set_ylabel(r"D (cm$^2$/s)")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    with atomic_output(path) as tmp:
-        fig.savefig(tmp)
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 __all__ = [
