@@ -89,20 +89,36 @@ def frames_payload(frames: list[Any]) -> list[tuple[np.ndarray, ...]]:
 
 def predict_chunk(key: str, payload: list[tuple[np.ndarray, ...]], nthreads: int | None = None
                   ) -> np.ndarray:
-    """alpha (k, 3, 3), Angstrom^3, of one chunk of frames, on a worker.
+    """alpha and its standard deviation, (k, 2, 3, 3) in Angstrom^3, of a chunk, on a worker.
 
-    BLAS runs with ``nthreads`` threads (default: the worker's ``RAYON_NUM_THREADS``,
-    i.e. as many as featomic uses, else the worker's thread count).
+    ``[:, 0]`` is alpha; ``[:, 1]`` the model's per-component standard deviation, NaN
+    when the model gives none (see :mod:`ase_raman.models.uncertainty`). BLAS runs with
+    ``nthreads`` threads (default: the worker's ``RAYON_NUM_THREADS``, i.e. as many as
+    featomic uses, else the worker's thread count).
     """
     from ase import Atoms
     from threadpoolctl import threadpool_limits
+
+    from ..errors import AseRamanError
+    from ..models.uncertainty import supports_uncertainty
 
     model = get_model(key)
     frames = [Atoms(numbers=z, positions=r, cell=c, pbc=p) for z, r, c, p in payload]
     if nthreads is None:
         nthreads = _worker_nthreads()
+    std = None
     with threadpool_limits(limits=max(1, int(nthreads)), user_api="blas"):
-        return np.asarray(model.predict(frames), dtype=np.float64).reshape(len(frames), 3, 3)
+        if supports_uncertainty(model):
+            try:
+                alpha, std = model.predict_with_uncertainty(frames)
+            except AseRamanError:  # e.g. a model file without posterior arrays
+                alpha = model.predict(frames)
+        else:
+            alpha = model.predict(frames)
+    alpha = np.asarray(alpha, dtype=np.float64).reshape(len(frames), 3, 3)
+    std = np.full_like(alpha, np.nan) if std is None else np.asarray(
+        std, dtype=np.float64).reshape(len(frames), 3, 3)
+    return np.stack([alpha, std], axis=1)
 
 
 def _worker_nthreads() -> int:

@@ -121,7 +121,8 @@ class _Pipeline:
         return fut
 
     def run(self, chunks: Iterable[list[Atoms]]) -> Iterator[tuple[list[Atoms], np.ndarray]]:
-        """Yield ``(chunk, alpha (k, 3, 3))`` in input order."""
+        """Yield ``(chunk, results (k, 2, 3, 3))`` in input order: alpha and its standard
+        deviation (NaN when the model gives none), Angstrom^3."""
         pending: deque[tuple[list[Atoms], Any]] = deque()
         try:
             for chunk in chunks:
@@ -156,7 +157,7 @@ def predict_distributed(client: Any, model_path: str | os.PathLike, frames: Iter
     require_dask()
     key = ship_model(client, model_path)
     pipe = _Pipeline(client, key, chunk_frames, max_in_flight)
-    parts = [alpha for _, alpha in pipe.run(_chunks(frames, pipe.chunk_frames))]
+    parts = [results[:, 0] for _, results in pipe.run(_chunks(frames, pipe.chunk_frames))]
     return np.concatenate(parts) if parts else np.zeros((0, 3, 3))
 
 
@@ -168,18 +169,34 @@ class PrefetchedModel:
 
     def __init__(self, metadata: dict[str, Any] | None):
         self.metadata = metadata
+        #: the model's training summary (its uncertainty threshold, for the writers)
+        self.training = dict((metadata or {}).get("training", {}) or {})
         self._results: dict[int, np.ndarray] = {}
 
-    def put(self, frames: list[Atoms], alphas: np.ndarray) -> None:
-        for atoms, alpha in zip(frames, alphas, strict=True):
-            self._results[id(atoms)] = alpha
+    def put(self, frames: list[Atoms], results: np.ndarray) -> None:
+        """Keep the workers' ``results`` (k, 2, 3, 3): alpha and its standard deviation."""
+        for atoms, result in zip(frames, results, strict=True):
+            self._results[id(atoms)] = result
 
-    def predict(self, frames: Iterable[Atoms]) -> np.ndarray:
+    def _take(self, frames: list[Atoms]) -> np.ndarray:
         try:
             return np.stack([self._results.pop(id(a)) for a in frames])
         except KeyError:
             raise RuntimeError("a frame reached the writer without a prediction: pass the "
                                "same 'every' to prefetch_predictions as to the writer") from None
+
+    def predict(self, frames: Iterable[Atoms]) -> np.ndarray:
+        return self._take(list(frames))[:, 0]
+
+    def predict_with_uncertainty(self, frames: Iterable[Atoms]
+                                 ) -> tuple[np.ndarray, np.ndarray]:
+        """alpha and its standard deviation, as the model's own method gives them."""
+        frames = list(frames)
+        first = self._results.get(id(frames[0])) if frames else None
+        if first is not None and np.isnan(first[1]).any():
+            raise UsageError("the model gives no uncertainty")  # nothing taken yet
+        results = self._take(frames)
+        return results[:, 0], results[:, 1]
 
 
 def prefetch_predictions(client: Any, model_path: str | os.PathLike, frames: Iterable[Atoms],
@@ -255,7 +272,7 @@ def _ordered(pipe: _Pipeline, groups: Iterator[tuple[list[Atoms], list[Atoms]]]
     for _, alphas in pipe.run(kept_chunks()):
         yield held.popleft(), alphas
     while held:  # a trailing group without kept frames
-        yield held.popleft(), np.zeros((0, 3, 3))
+        yield held.popleft(), np.zeros((0, 2, 3, 3))
 
 
 def predict_to_store_distributed(
