@@ -828,6 +828,8 @@ class StoredTrajectory:
 
     Arrays in memory (small, per frame): ``step`` (n,) int, ``time_fs`` (n,) fs,
     ``polarizability`` (n, 3, 3) Angstrom^3, ``cells`` (n, 3, 3) Angstrom,
+    ``polarizability_uncertainty`` (k,) Angstrom^3 with ``polarizability_uncertainty_step``
+    (k,) (when the model gave one), ``frame_interval_fs`` (fs between stored frames),
     ``potential_energy`` (m,) eV with ``potential_energy_step`` (m,).
     Lazy (read on demand, in chunks): ``positions`` (n, N, 3) Angstrom and
     ``velocities`` (n, N, 3) Angstrom/fs or None.
@@ -887,6 +889,20 @@ class StoredTrajectory:
         e_steps = eg["step"][:m]
         m = int(np.searchsorted(e_steps, self.step[-1], side="right")) if n else 0
         return e_steps[:m], eg["value"][:m]
+
+    @property
+    def frame_interval_fs(self) -> float | None:
+        """Time between consecutive stored frames, fs: the sampling interval to give the
+        spectra (``raman_spectrum(traj.polarizability, traj.frame_interval_fs)``), not the
+        MD timestep ``dt_fs``. None with fewer than two frames; a clear error when the
+        stored frames are not evenly spaced."""
+        if len(self.time_fs) < 2:
+            return None
+        steps = np.diff(self.time_fs)
+        if not np.allclose(steps, steps[0], rtol=1e-6, atol=1e-9):
+            raise StoreError(f"{self.path}: stored frames are not evenly spaced in time "
+                             f"({steps.min():g} to {steps.max():g} fs apart)")
+        return float(steps[0])
 
     def refresh(self) -> int:
         """Re-read the frame count (frames a live SWMR writer flushed since); returns it."""

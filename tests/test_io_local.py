@@ -101,3 +101,20 @@ def test_index_forms(test_data):
     (last,) = read_reference(path, index=-1, **kw)
     (last_s,) = read_reference(path, index="-1", **kw)
     np.testing.assert_array_equal(last.positions, last_s.positions)
+
+
+def test_extxyz_written_by_ase_with_a_3x3_array_reads_back(tmp_path):
+    """ase.io.write stores a 3x3 info array as `_JSON [[...]]`: read it row by row."""
+    from ase.build import molecule
+    from ase.io import write
+
+    from ase_raman.io import read_reference
+
+    atoms = molecule("H2O")
+    atoms.center(vacuum=3.0)
+    alpha = np.array([[1.0, 2.0, 3.0], [2.0, 5.0, 6.0], [3.0, 6.0, 9.0]])
+    atoms.info["polarizability"] = alpha
+    write(tmp_path / "frames.xyz", [atoms, atoms], format="extxyz")
+    frames = read_reference(tmp_path / "frames.xyz")
+    assert len(frames) == 2
+    np.testing.assert_array_equal(frames[1].info["polarizability"], alpha)

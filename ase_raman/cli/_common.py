@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from collections.abc import Iterable
 from typing import Any
 
 from ..errors import UsageError
+from ..jsonsafe import json_safe
 
 
 def parse_json_option(text: str | None, option: str) -> dict[str, Any]:
@@ -78,17 +78,7 @@ def slice_to_ase(index: slice) -> str:
     return f"{fmt(index.start)}:{fmt(index.stop)}:{fmt(index.step)}"
 
 
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    return value
-
-
 def print_json_line(payload: dict[str, Any]) -> None:
     """Print ``payload`` as one JSON line on stdout (NaN/inf become null)."""
-    print(json.dumps(_json_safe(payload), sort_keys=True))
+    print(json.dumps(json_safe(payload), sort_keys=True, allow_nan=False))
     sys.stdout.flush()

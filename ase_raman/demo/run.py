@@ -35,6 +35,7 @@ from ase import Atoms, units
 
 from ..atomic_write import atomic_output
 from ..errors import UsageError
+from ..jsonsafe import json_safe
 from .settings import FULL, QUICK, DemoSettings, SystemSpec
 
 LABEL_SOURCE = "dipole-induced-dipole model (ase-raman-did plugin), not DFPT"
@@ -191,7 +192,7 @@ def analyse(path: Path, spec: SystemSpec, settings: DemoSettings, out: Path) -> 
     from ..store import read_trajectory
 
     with read_trajectory(path) as traj:
-        dt = float(traj.time_fs[1] - traj.time_fs[0])
+        dt = traj.frame_interval_fs
         alpha = np.asarray(traj.polarizability)
         positions = np.asarray(traj.positions[:])
         velocities = np.asarray(traj.velocities[:])
@@ -392,10 +393,8 @@ def run_demo(out: str | Path = "demo-output", quick: bool = False, seed: int = 0
         "verdict": lines,
         "wall_time_s": time.perf_counter() - log.start,
     }
-    from ..store import json_default
-
     with atomic_output(out / "summary.json") as tmp:
-        tmp.write_text(json.dumps(summary, indent=2, default=json_default))
+        tmp.write_text(json.dumps(json_safe(summary), indent=2, allow_nan=False))
     if not quiet:
         print("\n".join(["", *lines, "", f"outputs in {out.resolve()}: summary.json, "
                          "comparison.png, raman.png, model.npz (+ parity plot), <system>.h5, "

@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -70,9 +71,13 @@ def raw_key(comment: str, key: str) -> str | None:
 
 
 def _numbers(text: str, where: str) -> np.ndarray:
+    """Numbers of a raw value: space/comma separated, or ASE's ``_JSON [[...], ...]`` form
+    (how ``ase.io.write`` stores a 3x3 array in ``info``; rows in order, i.e. row-major)."""
     try:
+        if text.startswith("_JSON "):
+            return np.asarray(json.loads(text[len("_JSON "):]), dtype=float).reshape(-1)
         return np.array([float(x) for x in text.replace(",", " ").split()])
-    except ValueError:
+    except (ValueError, TypeError):
         raise TensorError(f"{where}: value {text[:60]!r} is not a list of numbers") from None
 
 

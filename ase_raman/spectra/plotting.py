@@ -15,7 +15,6 @@ Figures never touch pyplot's global state when no axes are given: a bare
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +24,7 @@ import numpy as np
 
 from ..atomic_write import atomic_output
 from ..errors import InputFileError
+from ..jsonsafe import json_safe
 
 #: axis labels (with units) of the plotted quantities.
 FREQUENCY_LABEL = r"Raman shift / frequency (cm$^{-1}$)"
@@ -32,23 +32,6 @@ AXIS_LABELS = {
     "raman": ("Raman shift (cm$^{-1}$)", "Raman intensity (arb. units)"),
     "vdos": ("Frequency (cm$^{-1}$)", "VDOS (states per cm$^{-1}$)"),
 }
-
-
-def json_safe(value: Any) -> Any:
-    """Recursively turn numpy scalars/arrays into Python values and NaN/inf into None."""
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return json_safe(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, Path):
-        return str(value)
-    return value
 
 
 def write_json(path: str | os.PathLike, data: dict[str, Any]) -> None:
