@@ -71,7 +71,8 @@ def test_drift_removal():
     np.testing.assert_allclose(with_drift.msd["Li"], lag**2 * (velocity @ velocity),
                                rtol=1e-10)
     no_drift = mean_squared_displacement(pos, ["Li"] * 8, 1.0, cells=TRICLINIC)
-    assert np.max(np.abs(no_drift.msd["Li"])) < 1e-20
+    # zero up to round-off of the drift's own MSD (the drift is removed algebraically)
+    assert np.max(np.abs(no_drift.msd["Li"])) < 1e-12 * with_drift.msd["Li"].max()
     # mass weighting: the heavy atom's centre of mass stays put after removal
     masses = np.array([1.0] * 7 + [1e6])
     moved = pos.copy()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy import fft as sp_fft
@@ -83,29 +84,37 @@ def unwrap_positions(
     max_jump = 0.0
     offset = pos[0].copy()
     fixed = bool(np.all(cell_arr == cell_arr[0]))
-    if fixed:  # one cell: plain matrix products instead of one per frame
+    if fixed:  # one cell: one 2-D product per chunk (or a scaling for a diagonal cell)
         cell0 = np.ascontiguousarray(cell_arr[0])
         inv0 = np.linalg.inv(cell0)
+        diagonal = bool(np.all(cell0 == np.diag(np.diag(cell0))))
     for start in range(1, n_frames, _UNWRAP_CHUNK):
         stop = min(start + _UNWRAP_CHUNK, n_frames)
-        steps = pos[start:stop] - pos[start - 1 : stop - 1]  # (c, n_atoms, 3)
-        if fixed:
-            cell, inv = cell0, inv0
+        # work in the output slice itself: no temporary arrays of the chunk's size
+        steps = np.subtract(pos[start:stop], pos[start - 1 : stop - 1], out=out[start:stop])
+        if fixed and diagonal:
+            frac = np.multiply(steps, np.diag(inv0))
+        elif fixed:
+            frac = (steps.reshape(-1, 3) @ inv0).reshape(steps.shape)
         else:
             cell = cell_arr[start:stop]
-            inv = np.linalg.inv(cell)
-        frac = np.matmul(steps, inv)  # fractional steps in the new frame's cell
+            frac = np.matmul(steps, np.linalg.inv(cell))  # fractional, in the new cell
         shift = np.rint(frac)
         if not periodic.all():
             shift[..., ~periodic] = 0.0
         frac -= shift
-        jumps = np.abs(frac) if periodic.all() else np.abs(frac[..., periodic])
+        jumps = np.abs(frac, out=frac) if periodic.all() else np.abs(frac[..., periodic])
         if jumps.size:
             max_jump = max(max_jump, float(jumps.max()))
-        steps -= np.matmul(shift, cell)
+        if fixed and diagonal:
+            shift *= np.diag(cell0)
+        elif fixed:
+            shift = (shift.reshape(-1, 3) @ cell0).reshape(steps.shape)
+        else:
+            shift = np.matmul(shift, cell)
+        steps -= shift
         np.cumsum(steps, axis=0, out=steps)
         steps += offset
-        out[start:stop] = steps
         offset = steps[-1].copy()
     return out, max_jump
 
@@ -285,20 +294,99 @@ def _select(pos: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return pos[:, idx, :]
 
 
-def _species_msds(
-    pos: np.ndarray,
-    groups: Mapping[str, np.ndarray],
-    charges: Mapping[str, float] | None,
-    block: int,
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray | None]:
-    msd = {}
-    coll = {}
-    summed = {}
-    for sym, idx in groups.items():
-        sub = _select(pos, idx)
-        msd[sym] = msd_fft(sub, block=block)
-        summed[sym] = sub.sum(axis=1) - sub[0].sum(axis=0)  # (n_frames, 3)
-        coll[sym] = msd_fft(summed[sym][:, None, :])
+@dataclass
+class _StreamSums:
+    """What one pass over the atoms (in blocks) leaves, per time segment ``k``:
+    ``tracer[k][s]`` the summed squared-displacement sums of species ``s`` (see
+    :func:`_msd_sum`), ``species[k][s]`` the summed displacement of its atoms (L, 3) and
+    ``com[k]`` the centre-of-mass displacement (L, 3), Angstrom."""
+
+    tracer: list[dict[str, np.ndarray]]
+    species: list[dict[str, np.ndarray]]
+    com: list[np.ndarray]
+    counts: dict[str, int]
+
+
+def _stream_atom_blocks(pos: np.ndarray, cells: np.ndarray | None, pbc: Any,
+                        unwrapped: bool, remove_com: bool, masses: np.ndarray | None,
+                        groups: Mapping[str, np.ndarray], segments: list[tuple[int, int]],
+                        block: int) -> tuple[_StreamSums, float]:
+    """One pass over the atoms, ``block`` at a time: unwrap each block (atoms unwrap
+    independently), then accumulate the per-atom FFT sums and the species and
+    centre-of-mass displacements. No array of the whole trajectory's size is made."""
+    n_frames, n_atoms, _ = pos.shape
+    weights = np.ones(n_atoms) if masses is None else np.asarray(masses, dtype=float)
+    if weights.shape != (n_atoms,):
+        raise ValueError(f"masses must have shape ({n_atoms},), got {weights.shape}")
+    weights = weights / weights.sum()
+    member = {sym: np.isin(np.arange(n_atoms), idx) for sym, idx in groups.items()}
+    sums = _StreamSums(
+        tracer=[{s: np.zeros(b - a) for s in groups} for a, b in segments],
+        species=[{s: np.zeros((b - a, 3)) for s in groups} for a, b in segments],
+        com=[np.zeros((b - a, 3)) for a, b in segments],
+        counts={s: int(len(idx)) for s, idx in groups.items()},
+    )
+    max_jump = 0.0
+    needed = np.zeros(n_atoms, bool)
+    for mask in member.values():
+        needed |= mask
+    for a0 in range(0, n_atoms, block):
+        a1 = min(a0 + block, n_atoms)
+        if not remove_com and not needed[a0:a1].any():
+            continue
+        chunk = pos[:, a0:a1, :]
+        if not unwrapped:
+            chunk, jump = unwrap_positions(chunk, cells, pbc)
+            max_jump = max(max_jump, jump)
+        for k, (t0, t1) in enumerate(segments):
+            seg = chunk[t0:t1]  # displacements are taken from its first frame below
+            if remove_com:
+                com = np.einsum("fai,a->fi", seg, weights[a0:a1])
+                sums.com[k] += com - com[0]
+            for sym, mask in member.items():
+                local = np.flatnonzero(mask[a0:a1])
+                if len(local):
+                    sub = _select(seg, local)
+                    sums.tracer[k][sym] += _msd_sum(sub)  # subtracts each first position
+                    summed = sub.sum(axis=1)
+                    sums.species[k][sym] += summed - summed[0]
+    return sums, max_jump
+
+
+def _series_msd_sum(x: np.ndarray) -> np.ndarray:
+    """:func:`_msd_sum` of one 3-vector series ``(L, 3)``."""
+    return _msd_sum(x[:, None, :])
+
+
+def _normalised(acc: np.ndarray, n_series: int) -> np.ndarray:
+    """Sums over origins and series -> mean squared displacement per lag (as msd_fft)."""
+    n = acc.shape[0]
+    out = acc / (np.arange(n, 0, -1) * n_series)
+    out[0] = 0.0
+    return np.maximum(out, 0.0) if n > 1 else out
+
+
+def _species_results(sums: _StreamSums, k: int, groups: Mapping[str, np.ndarray],
+                     charges: Mapping[str, float] | None, remove_com: bool
+                     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray | None]:
+    """Tracer, collective and charge MSDs of segment ``k``, with the centre-of-mass drift
+    removed exactly by expanding ``|dr_i - dR|^2 = |dr_i|^2 - 2 dr_i.dR + |dR|^2`` summed
+    over a species' atoms: ``sum_i dr_i`` is the species' summed displacement ``S``, and
+    the cross term is ``[msd(S + N dR) - msd(S - N dR)] / (4 N)`` (polarisation)."""
+    com = sums.com[k]
+    msd, coll, summed = {}, {}, {}
+    for sym in groups:
+        n_s = sums.counts[sym]
+        species = sums.species[k][sym]
+        acc = sums.tracer[k][sym]
+        if remove_com:
+            scaled = n_s * com
+            cross = (_series_msd_sum(species + scaled) - _series_msd_sum(species - scaled)) / 4.0
+            acc = acc - 2.0 * cross / n_s + n_s * _series_msd_sum(com)
+            species = species - scaled
+        msd[sym] = _normalised(acc, n_s)
+        summed[sym] = species
+        coll[sym] = msd_fft(species[:, None, :])
     charge = None
     if charges:
         total = sum(q * summed[sym] for sym, q in charges.items())
@@ -365,16 +453,18 @@ def mean_squared_displacement(
     needed = dict.fromkeys(wanted + list(charges or {}))
     groups = {sym: np.flatnonzero(syms == sym) for sym in needed}
 
-    max_jump = 0.0
-    if not unwrapped:
-        pos, max_jump = unwrap_positions(pos, cells, pbc)
-    if remove_com:
-        pos = remove_drift(pos, masses, in_place=not unwrapped)  # in place: our own copy
     if volume_A3 is None:
         cell_arr = _as_cells(cells, n_frames)
         volume_A3 = np.nan if cell_arr is None else float(np.abs(np.linalg.det(cell_arr)).mean())
 
-    msd, coll, charge = _species_msds(pos, groups, charges, block)
+    length = n_frames // n_blocks if n_blocks > 1 else n_frames
+    segments = [(0, n_frames)] + ([(b * length, (b + 1) * length) for b in range(n_blocks)]
+                                  if n_blocks > 1 else [])
+    sums, max_jump = _stream_atom_blocks(pos, cells, pbc, unwrapped, remove_com, masses,
+                                         groups, segments, block)
+    parts = [_species_results(sums, k, groups, charges, remove_com)
+             for k in range(len(segments))]
+    msd, coll, charge = parts[0]
     result = MSDResult(
         time_fs=np.arange(n_frames) * float(dt_fs),
         dt_fs=float(dt_fs),
@@ -389,11 +479,7 @@ def mean_squared_displacement(
         n_blocks=int(n_blocks),
     )
     if n_blocks > 1:
-        length = n_frames // n_blocks
-        parts = [
-            _species_msds(pos[b * length : (b + 1) * length], groups, charges, block)
-            for b in range(n_blocks)
-        ]
+        parts = parts[1:]
         result.block_time_fs = result.time_fs[:length]
         result.msd_blocks = {s: np.stack([p[0][s] for p in parts]) for s in wanted}
         result.collective_blocks = {s: np.stack([p[1][s] for p in parts]) for s in wanted}
