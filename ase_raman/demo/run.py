@@ -43,6 +43,8 @@ LABEL_SOURCE = "dipole-induced-dipole model (ase-raman-did plugin), not DFPT"
 MINIMIZE_FMAX, MINIMIZE_STEPS = 0.02, 1000
 #: Temperature steps of the linear cooling ramp of annealed cells.
 ANNEAL_STAGES = 20
+#: Primitive cell of the (face-centred) zincblende lattice in its conventional cubic cell.
+FCC_PRIMITIVE = [[0.0, 0.5, 0.5], [0.5, 0.0, 0.5], [0.5, 0.5, 0.0]]
 
 
 class _Log:
@@ -245,7 +247,7 @@ def harmonic(model: Any, settings: DemoSettings, md_spectrum: Any, n_md_atoms: i
     phonon = Phonopy(PhonopyAtoms(symbols=unit.get_chemical_symbols(), cell=unit.cell[:],
                                   scaled_positions=unit.get_scaled_positions()),
                      supercell_matrix=np.eye(3, dtype=int) * settings.phonopy_supercell,
-                     primitive_matrix="auto")
+                     primitive_matrix=FCC_PRIMITIVE)
     phonon.generate_displacements(distance=0.01)
     calc = agi_calculator()
     forces = []
