@@ -39,6 +39,7 @@ from ase.md.verlet import VelocityVerlet
 from threadpoolctl import threadpool_limits
 
 from ase_raman.models.lambda_soap import LambdaSoapRidge
+from ase_raman.models.uncertainty import ExtrapolationWarning
 from ase_raman.observe import PolarizabilityObserver
 from ase_raman.store import read_trajectory
 
@@ -72,6 +73,8 @@ def md_atoms():
 
 def main() -> None:
     warnings.filterwarnings("ignore", "Use thermalize_momenta", DeprecationWarning)
+    # the timing model is fitted on other cells than the MD visits: it rightly warns
+    warnings.filterwarnings("ignore", category=ExtrapolationWarning)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--interval", type=int, default=10)
@@ -144,7 +147,7 @@ def main() -> None:
         "overhead_vs_md": (with_obs - bare) / bare,
         "store_bytes": size,
         "hypers": HYPERS,
-    }, indent=2))
+    }))
 
 
 if __name__ == "__main__":
