@@ -42,8 +42,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -56,6 +54,8 @@ from ase.build import bulk
 from ase.calculators.bond_polarizability import BondPolarizability
 from ase.calculators.emt import EMT
 from ase.md.langevin import Langevin
+
+from ase_raman.engines.ipi import ipi_executable, stop_process_group, write_ipi_xyz
 
 TIMESTEP_FS = 2.0
 HYPERS = {"cutoff": 4.5, "max_radial": 4, "max_angular": 3}
@@ -120,33 +120,6 @@ def fit_model(temperature: float, n_frames: int, seed: int):
     return LambdaSoapRidge(hypers=HYPERS, n_folds=3).fit(frames)
 
 
-def write_ipi_xyz(path: Path, atoms) -> None:
-    """i-PI's xyz: a CELL(abcABC) comment with the units of positions and cell."""
-    a, b, c, alpha, beta, gamma = atoms.cell.cellpar()
-    lines = [str(len(atoms)),
-             f"# CELL(abcABC): {a:.8f} {b:.8f} {c:.8f} {alpha:.5f} {beta:.5f} {gamma:.5f} "
-             "positions{angstrom} cell{angstrom}"]
-    lines += [f"{s} {x:.10f} {y:.10f} {z:.10f}"
-              for s, (x, y, z) in zip(atoms.get_chemical_symbols(), atoms.positions,
-                                      strict=True)]
-    path.write_text("\n".join(lines) + "\n")
-
-
-def stop(proc: subprocess.Popen | None) -> None:
-    """Stop a process group started with start_new_session=True, whatever its state."""
-    if proc is None or proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait(timeout=10)
-
-
 def run_ipi(out: Path, ipi: str, address: str, timeout_s: float) -> None:
     """Start i-PI, then the driver; wait for i-PI to finish; always stop both."""
     log = open(out / "ipi.log", "w")
@@ -167,8 +140,13 @@ def run_ipi(out: Path, ipi: str, address: str, timeout_s: float) -> None:
         while server.poll() is None and driver.poll() is None and time.monotonic() < deadline:
             time.sleep(0.2)
         if server.poll() is None and driver.poll() is not None:
-            _, err = driver.communicate()
-            raise RuntimeError(f"the driver stopped early ({driver.returncode}): {err[-2000:]}")
+            if driver.returncode == 0:  # the driver saw i-PI's exit first: let i-PI finish
+                while server.poll() is None and time.monotonic() < deadline:
+                    time.sleep(0.2)
+            else:
+                _, err = driver.communicate()
+                raise RuntimeError(f"the driver stopped early ({driver.returncode}): "
+                                   f"{err[-2000:]}")
         if server.poll() is None:
             raise RuntimeError(f"i-PI did not finish within {timeout_s:g} s")
         if server.returncode != 0:
@@ -176,8 +154,8 @@ def run_ipi(out: Path, ipi: str, address: str, timeout_s: float) -> None:
         _, err = driver.communicate(timeout=30)
         print("driver: " + (err.strip().splitlines() or ["(no output)"])[-1])
     finally:
-        stop(server)
-        stop(driver)
+        stop_process_group(server)
+        stop_process_group(driver)
         log.close()
         Path(f"/tmp/ipi_{address}").unlink(missing_ok=True)
 
@@ -197,8 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.steps, args.sigma = 600, 30.0
 
-    local = Path(sys.executable).with_name("i-pi")
-    ipi = str(local) if local.exists() else shutil.which("i-pi")
+    ipi = ipi_executable()
     if ipi is None:
         print("the i-pi executable is not installed: pip install 'ase-raman[ipi]'",
               file=sys.stderr)

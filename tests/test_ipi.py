@@ -4,8 +4,6 @@ lambda-SOAP alpha as extras); i-PI's own output is read back into the H5MD store
 from __future__ import annotations
 
 import os
-import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -17,7 +15,14 @@ import pytest
 from ase import units
 from conftest import al_cell
 
-from ase_raman.engines.ipi import ipi_timestep_fs, ipi_to_store, iter_ipi_extras
+from ase_raman.engines.ipi import (
+    ipi_executable,
+    ipi_timestep_fs,
+    ipi_to_store,
+    iter_ipi_extras,
+    stop_process_group,
+    write_ipi_xyz,
+)
 from ase_raman.io.ipi import iter_ipi_xyz
 from ase_raman.store import read_trajectory
 
@@ -57,43 +62,17 @@ INPUT_XML = """<simulation verbosity="low">
 """
 
 
-def _write_ipi_xyz(path: Path, atoms) -> None:
-    a, b, c = atoms.cell.lengths()
-    lines = [str(len(atoms)),
-             f"# CELL(abcABC): {a:.8f} {b:.8f} {c:.8f} 90.0 90.0 90.0 "
-             "positions{angstrom} cell{angstrom}"]
-    lines += [f"{s} {x:.10f} {y:.10f} {z:.10f}"
-              for s, (x, y, z) in zip(atoms.get_chemical_symbols(), atoms.positions,
-                                      strict=True)]
-    path.write_text("\n".join(lines) + "\n")
-
-
 def _ipi_executable() -> str:
-    local = Path(sys.executable).with_name("i-pi")
-    found = str(local) if local.exists() else shutil.which("i-pi")
+    found = ipi_executable()
     if not found:
         pytest.skip("the i-pi executable is not on PATH")
     return found
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    """Stop a process group started with start_new_session=True, whatever its state."""
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=10)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait(timeout=10)
-
-
 def test_ipi_server_with_our_driver(tmp_path, al_model):
     model_path = tmp_path / "model.npz"
     al_model.save(model_path)
-    _write_ipi_xyz(tmp_path / "init.xyz", al_cell(seed=99, rattle=0.03))
+    write_ipi_xyz(tmp_path / "init.xyz", al_cell(seed=99, rattle=0.03))
     address = f"aseraman-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     (tmp_path / "input.xml").write_text(
         INPUT_XML.format(stride=STRIDE, steps=N_STEPS, address=address))
@@ -117,9 +96,9 @@ def test_ipi_server_with_our_driver(tmp_path, al_model):
         assert driver.returncode == 0, err
         assert "structures evaluated" in err
     finally:
-        _stop(server)
+        stop_process_group(server)
         if driver is not None:
-            _stop(driver)
+            stop_process_group(driver)
         Path(f"/tmp/ipi_{address}").unlink(missing_ok=True)
 
     frames = list(iter_ipi_xyz(tmp_path / "sim.pos_0.xyz"))

@@ -32,6 +32,9 @@ from ase import Atoms, units
 from ..errors import InputFileError, ModelSpeciesError, UsageError
 
 __all__ = [
+    "ipi_executable",
+    "stop_process_group",
+    "write_ipi_xyz",
     "IPIPolarizabilityDriver",
     "run_ipi_driver",
     "iter_ipi_extras",
@@ -327,3 +330,45 @@ def ipi_to_store(positions: str | os.PathLike, extras: str | os.PathLike,
         if store is None:
             raise InputFileError(f"{positions} and {extras}: no step in common")
     return written
+
+
+# -- running a real i-PI server (examples, tests, scripts) ------------------------------
+def ipi_executable() -> str | None:
+    """The ``i-pi`` launcher beside this Python (a venv's bin/), else on PATH, else None."""
+    import shutil
+    import sys
+
+    local = Path(sys.executable).with_name("i-pi")
+    return str(local) if local.exists() else shutil.which("i-pi")
+
+
+def write_ipi_xyz(path: str | os.PathLike, atoms: Atoms) -> None:
+    """Write ``atoms`` as an i-PI xyz start file: a ``CELL(abcABC)`` comment giving the
+    cell (Angstrom, degrees) and the units of positions and cell (Angstrom)."""
+    a, b, c, alpha, beta, gamma = atoms.cell.cellpar()
+    lines = [str(len(atoms)),
+             f"# CELL(abcABC): {a:.8f} {b:.8f} {c:.8f} {alpha:.5f} {beta:.5f} {gamma:.5f} "
+             "positions{angstrom} cell{angstrom}"]
+    lines += [f"{s} {x:.10f} {y:.10f} {z:.10f}"
+              for s, (x, y, z) in zip(atoms.get_chemical_symbols(), atoms.positions,
+                                      strict=True)]
+    Path(path).write_text("\n".join(lines) + "\n")
+
+
+def stop_process_group(proc: Any) -> None:
+    """Stop a ``subprocess.Popen`` started with ``start_new_session=True`` (an i-PI server
+    or a driver) and all its children, whatever its state: SIGTERM, then SIGKILL."""
+    import signal
+    import subprocess
+
+    if proc is None or proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=10)
