@@ -103,9 +103,9 @@ def unwrap_positions(
         if not periodic.all():
             shift[..., ~periodic] = 0.0
         frac -= shift
-        jumps = np.abs(frac, out=frac) if periodic.all() else np.abs(frac[..., periodic])
-        if jumps.size:
-            max_jump = max(max_jump, float(jumps.max()))
+        kept = frac if periodic.all() else frac[..., periodic]
+        if kept.size:  # largest |remaining step|, without an extra |.| pass
+            max_jump = max(max_jump, float(kept.max()), -float(kept.min()))
         if fixed and diagonal:
             shift *= np.diag(cell0)
         elif fixed:
