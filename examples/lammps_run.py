@@ -51,34 +51,20 @@ import numpy as np
 TIMESTEP_FS = 5.0
 EVERY = 4  # MD steps between recorded frames (20 fs)
 TYPE_MAP = {1: "Ag", 2: "I"}
-MASSES = {1: 107.8682, 2: 126.90447}
 HYPERS = {"cutoff": 4.5, "max_radial": 3, "max_angular": 3}
 
 
 def setup_lammps(data_file: Path, temperature: float, seed: int, dump: Path):
     """A LAMMPS instance with alpha-AgI, the PRV potential and an NVT thermostat."""
-    from ase_raman.demo.agi import prv_commands
-    from ase_raman.engines.lammps import load_lammps
+    from ase_raman.demo.agi import agi_lammps
 
-    lmp = load_lammps()(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
-    prv = "\n".join(prv_commands())
-    lmp.commands_string(f"""
-        units metal
-        atom_style charge
-        atom_modify map array sort 0 0
-        boundary p p p
-        read_data {data_file}
-        mass 1 {MASSES[1]}
-        mass 2 {MASSES[2]}
-        {prv}
-        timestep {TIMESTEP_FS / 1000}
+    return agi_lammps(data_file, TIMESTEP_FS, f"""
         velocity all create {temperature} {seed} mom yes rot no dist gaussian
         fix md all nvt temp {temperature} {temperature} 0.1
         thermo 100
         dump snap all custom 20 {dump} id type x y z
         dump_modify snap sort id
     """)
-    return lmp
 
 
 def fit_model(dump: Path, out: Path):

