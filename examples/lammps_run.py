@@ -70,18 +70,14 @@ def setup_lammps(data_file: Path, temperature: float, seed: int, dump: Path):
 def fit_model(dump: Path, out: Path):
     """DID labels (Angstrom^3) on the equilibration snapshots, then lambda-SOAP."""
     from ase_raman.engines.lammps import iter_lammps_dump
+    from ase_raman.models.labels import label_frames
     from ase_raman.models.lambda_soap import LambdaSoapRidge
     from ase_raman.models.metrics import regression_metrics
     from ase_raman.models.registry import get_learner
 
     frames = list(iter_lammps_dump(dump, TYPE_MAP))[1:]  # the first one is the lattice
     did = get_learner("dipole-induced-dipole")(hypers={"on_catastrophe": "nan"}, quiet=True)
-    alpha = did.predict(frames)
-    labelled = []
-    for atoms, a in zip(frames, alpha, strict=True):
-        if np.all(np.isfinite(a)):  # polarization catastrophes come back as NaN
-            atoms.info = {"polarizability": a}
-            labelled.append(atoms)
+    labelled, _ = label_frames(did, frames)  # polarization catastrophes (NaN) left out
     test, train = labelled[::4], [f for i, f in enumerate(labelled) if i % 4]
     model = LambdaSoapRidge(hypers=HYPERS, n_folds=3).fit(train)
     metrics = regression_metrics(model.predict(test),

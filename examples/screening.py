@@ -112,6 +112,7 @@ def equilibrate(name: str, phase: str, temperature: float, steps: int, seed: int
 def fit_model(dumps: list[Path], per_system: int, out: Path):
     """DID labels (Angstrom^3) on snapshots of all systems, then one lambda-SOAP model."""
     from ase_raman.engines.lammps import iter_lammps_dump
+    from ase_raman.models.labels import label_frames
     from ase_raman.models.lambda_soap import LambdaSoapRidge
     from ase_raman.models.metrics import regression_metrics
     from ase_raman.models.registry import get_learner
@@ -121,11 +122,7 @@ def fit_model(dumps: list[Path], per_system: int, out: Path):
         snaps = list(iter_lammps_dump(dump, TYPE_MAP))[1:]  # the first one is the lattice
         frames += snaps[:: max(1, len(snaps) // per_system)][:per_system]
     did = get_learner("dipole-induced-dipole")(hypers={"on_catastrophe": "nan"}, quiet=True)
-    labelled = []
-    for atoms, a in zip(frames, did.predict(frames), strict=True):
-        if np.all(np.isfinite(a)):  # polarization catastrophes come back as NaN
-            atoms.info = {"polarizability": a}
-            labelled.append(atoms)
+    labelled, _ = label_frames(did, frames)  # polarization catastrophes (NaN) left out
     test, train = labelled[::5], [f for i, f in enumerate(labelled) if i % 5]
     model = LambdaSoapRidge(hypers=HYPERS, n_folds=3).fit(train)
     metrics = regression_metrics(model.predict(test),

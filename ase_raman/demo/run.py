@@ -128,6 +128,7 @@ def equilibrate(atoms: Atoms, spec: SystemSpec, settings: DemoSettings, seed: in
 def label_and_fit(snapshots: list[Atoms], settings: DemoSettings, out: Path, seed: int,
                   log: _Log) -> tuple[Any, dict[str, Any]]:
     from ..models.base import reference_polarizabilities
+    from ..models.labels import label_frames
     from ..models.lambda_soap import LambdaSoapRidge
     from ..models.metrics import regression_metrics
     from ..models.parity import write_parity_plot
@@ -135,15 +136,7 @@ def label_and_fit(snapshots: list[Atoms], settings: DemoSettings, out: Path, see
 
     labeller = get_learner("dipole-induced-dipole")(hypers={"on_catastrophe": "nan"},
                                                      quiet=True)
-    alphas = labeller.predict(snapshots)
-    good = [i for i in range(len(snapshots)) if np.all(np.isfinite(alphas[i]))]
-    n_catastrophes = len(snapshots) - len(good)
-    frames = []
-    for i in good:
-        frame = snapshots[i].copy()
-        frame.info["polarizability"] = alphas[i]
-        frame.info["label_source"] = LABEL_SOURCE
-        frames.append(frame)
+    frames, n_catastrophes = label_frames(labeller, snapshots, LABEL_SOURCE)
     log(f"labelled {len(frames)} snapshots with the {LABEL_SOURCE}; "
         f"{n_catastrophes} polarization catastrophes refused")
     order = np.random.default_rng(seed).permutation(len(frames))
