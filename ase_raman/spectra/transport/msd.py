@@ -45,10 +45,70 @@ def _as_cells(cells: np.ndarray | None, n_frames: int) -> np.ndarray | None:
     return arr
 
 
+def _unwrap_rows(rows: np.ndarray, cells: np.ndarray | None, periodic: np.ndarray) -> float:
+    """Unwrap ``rows`` in place; returns the largest remaining fractional step.
+
+    ``rows`` is ``(n_atoms, 3, N)``: every Cartesian coordinate of an atom as one
+    contiguous time series (Angstrom), the layout the FFT MSD transforms, so every pass
+    below runs along contiguous memory. ``cells`` is ``(N, 3, 3)`` (rows = lattice
+    vectors) or None; ``periodic`` the (3,) periodic directions. The scheme is the one
+    documented in :func:`unwrap_positions`.
+    """
+    n = rows.shape[2]
+    if n < 2 or cells is None or not periodic.any():
+        return 0.0
+    cell0 = np.asarray(cells[0])
+    fixed = bool(np.all(cells == cell0))
+    lengths = np.diag(cell0)
+    orthorhombic = fixed and bool(np.all(cell0 == np.diag(lengths)))
+    steps = np.diff(rows, axis=2)  # r(t+1) - r(t), (n_atoms, 3, N-1)
+    if orthorhombic:  # fractional steps: a scaling per axis, in place
+        frac = np.divide(steps, lengths[:, None], out=steps)
+    elif fixed:  # frac[a, i, t] = sum_j steps[a, j, t] inv[j, i]
+        frac = np.matmul(np.linalg.inv(cell0).T, steps)
+    else:  # in the *new* cell of every step
+        frac = np.einsum("ajt,tji->ait", steps, np.linalg.inv(cells[1:]))
+    del steps
+    shift = np.rint(frac)  # whole cells jumped, per step
+    shift[:, ~periodic] = 0.0
+    frac -= shift
+    # largest remaining fractional step per axis, from its extremes (no |.| pass)
+    largest = np.maximum(frac.max(axis=(0, 2)), -frac.min(axis=(0, 2)))
+    del frac
+    # unwrapped(t) = r(t) - sum_{s < t} (jumps of step s, Cartesian): only the series
+    # that jumped at all need the running sum
+    if orthorhombic:
+        series = shift.reshape(-1, n - 1)
+        jumped = np.flatnonzero(series.any(axis=1))
+        if jumped.size:
+            cart = series[jumped] * np.tile(lengths, rows.shape[0])[jumped, None]
+            np.cumsum(cart, axis=1, out=cart)
+            flat = rows.reshape(-1, n)
+            flat[jumped, 1:] -= cart
+    else:
+        jumped = np.flatnonzero(shift.any(axis=(1, 2)))
+        if jumped.size:
+            moved = shift[jumped]
+            if fixed:
+                cart = np.matmul(cell0.T, moved)
+            else:
+                cart = np.einsum("ajt,tji->ait", moved, cells[1:])
+            np.cumsum(cart, axis=2, out=cart)
+            rows[jumped, :, 1:] -= cart
+    return float(np.max(np.where(periodic, largest, 0.0)))
+
+
+def _atom_rows(pos: np.ndarray, a0: int, a1: int) -> np.ndarray:
+    """Atoms ``a0:a1`` of a time-major ``(N, n_atoms, 3)`` array as contiguous rows
+    ``(a1 - a0, 3, N)`` (one transposing copy)."""
+    return np.ascontiguousarray(pos[:, a0:a1, :].transpose(1, 2, 0))
+
+
 def unwrap_positions(
     positions: np.ndarray,
     cells: np.ndarray | None = None,
     pbc: bool | Sequence[bool] = True,
+    block: int = 256,
 ) -> tuple[np.ndarray, float]:
     """Unwrap periodic positions by minimum-image jumps between consecutive frames.
 
@@ -67,55 +127,21 @@ def unwrap_positions(
     Unwrapping is unambiguous only while atoms move less than half a cell between frames;
     a ``max_jump`` above about 0.25 means frames are too far apart to trust it.
     Already-unwrapped input comes back unchanged as long as that condition holds.
+    Atoms are processed ``block`` at a time (bounds the temporaries).
     """
     pos = np.asarray(positions, dtype=float)
     if pos.ndim != 3 or pos.shape[2] != 3:
         raise ValueError(f"positions must be (n_frames, n_atoms, 3), got {pos.shape}")
-    n_frames = pos.shape[0]
+    n_frames, n_atoms, _ = pos.shape
     periodic = np.broadcast_to(np.asarray(pbc, dtype=bool), (3,))
     cell_arr = _as_cells(cells, n_frames)
     out = np.empty_like(pos)
-    if n_frames == 0:
-        return out, 0.0
-    out[0] = pos[0]
-    if cell_arr is None or not periodic.any():
-        out[1:] = pos[1:]
-        return out, 0.0
     max_jump = 0.0
-    offset = pos[0].copy()
-    fixed = bool(np.all(cell_arr == cell_arr[0]))
-    if fixed:  # one cell: one 2-D product per chunk (or a scaling for a diagonal cell)
-        cell0 = np.ascontiguousarray(cell_arr[0])
-        inv0 = np.linalg.inv(cell0)
-        diagonal = bool(np.all(cell0 == np.diag(np.diag(cell0))))
-    for start in range(1, n_frames, _UNWRAP_CHUNK):
-        stop = min(start + _UNWRAP_CHUNK, n_frames)
-        # work in the output slice itself: no temporary arrays of the chunk's size
-        steps = np.subtract(pos[start:stop], pos[start - 1 : stop - 1], out=out[start:stop])
-        if fixed and diagonal:
-            frac = np.multiply(steps, np.diag(inv0))
-        elif fixed:
-            frac = (steps.reshape(-1, 3) @ inv0).reshape(steps.shape)
-        else:
-            cell = cell_arr[start:stop]
-            frac = np.matmul(steps, np.linalg.inv(cell))  # fractional, in the new cell
-        shift = np.rint(frac)
-        if not periodic.all():
-            shift[..., ~periodic] = 0.0
-        frac -= shift
-        kept = frac if periodic.all() else frac[..., periodic]
-        if kept.size:  # largest |remaining step|, without an extra |.| pass
-            max_jump = max(max_jump, float(kept.max()), -float(kept.min()))
-        if fixed and diagonal:
-            shift *= np.diag(cell0)
-        elif fixed:
-            shift = (shift.reshape(-1, 3) @ cell0).reshape(steps.shape)
-        else:
-            shift = np.matmul(shift, cell)
-        steps -= shift
-        np.cumsum(steps, axis=0, out=steps)
-        steps += offset
-        offset = steps[-1].copy()
+    for a0 in range(0, n_atoms, block):
+        a1 = min(a0 + block, n_atoms)
+        rows = _atom_rows(pos, a0, a1)
+        max_jump = max(max_jump, _unwrap_rows(rows, cell_arr, periodic))
+        out[:, a0:a1, :] = rows.transpose(2, 0, 1)
     return out, max_jump
 
 
@@ -145,17 +171,6 @@ def remove_drift(
 
 
 # ------------------------------------------------------------------------------ FFT MSD
-def _padded_rows(x: np.ndarray, n: int) -> np.ndarray:
-    """Series of ``x`` (``(n, ...)``, time first) minus their first value, as C-contiguous
-    rows zero-padded to the FFT length: ``(m, nfft)``. Transforms along contiguous rows
-    are several times faster than along axis 0 of a time-major array."""
-    nfft = sp_fft.next_fast_len(2 * n, real=True)
-    flat = x.reshape(n, -1)
-    buf = np.zeros((flat.shape[1], nfft))
-    np.subtract(flat.T, flat[0][:, None], out=buf[:, :n])  # displacement from frame 0
-    return buf
-
-
 def _summed_acf_rows(buf: np.ndarray, n: int) -> np.ndarray:
     """``sum_rows sum_tau x(tau) x(tau+k)`` for ``k < n`` from padded rows (overwritten)."""
     nfft = buf.shape[1]
@@ -184,12 +199,17 @@ def summed_autocorrelation(x: np.ndarray) -> np.ndarray:
     return _summed_acf_rows(buf, n)
 
 
-def _msd_sum(x: np.ndarray) -> np.ndarray:
-    """Sum over the series of ``x`` (``(N, m, 3)`` positions; each series' first value is
-    subtracted) of ``sum_tau |x(tau+k) - x(tau)|^2`` for every lag ``k`` (not yet divided
-    by ``N - k``)."""
-    n = x.shape[0]
-    buf = _padded_rows(x, n)
+def _msd_sum_rows(rows: np.ndarray) -> np.ndarray:
+    """Sum over the series ``rows`` (``(m, N)``, one coordinate time series per row, any
+    strides; each row's first value is subtracted) of ``sum_tau |x(tau+k) - x(tau)|^2``
+    for every lag ``k`` (not yet divided by ``N - k``). One copy into zero-padded
+    C-contiguous rows (transforms along contiguous rows are several times faster than
+    along axis 0 of a time-major array), ``m`` forward FFTs and one inverse."""
+    m, n = rows.shape
+    nfft = sp_fft.next_fast_len(2 * n, real=True)
+    buf = np.empty((m, nfft))
+    buf[:, n:] = 0.0
+    np.subtract(rows, rows[:, :1], out=buf[:, :n])  # displacement from the first value
     sq = np.einsum("ij,ij->j", buf[:, :n], buf[:, :n])  # sum over series of x(t)^2
     csum = np.cumsum(sq)
     total = csum[-1]
@@ -197,6 +217,12 @@ def _msd_sum(x: np.ndarray) -> np.ndarray:
     # sum_{tau=0}^{N-1-k} x(tau)^2  +  sum_{tau=k}^{N-1} x(tau)^2
     s1 = csum[n - 1 - lag] + (total - np.concatenate(([0.0], csum[:-1])))
     return s1 - 2.0 * _summed_acf_rows(buf, n)
+
+
+def _msd_sum(x: np.ndarray) -> np.ndarray:
+    """:func:`_msd_sum_rows` of time-major positions ``x`` (``(N, m, 3)``)."""
+    n = x.shape[0]
+    return _msd_sum_rows(x.reshape(n, -1).T)
 
 
 def msd_fft(displacements: np.ndarray, block: int = DEFAULT_ATOM_BLOCK) -> np.ndarray:
@@ -287,23 +313,23 @@ class MSDResult:
         return float(np.interp(t_ps, t, self.msd[species]))
 
 
-def _select(pos: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """Atoms ``idx`` of every frame: a view when they are consecutive, else a copy."""
+def _select(rows: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Atoms ``idx`` of a block's rows: a view when they are consecutive, else a copy."""
     if len(idx) and np.all(np.diff(idx) == 1):
-        return pos[:, idx[0] : idx[-1] + 1, :]
-    return pos[:, idx, :]
+        return rows[idx[0] : idx[-1] + 1]
+    return rows[idx]
 
 
 @dataclass
 class _StreamSums:
-    """What one pass over the atoms (in blocks) leaves, per time segment ``k``:
-    ``tracer[k][s]`` the summed squared-displacement sums of species ``s`` (see
-    :func:`_msd_sum`), ``species[k][s]`` the summed displacement of its atoms (L, 3) and
-    ``com[k]`` the centre-of-mass displacement (L, 3), Angstrom."""
+    """What one pass over the atoms (in blocks) leaves: ``tracer[k][s]`` the summed
+    squared-displacement sums of species ``s`` over time segment ``k`` (see
+    :func:`_msd_sum_rows`); ``species[s]`` the summed unwrapped positions of its atoms
+    and ``com`` the centre of mass, ``(3, n_frames)``, Angstrom, for the whole run."""
 
     tracer: list[dict[str, np.ndarray]]
-    species: list[dict[str, np.ndarray]]
-    com: list[np.ndarray]
+    species: dict[str, np.ndarray]
+    com: np.ndarray
     counts: dict[str, int]
 
 
@@ -311,19 +337,22 @@ def _stream_atom_blocks(pos: np.ndarray, cells: np.ndarray | None, pbc: Any,
                         unwrapped: bool, remove_com: bool, masses: np.ndarray | None,
                         groups: Mapping[str, np.ndarray], segments: list[tuple[int, int]],
                         block: int) -> tuple[_StreamSums, float]:
-    """One pass over the atoms, ``block`` at a time: unwrap each block (atoms unwrap
-    independently), then accumulate the per-atom FFT sums and the species and
-    centre-of-mass displacements. No array of the whole trajectory's size is made."""
+    """One pass over the atoms, ``block`` at a time: copy the block into contiguous
+    per-coordinate rows, unwrap them there (atoms unwrap independently), then accumulate
+    the per-atom FFT sums and the species and centre-of-mass positions. No array of the
+    whole trajectory's size is made."""
     n_frames, n_atoms, _ = pos.shape
     weights = np.ones(n_atoms) if masses is None else np.asarray(masses, dtype=float)
     if weights.shape != (n_atoms,):
         raise ValueError(f"masses must have shape ({n_atoms},), got {weights.shape}")
     weights = weights / weights.sum()
+    periodic = np.broadcast_to(np.asarray(pbc, dtype=bool), (3,))
+    cell_arr = None if unwrapped else _as_cells(cells, n_frames)
     member = {sym: np.isin(np.arange(n_atoms), idx) for sym, idx in groups.items()}
     sums = _StreamSums(
         tracer=[{s: np.zeros(b - a) for s in groups} for a, b in segments],
-        species=[{s: np.zeros((b - a, 3)) for s in groups} for a, b in segments],
-        com=[np.zeros((b - a, 3)) for a, b in segments],
+        species={s: np.zeros((3, n_frames)) for s in groups},
+        com=np.zeros((3, n_frames)),
         counts={s: int(len(idx)) for s, idx in groups.items()},
     )
     max_jump = 0.0
@@ -334,22 +363,19 @@ def _stream_atom_blocks(pos: np.ndarray, cells: np.ndarray | None, pbc: Any,
         a1 = min(a0 + block, n_atoms)
         if not remove_com and not needed[a0:a1].any():
             continue
-        chunk = pos[:, a0:a1, :]
-        if not unwrapped:
-            chunk, jump = unwrap_positions(chunk, cells, pbc)
-            max_jump = max(max_jump, jump)
-        for k, (t0, t1) in enumerate(segments):
-            seg = chunk[t0:t1]  # displacements are taken from its first frame below
-            if remove_com:
-                com = np.einsum("fai,a->fi", seg, weights[a0:a1])
-                sums.com[k] += com - com[0]
-            for sym, mask in member.items():
-                local = np.flatnonzero(mask[a0:a1])
-                if len(local):
-                    sub = _select(seg, local)
-                    sums.tracer[k][sym] += _msd_sum(sub)  # subtracts each first position
-                    summed = sub.sum(axis=1)
-                    sums.species[k][sym] += summed - summed[0]
+        rows = _atom_rows(pos, a0, a1)  # (atoms, 3, n_frames)
+        max_jump = max(max_jump, _unwrap_rows(rows, cell_arr, periodic))
+        if remove_com:
+            sums.com += np.einsum("a,act->ct", weights[a0:a1], rows)
+        for sym, mask in member.items():
+            local = np.flatnonzero(mask[a0:a1])
+            if not len(local):
+                continue
+            sub = _select(rows, local)
+            sums.species[sym] += sub.sum(axis=0)
+            series = sub.reshape(-1, n_frames)
+            for k, (t0, t1) in enumerate(segments):
+                sums.tracer[k][sym] += _msd_sum_rows(series[:, t0:t1])
     return sums, max_jump
 
 
@@ -366,18 +392,25 @@ def _normalised(acc: np.ndarray, n_series: int) -> np.ndarray:
     return np.maximum(out, 0.0) if n > 1 else out
 
 
-def _species_results(sums: _StreamSums, k: int, groups: Mapping[str, np.ndarray],
-                     charges: Mapping[str, float] | None, remove_com: bool
+def _species_results(sums: _StreamSums, segment: tuple[int, int], k: int,
+                     groups: Mapping[str, np.ndarray], charges: Mapping[str, float] | None,
+                     remove_com: bool
                      ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray | None]:
-    """Tracer, collective and charge MSDs of segment ``k``, with the centre-of-mass drift
-    removed exactly by expanding ``|dr_i - dR|^2 = |dr_i|^2 - 2 dr_i.dR + |dR|^2`` summed
-    over a species' atoms: ``sum_i dr_i`` is the species' summed displacement ``S``, and
-    the cross term is ``[msd(S + N dR) - msd(S - N dR)] / (4 N)`` (polarisation)."""
-    com = sums.com[k]
+    """Tracer, collective and charge MSDs of segment ``k`` (frames ``segment``), with the
+    centre-of-mass drift removed exactly by expanding ``|dr_i - dR|^2 = |dr_i|^2 -
+    2 dr_i.dR + |dR|^2`` summed over a species' atoms: ``sum_i dr_i`` is the species'
+    summed displacement ``S``, and the cross term is ``[msd(S + N dR) - msd(S - N dR)] /
+    (4 N)`` (polarisation)."""
+    t0, t1 = segment
+
+    def displacement(series: np.ndarray) -> np.ndarray:  # (3, n) -> (L, 3) from t0
+        return (series[:, t0:t1] - series[:, t0:t0 + 1]).T
+
+    com = displacement(sums.com)
     msd, coll, summed = {}, {}, {}
     for sym in groups:
         n_s = sums.counts[sym]
-        species = sums.species[k][sym]
+        species = displacement(sums.species[sym])
         acc = sums.tracer[k][sym]
         if remove_com:
             scaled = n_s * com
@@ -462,8 +495,8 @@ def mean_squared_displacement(
                                   if n_blocks > 1 else [])
     sums, max_jump = _stream_atom_blocks(pos, cells, pbc, unwrapped, remove_com, masses,
                                          groups, segments, block)
-    parts = [_species_results(sums, k, groups, charges, remove_com)
-             for k in range(len(segments))]
+    parts = [_species_results(sums, seg, k, groups, charges, remove_com)
+             for k, seg in enumerate(segments)]
     msd, coll, charge = parts[0]
     result = MSDResult(
         time_fs=np.arange(n_frames) * float(dt_fs),
