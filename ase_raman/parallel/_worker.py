@@ -81,13 +81,33 @@ def get_model(key: str) -> Any:
     return model
 
 
-def frames_payload(frames: list[Any]) -> list[tuple[np.ndarray, ...]]:
-    """What a task needs of each frame: (numbers, positions, cell, pbc), as arrays."""
-    return [(np.asarray(a.numbers), np.asarray(a.positions), np.asarray(a.cell.array),
-             np.asarray(a.pbc)) for a in frames]
+def frames_payload(frames: list[Any]) -> dict[str, np.ndarray]:
+    """What a task needs of a chunk of frames, packed into five arrays (Dask serialises
+    every array as its own message frame, so one array per frame and field would cost
+    the client more than the data itself): ``counts`` (k,) atoms per frame, ``numbers``
+    and ``positions`` (Angstrom) of all frames concatenated, ``cells`` (k, 3, 3),
+    ``pbc`` (k, 3)."""
+    return {
+        "counts": np.array([len(a) for a in frames], dtype=np.int64),
+        "numbers": np.concatenate([a.numbers for a in frames]),
+        "positions": np.concatenate([a.positions for a in frames]),
+        "cells": np.array([a.cell.array for a in frames], dtype=float).reshape(-1, 3, 3),
+        "pbc": np.array([a.pbc for a in frames], dtype=bool).reshape(-1, 3),
+    }
 
 
-def predict_chunk(key: str, payload: list[tuple[np.ndarray, ...]], nthreads: int | None = None
+def payload_frames(payload: dict[str, np.ndarray]) -> list[Any]:
+    """The :class:`ase.Atoms` of a :func:`frames_payload`."""
+    from ase import Atoms
+
+    bounds = np.concatenate(([0], np.cumsum(payload["counts"])))
+    return [Atoms(numbers=payload["numbers"][a:b], positions=payload["positions"][a:b],
+                  cell=cell, pbc=pbc)
+            for a, b, cell, pbc in zip(bounds[:-1], bounds[1:], payload["cells"],
+                                       payload["pbc"], strict=True)]
+
+
+def predict_chunk(key: str, payload: dict[str, np.ndarray], nthreads: int | None = None
                   ) -> np.ndarray:
     """alpha and its standard deviation, (k, 2, 3, 3) in Angstrom^3, of a chunk, on a worker.
 
@@ -96,14 +116,13 @@ def predict_chunk(key: str, payload: list[tuple[np.ndarray, ...]], nthreads: int
     ``nthreads`` threads (default: the worker's ``RAYON_NUM_THREADS``, i.e. as many as
     featomic uses, else the worker's thread count).
     """
-    from ase import Atoms
     from threadpoolctl import threadpool_limits
 
     from ..errors import AseRamanError
     from ..models.uncertainty import supports_uncertainty
 
     model = get_model(key)
-    frames = [Atoms(numbers=z, positions=r, cell=c, pbc=p) for z, r, c, p in payload]
+    frames = payload_frames(payload)
     if nthreads is None:
         nthreads = _worker_nthreads()
     std = None
