@@ -94,6 +94,40 @@ def test_workers_pin_threads(cluster):
         assert trim is None  # Dask's 65536 default is deliberately not exported
 
 
+def test_quiet_local_cluster_config(cluster):
+    """The clusters we start turn off the dashboard profiler and slow the tick check."""
+    _, client = cluster
+
+    def settings():
+        import dask
+
+        return (dask.config.get("distributed.worker.profile.enabled"),
+                dask.config.get("distributed.admin.tick.interval"))
+
+    for enabled, tick in client.run(settings).values():
+        assert enabled is False
+        assert tick == "1s"
+
+
+def test_payload_round_trip_with_different_sizes():
+    """A chunk's frames travel as five packed arrays, whatever their sizes."""
+    from ase.build import bulk, molecule
+
+    from ase_raman.parallel._worker import frames_payload, payload_frames
+
+    frames = [bulk("Si", cubic=True) * (1, 1, 2), molecule("H2O"), bulk("NaCl", "rocksalt", 5.6)]
+    frames[1].pbc = (True, False, True)
+    frames[1].cell = [6.0, 7.0, 8.0]
+    payload = frames_payload(frames)
+    assert len(payload) == 5 and all(isinstance(v, np.ndarray) for v in payload.values())
+    back = payload_frames(payload)
+    for a, b in zip(frames, back, strict=True):
+        assert list(a.numbers) == list(b.numbers)
+        np.testing.assert_array_equal(a.positions, b.positions)
+        np.testing.assert_array_equal(a.cell.array, b.cell.array)
+        assert list(a.pbc) == list(b.pbc)
+
+
 def test_same_bytes_on_1_and_2_workers_and_in_process(cluster, model_file, tmp_path):
     from ase_raman.models.registry import load_model
     from ase_raman.parallel.predict import predict_distributed, predict_to_store_distributed

@@ -119,6 +119,28 @@ def test_wrapped_trajectory_equals_unwrapped_twin():
     assert naive.msd["Li"][-100] < 0.5 * ref.msd["Li"][-100]
 
 
+def test_orthorhombic_unwrapping_with_a_non_periodic_axis():
+    """The orthorhombic fast path: only periodic axes are unwrapped, the largest
+    remaining step is reported per axis, and any atom block size gives the same."""
+    rng = np.random.default_rng(11)
+    cell = np.diag([5.0, 6.0, 7.0])
+    true = _walk(rng, 2000, 7, 0.4)
+    wrapped, images = _wrap(true, cell)
+    wrapped[..., 2] = true[..., 2]  # z is not periodic: positions taken as they are
+    assert np.abs(np.diff(images[..., :2], axis=0)).sum() > 500
+    for block in (1, 3, 256):
+        unwrapped, max_jump = unwrap_positions(wrapped, cell, pbc=(True, True, False),
+                                               block=block)
+        np.testing.assert_allclose(unwrapped - unwrapped[0], true - true[0], atol=1e-9)
+        expected = np.max(np.abs(np.diff(true[..., :2], axis=0)) / np.array([5.0, 6.0]))
+        assert max_jump == pytest.approx(expected, rel=1e-9)
+    symbols = ["Li"] * 7
+    got = mean_squared_displacement(wrapped, symbols, 1.0, cells=cell, pbc=(True, True, False),
+                                    block=2)
+    ref = mean_squared_displacement(true, symbols, 1.0, unwrapped=True, block=5)
+    np.testing.assert_allclose(got.msd["Li"], ref.msd["Li"], rtol=1e-9, atol=1e-9)
+
+
 def test_changing_cell_npt_unwrapping():
     """A barostat scales positions with the cell (affine) on top of the atoms' own steps.
     The MSD must be that of the accumulated real frame-to-frame moves; the "unwrap the
