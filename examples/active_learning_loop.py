@@ -1,7 +1,8 @@
 """Active learning loop: how many reference tensors does each selection strategy need?
 
 Start from 10 random frames of a labelled pool, add 10 per round chosen by each strategy
-(random, farthest-point sampling, model uncertainty, mixed), refit the lambda-SOAP model,
+(random, farthest-point sampling, model uncertainty, mixed, batch-greedy posterior
+variance), refit the lambda-SOAP model,
 and score it on a fixed held-out set. Prints, per strategy, the held-out R^2 (lambda=0 and
 lambda=2) per round and the first training-set size at which both reach the target, then
 one JSON line. Featurises the pool once (``fit_features``), so it runs in a minute or two.
@@ -21,10 +22,14 @@ import numpy as np
 from ase_raman.io import read_reference
 from ase_raman.models.lambda_soap import LambdaSoapRidge
 from ase_raman.models.metrics import frame_uncertainty, regression_metrics
-from ase_raman.models.selection import descriptors_from_features, select_indices
+from ase_raman.models.selection import (
+    descriptors_from_features,
+    greedy_variance_selection,
+    select_indices,
+)
 
 REPO = Path(__file__).resolve().parents[1]
-STRATEGIES = ("random", "fps", "uncertainty", "mixed")
+STRATEGIES = ("random", "fps", "uncertainty", "mixed", "variance")
 
 
 def run_loop(frames, n_test: int, start: int, step: int, rounds: int, target: float,
@@ -59,6 +64,9 @@ def run_loop(frames, n_test: int, start: int, step: int, rounds: int, target: fl
             rest = np.array([i for i in range(len(pool_idx)) if i not in set(chosen)])
             if strategy == "random":
                 new = list(strategy_rng.choice(rest, size=step, replace=False))
+            elif strategy == "variance":
+                picks = greedy_variance_selection(learner, take(pool_idx[rest]), step)
+                new = [int(rest[i]) for i in picks]
             else:
                 uncertainty = None
                 if strategy != "fps":

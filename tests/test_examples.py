@@ -190,3 +190,16 @@ def test_screening(tmp_path):
     assert abs(float(hot["E_a_eV"])) < 1.0 and hot["E_a_eV"] == rows["alpha_AgI_500K"]["E_a_eV"]
     assert (tmp_path / "screening.png").stat().st_size > 0
     assert (tmp_path / "batch" / "ranking.png").stat().st_size > 0
+
+
+def test_active_learning_loop(tmp_path):
+    """The documented selection loop runs every strategy and reports a size per strategy."""
+    data = REPO / "tests" / "data" / "water_bulk_200.xyz"
+    proc = subprocess.run([sys.executable, str(EXAMPLES / "active_learning_loop.py"), str(data),
+                           "--test", "40", "--rounds", "3", "--hypers",
+                           '{"cutoff": 3.5, "max_radial": 3, "max_angular": 2}'],
+                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert set(result) == {"random", "fps", "uncertainty", "mixed", "variance"}
+    assert "n=  30" in proc.stdout

@@ -13,7 +13,12 @@ from ase.io import read
 from ase_raman.cli import main
 from ase_raman.models.lambda_soap import LambdaSoapRidge
 from ase_raman.models.metrics import frame_uncertainty, interval_coverage
-from ase_raman.models.selection import farthest_point_sampling, select_indices
+from ase_raman.models.selection import (
+    farthest_point_sampling,
+    greedy_variance_selection,
+    select_frames,
+    select_indices,
+)
 from ase_raman.models.uncertainty import (
     ExtrapolationWarning,
     extrapolation_stretches,
@@ -91,6 +96,40 @@ def test_uncertainty_strategy_prefers_uncertain_frames():
     assert 49 in picks and min(picks) > 30
     mixed = select_indices(desc, 6, "mixed", uncertainty=unc)
     assert len(set(mixed)) == 6 and 49 in mixed
+
+
+def test_variance_selection_conditions_on_each_pick(model, water_bulk):
+    """The first pick has the largest predictive variance; after it, the Woodbury update
+    equals the posterior recomputed with that frame's features added (explicit inverse),
+    and an exact duplicate of a picked frame is not picked again."""
+    pool = [*water_bulk[140:170], water_bulk[150].copy()]  # index 30 duplicates 10
+    features = model.featurizer.compute_arrays(pool)
+    std = model.predict_features_std(features)
+    picked = greedy_variance_selection(model, features, 6)
+    assert picked[0] == int(np.argmax(frame_uncertainty(std)))
+    assert len(set(picked)) == 6 and not {10, 30} <= set(picked)
+
+    block = model.blocks[2]  # explicit posterior of the lambda = 2 block
+    x = block.standardise(features.lambda2)
+    basis, weights = block.posterior_basis, block.posterior_weights
+    p = basis.shape[0]
+    a_inv = basis @ np.diag(weights) @ basis.T + (np.eye(p) - basis @ basis.T) / block.penalty
+    a_new = np.linalg.inv(np.linalg.inv(a_inv) + x[picked[0]].T @ x[picked[0]])
+    rows = x.reshape(-1, p)
+    k = rows @ a_inv @ rows.T
+    j = np.arange(5 * picked[0], 5 * picked[0] + 5)
+    k -= k[:, j] @ np.linalg.solve(np.eye(5) + k[np.ix_(j, j)], k[:, j].T)
+    np.testing.assert_allclose(np.diag(k), np.einsum("ip,pq,iq->i", rows, a_new, rows),
+                               rtol=1e-6, atol=1e-10)
+
+
+def test_variance_strategy_through_select_frames_and_known(model, water_bulk):
+    pool = water_bulk[140:160]
+    picked, unc = select_frames(pool, 3, strategy="variance", model=model)
+    assert len(set(picked)) == 3 and unc is not None
+    # a frame already known is worth nothing new: its duplicate in the pool is not picked
+    again, _ = select_frames(pool, 3, strategy="variance", model=model, known=[pool[picked[0]]])
+    assert picked[0] not in again
 
 
 def test_learning_curve_cli(test_data, tmp_path, capsys):

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from ..errors import UsageError
 
-HELP = "select the trajectory frames most worth a DFPT calculation (fps, uncertainty, mixed)"
+HELP = ("select the trajectory frames most worth a DFPT calculation (fps, uncertainty, mixed, "
+        "variance)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,8 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n", type=int, required=True, help="number of frames to select")
     parser.add_argument("--model", default=None, metavar="MODEL.npz",
                         help="model whose uncertainty guides the choice")
-    parser.add_argument("--strategy", default=None, choices=["fps", "uncertainty", "mixed"],
-                        help="default: uncertainty with --model, else fps")
+    parser.add_argument("--strategy", default=None,
+                        choices=["fps", "uncertainty", "mixed", "variance"],
+                        help="default: uncertainty with --model, else fps; variance: "
+                             "batch-greedy posterior-variance reduction (lambda-soap model)")
     parser.add_argument("--index", default=None, metavar="START:STOP:STEP")
     parser.add_argument("--every", type=int, default=1, help="keep every K-th frame")
     parser.add_argument("--format", default=None, help="trajectory format")

@@ -10,6 +10,12 @@ Strategies (all deterministic for a given pool, model and seed):
   (:meth:`LambdaSoapRidge.predict_with_uncertainty`), greedily, skipping near-duplicates
   (frames closer in feature space than 10% of the typical nearest-pick distance).
 * ``mixed``: half by uncertainty, the rest by farthest-point sampling from those.
+* ``variance`` (needs a fitted lambda-soap model and the pool's features):
+  batch-greedy reduction of the model's posterior variance
+  (:func:`greedy_variance_selection`): pick the frame with the largest predictive
+  variance, update the posterior as if its label were known (a Bayesian linear model's
+  posterior covariance does not depend on the label's value), pick again. Unlike the
+  top-k of ``uncertainty`` it never spends two picks on what one label already teaches.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from ..errors import UsageError
 from ..features.lambda_soap import LambdaSoapFeaturizer, LambdaSoapHypers
 from .metrics import frame_uncertainty
 
-STRATEGIES = ("fps", "uncertainty", "mixed")
+STRATEGIES = ("fps", "uncertainty", "mixed", "variance")
 
 
 def invariant_descriptors(frames: Sequence[Atoms], hypers: LambdaSoapHypers | None = None
@@ -79,6 +85,9 @@ def select_indices(descriptors: np.ndarray, n: int, strategy: str = "fps",
     known = np.zeros((0, descriptors.shape[1])) if known is None else known
     if strategy == "fps":
         return farthest_point_sampling(descriptors, n, known)
+    if strategy == "variance":
+        raise UsageError("strategy 'variance' works on a model's features: use "
+                         "select_frames or greedy_variance_selection")
     if uncertainty is None:
         raise UsageError(f"strategy {strategy!r} needs a model with uncertainties (--model)")
     n_unc = n if strategy == "uncertainty" else max(1, n // 2)
@@ -114,4 +123,71 @@ def select_frames(frames: Sequence[Atoms], n: int, strategy: str = "fps", model=
             raise UsageError(f"strategy {strategy!r} needs a model with uncertainties (--model)")
         _, std = model.predict_with_uncertainty(list(frames))
         uncertainty = frame_uncertainty(std)
+    if strategy == "variance":
+        if not hasattr(model, "blocks") or not hasattr(model, "featurizer"):
+            raise UsageError("strategy 'variance' needs a lambda-soap model (--model)")
+        featurize = model.featurizer.compute_arrays
+        known_features = featurize(list(known)) if len(known) else None
+        picked = greedy_variance_selection(model, featurize(list(frames)), n, known_features)
+        return picked, uncertainty
     return select_indices(pool_desc, n, strategy, uncertainty, known_desc), uncertainty
+
+
+def greedy_variance_selection(model, features, n: int, known=None) -> list[int]:
+    """Pick ``n`` frames that most reduce a lambda-soap model's predictive variance.
+
+    ``model``: a fitted :class:`~ase_raman.models.lambda_soap.LambdaSoapRidge` with
+    uncertainty; ``features``: the pool's
+    :class:`~ase_raman.features.lambda_soap.StructureFeatures` (same featuriser).
+    In each lambda block, with standardised features ``x`` and posterior precision
+    ``A = X^T X + lam I`` (noise variance 1 in these units), the matrix
+    ``K = X_pool A^-1 X_pool^T`` over all pool components gives every predictive variance
+    (``s2 (1 + K_jj)``, ``s2`` the block's calibrated noise variance). Each step picks the
+    frame with the largest summed variance over both blocks and all components, then
+    conditions on it: ``K <- K - K[:, J] (I + K[J, J])^-1 K[J, :]`` (Woodbury; ``J`` its
+    rows). ``known``: features of frames that will be labelled anyway (not in the model
+    yet); the posterior is conditioned on them first. Cost per step O((n_pool c)^2 c) with
+    c = 5 for lambda = 2. Returns pool indices in pick order.
+    """
+    n_pool = len(features)
+    if n > n_pool:
+        raise UsageError(f"cannot select {n} frames from a pool of {n_pool}")
+    n_known = 0 if known is None else len(known)
+    if n_known:
+        features = type(features)(
+            lambda0=np.concatenate([features.lambda0, known.lambda0]),
+            lambda2=np.concatenate([features.lambda2, known.lambda2]))
+    n_all = n_pool + n_known
+    blocks = []
+    for lam, feats in ((0, features.lambda0), (2, features.lambda2)):
+        block = model.blocks[lam]
+        if not block.has_uncertainty:
+            raise UsageError("the model holds no uncertainty information; refit it")
+        x = block.standardise(feats)  # (n_pool, c, P)
+        c = x.shape[1]
+        rows = x.reshape(n_all * c, -1)
+        proj = rows @ block.posterior_basis
+        k = (proj * block.posterior_weights) @ proj.T + (rows @ rows.T - proj @ proj.T
+                                                         ) / block.penalty
+        blocks.append((block.calibration * block.noise_var, c, k))
+
+    def condition(frame: int) -> None:
+        for _, c, k in blocks:
+            rows = np.arange(frame * c, (frame + 1) * c)
+            kj = k[:, rows]
+            k -= kj @ np.linalg.solve(np.eye(c) + k[np.ix_(rows, rows)], kj.T)
+
+    for frame in range(n_pool, n_all):
+        condition(frame)
+    picked: list[int] = []
+    available = np.ones(n_pool, dtype=bool)
+    for _ in range(n):
+        score = np.zeros(n_pool)
+        for s2, c, k in blocks:
+            score += s2 * np.diag(k)[: n_pool * c].reshape(n_pool, c).sum(axis=1)
+        score[~available] = -np.inf
+        best = int(np.argmax(score))
+        picked.append(best)
+        available[best] = False
+        condition(best)
+    return picked
