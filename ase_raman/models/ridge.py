@@ -9,12 +9,7 @@ Features are standardised per property: lambda = 0 by mean and standard deviatio
 an intercept); lambda = 2 only by the root-mean-square over samples and components (no
 centring, no intercept: both would break equivariance). The penalty is chosen on a log
 grid relative to the mean eigenvalue of the standardised Gram matrix, by k-fold
-cross-validation over structures (all components of a structure stay in one fold); up to
-``LEAVE_ONE_OUT_MAX`` structures, by leave-one-structure-out instead. With few structures
-a fold of k-fold CV can hold most of a minority kind (e.g. the few small cells of another
-phase, whose summed features are far from the rest), and its extrapolation error then
-drives the choice: on 40 AgI frames 5-fold CV chose a 300x larger penalty than
-leave-one-out and cut the held-out lambda = 0 R^2 from 0.999 to 0.78.
+cross-validation over structures (all components of a structure stay in one fold).
 
 Predictive uncertainty (Bayesian linear regression, calibrated)
 ---------------------------------------------------------------
@@ -37,8 +32,6 @@ import numpy as np
 
 #: Relative penalties tried by cross-validation (times the mean Gram eigenvalue).
 DEFAULT_PENALTY_GRID: np.ndarray = np.logspace(-9, 1, 21)
-#: Training sets of at most this many structures choose the penalty by leave-one-out.
-LEAVE_ONE_OUT_MAX: int = 50
 #: Singular directions with s^2 below this fraction of the penalty are treated as prior.
 POSTERIOR_RANK_CUTOFF: float = 1e-3
 
@@ -134,8 +127,7 @@ def fit_ridge_block(
     penalty_grid: np.ndarray = DEFAULT_PENALTY_GRID,
     seed: int = 0,
 ) -> RidgeBlock:
-    """Fit ``targets`` (n, c) from ``features`` (n, c, P) with a CV-chosen penalty
-    (``n_folds``-fold, or leave-one-structure-out for n <= ``LEAVE_ONE_OUT_MAX``)."""
+    """Fit ``targets`` (n, c) from ``features`` (n, c, P) with a CV-chosen penalty."""
     n, c, p = features.shape
     if targets.shape != (n, c):
         raise ValueError(f"targets shape {targets.shape} does not match features {features.shape}")
@@ -147,7 +139,7 @@ def fit_ridge_block(
     gram_scale = float(np.sum(x**2)) / max(min(n * c, p), 1)
     penalties = penalty_grid * max(gram_scale, 1e-300)
 
-    folds = n if n <= LEAVE_ONE_OUT_MAX and n_folds >= 2 else min(n_folds, n)
+    folds = min(n_folds, n)
     noise_var, calibration = float("nan"), 1.0
     if folds >= 2:
         order = np.random.default_rng(seed).permutation(n)
