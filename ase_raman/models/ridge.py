@@ -9,7 +9,8 @@ Features are standardised per property: lambda = 0 by mean and standard deviatio
 an intercept); lambda = 2 only by the root-mean-square over samples and components (no
 centring, no intercept: both would break equivariance). The penalty is chosen on a log
 grid relative to the mean eigenvalue of the standardised Gram matrix, by k-fold
-cross-validation over structures (all components of a structure stay in one fold).
+cross-validation over structures (all components of a structure stay in one fold; folds
+are stratified by the size of the structures' features, see :func:`_stratified_order`).
 
 Predictive uncertainty (Bayesian linear regression, calibrated)
 ---------------------------------------------------------------
@@ -85,6 +86,18 @@ def _leverage(x: np.ndarray, basis: np.ndarray, inv_eig: np.ndarray, penalty: fl
     return np.sum(proj**2 * inv_eig, axis=-1) + outside / penalty
 
 
+def _stratified_order(x: np.ndarray, seed: int) -> np.ndarray:
+    """Structures in the order that folds ``order[k::folds]`` are cut from: shuffled,
+    then sorted by the size of their standardised features (stable), so every fold
+    spans the whole range. With a few structures of another kind (e.g. small cells of a
+    second phase, whose summed features are far from the rest), a random cut can put
+    most of them in one fold; that fold's extrapolation error then drives the penalty
+    choice (seen: 300x too large a penalty, held-out R^2 0.78 instead of 0.999)."""
+    shuffled = np.random.default_rng(seed).permutation(x.shape[0])
+    size = np.sqrt(np.sum(x[shuffled] ** 2, axis=(1, 2)))
+    return shuffled[np.argsort(size, kind="stable")]
+
+
 def _standardisation(features: np.ndarray, centre: bool) -> tuple[np.ndarray, np.ndarray]:
     flat = features.reshape(-1, features.shape[-1])
     if centre:
@@ -142,7 +155,7 @@ def fit_ridge_block(
     folds = min(n_folds, n)
     noise_var, calibration = float("nan"), 1.0
     if folds >= 2:
-        order = np.random.default_rng(seed).permutation(n)
+        order = _stratified_order(x, seed)
         errors = np.zeros(len(penalties))
         fold_data = []
         for k in range(folds):
