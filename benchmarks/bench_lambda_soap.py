@@ -13,7 +13,6 @@ import json
 import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -21,20 +20,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _structures import alpha_agi, bond_polarizability_label  # noqa: E402
+from _timing import best_time  # noqa: E402
 
 from ase_raman.models.lambda_soap import LambdaSoapRidge  # noqa: E402
 
 HYPERS = {"cutoff": 5.0, "max_radial": 6, "max_angular": 4}
 N_TRAIN, N_PREDICT, REPEATS = 48, 64, 3
-
-
-def best_of(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def fit_many(n: int) -> None:
@@ -63,8 +54,8 @@ def main() -> None:
                                selected_keys=selected, neighbors_to_properties=True)
 
     model.predict(frames[:16])  # warm-up
-    featomic_s = best_of(bare_featomic, REPEATS)
-    predict_s = best_of(lambda: model.predict(frames), REPEATS)
+    featomic_s = best_time(bare_featomic, REPEATS)
+    predict_s = best_time(lambda: model.predict(frames), REPEATS)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     child = subprocess.run([sys.executable, __file__, "--fit", "1000"], capture_output=True,
                            text=True, check=True)

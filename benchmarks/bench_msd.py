@@ -35,9 +35,9 @@ import json
 import platform
 import resource
 import time
-from collections.abc import Callable
 
 import numpy as np
+from _timing import timed
 from scipy import fft as sp_fft
 
 from ase_raman.spectra.transport import mean_squared_displacement, msd_fft
@@ -65,13 +65,6 @@ def _data(n_frames: int, n_atoms: int, seed: int = 0) -> tuple[np.ndarray, np.nd
 
 def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # kB on Linux
-
-
-def _timed(run: Callable[[], object]) -> tuple[float, float]:
-    """(wall, process CPU) seconds of one call of ``run()``."""
-    t0, c0 = time.perf_counter(), time.process_time()
-    run()
-    return time.perf_counter() - t0, time.process_time() - c0
 
 
 def _fft_floor(x: np.ndarray, block: int) -> float:
@@ -154,7 +147,7 @@ def main() -> None:
             "floor": lambda: _fft_floor(unwrapped, args.block), "ase": ase_run}
     for _ in range(args.repeats):  # interleaved
         for name, run in runs.items():
-            timings[name] = min(timings[name], _timed(run))
+            timings[name] = min(timings[name], timed(run))
             if name == "ours":
                 peak = _rss_mb()
     res, core = found["res"], found["core"]

@@ -35,13 +35,12 @@ import json
 import os
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _structures import alpha_agi, bond_polarizability_label  # noqa: E402
+from _timing import best_time  # noqa: E402
 
 from ase_raman.parallel.predict import CHUNK_FRAMES  # noqa: E402
 
@@ -51,18 +50,6 @@ N_TRAIN, REPEATS = 24, 3
 #: then the 128-atom cell for ``speedup_2_workers_128_atoms``; frames of each.
 SIZES, N_FRAMES = ((4, 4, 4), (4, 4, 2)), (512, 1024)
 CHUNK = CHUNK_FRAMES  # the package default
-
-
-def _best_of(run: Callable[[], object]) -> float:
-    """Best wall time (s) of ``REPEATS`` calls of ``run()``, after one warm-up call
-    (model shipped and loaded on the workers, imports done)."""
-    run()
-    best = float("inf")
-    for _ in range(REPEATS):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def _time_clusters(configs: dict[str, dict], model_path: Path, frames: list, work: Path
@@ -78,8 +65,8 @@ def _time_clusters(configs: dict[str, dict], model_path: Path, frames: list, wor
     for name, options in configs.items():
         with start_local_cluster(**options) as cluster, Client(cluster) as client:
             out = work / f"{name}.h5"
-            best[name] = _best_of(lambda c=client, o=out: predict_to_store_distributed(
-                c, model_path, frames, o, dt_fs=10.0, chunk_frames=CHUNK))
+            best[name] = best_time(lambda c=client, o=out: predict_to_store_distributed(
+                c, model_path, frames, o, dt_fs=10.0, chunk_frames=CHUNK), REPEATS, warmup=True)
     return best
 
 
@@ -114,8 +101,8 @@ def main() -> None:
         configs = {**scaling, **others} if repeat == SIZES[0] else scaling
         best = _time_clusters(configs, model_path, frames, work)
         if repeat == SIZES[0]:
-            best["plain"] = _best_of(lambda f=frames: predict_to_store(
-                model, f, work / "plain.h5", dt_fs=10.0))
+            best["plain"] = best_time(lambda f=frames: predict_to_store(
+                model, f, work / "plain.h5", dt_fs=10.0), REPEATS, warmup=True)
         results[n_atoms] = {name: n_frames / t for name, t in best.items()}  # frames/s
     main_atoms, small_atoms = sorted(results, reverse=True)
     fps = results[main_atoms]

@@ -19,22 +19,13 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import time
 import tracemalloc
 
 import numpy as np
+from _timing import best_time
 
 from ase_raman.spectra.raman import raman_spectrum
 from ase_raman.spectra.vdos import vdos
-
-
-def best_time(func, repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        func()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def peak_mb(func) -> float:
