@@ -114,6 +114,14 @@ def select_frames(frames: Sequence[Atoms], n: int, strategy: str = "fps", model=
     """Pick ``n`` frames; returns their indices and (for model strategies) uncertainties."""
     if strategy not in STRATEGIES:
         raise UsageError(f"unknown strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
+    if strategy == "variance":  # works on the model's own features: featurise once
+        if not hasattr(model, "blocks") or not hasattr(model, "featurizer"):
+            raise UsageError("strategy 'variance' needs a lambda-soap model (--model)")
+        featurize = model.featurizer.compute_arrays
+        features = featurize(list(frames))
+        uncertainty = frame_uncertainty(model.predict_features_std(features))
+        known_features = featurize(list(known)) if len(known) else None
+        return greedy_variance_selection(model, features, n, known_features), uncertainty
     hypers = getattr(model, "hypers", None)
     descriptors = invariant_descriptors([*frames, *known], hypers)
     pool_desc, known_desc = descriptors[: len(frames)], descriptors[len(frames):]
@@ -123,15 +131,7 @@ def select_frames(frames: Sequence[Atoms], n: int, strategy: str = "fps", model=
             raise UsageError(f"strategy {strategy!r} needs a model with uncertainties (--model)")
         _, std = model.predict_with_uncertainty(list(frames))
         uncertainty = frame_uncertainty(std)
-    if strategy == "variance":
-        if not hasattr(model, "blocks") or not hasattr(model, "featurizer"):
-            raise UsageError("strategy 'variance' needs a lambda-soap model (--model)")
-        featurize = model.featurizer.compute_arrays
-        known_features = featurize(list(known)) if len(known) else None
-        picked = greedy_variance_selection(model, featurize(list(frames)), n, known_features)
-        return picked, uncertainty
     return select_indices(pool_desc, n, strategy, uncertainty, known_desc), uncertainty
-
 
 def greedy_variance_selection(model, features, n: int, known=None) -> list[int]:
     """Pick ``n`` frames that most reduce a lambda-soap model's predictive variance.
