@@ -70,18 +70,13 @@ def setup_lammps(data_file: Path, temperature: float, seed: int, dump: Path):
 def fit_model(dump: Path, out: Path):
     """DID labels (Angstrom^3) on the equilibration snapshots, then lambda-SOAP."""
     from ase_raman.engines.lammps import iter_lammps_dump
-    from ase_raman.models.labels import label_frames
-    from ase_raman.models.lambda_soap import LambdaSoapRidge
-    from ase_raman.models.metrics import regression_metrics
+    from ase_raman.models.labels import fit_on_labels
     from ase_raman.models.registry import get_learner
 
     frames = list(iter_lammps_dump(dump, TYPE_MAP))[1:]  # the first one is the lattice
     did = get_learner("dipole-induced-dipole")(hypers={"on_catastrophe": "nan"}, quiet=True)
-    labelled, _ = label_frames(did, frames)  # polarization catastrophes (NaN) left out
-    test, train = labelled[::4], [f for i, f in enumerate(labelled) if i % 4]
-    model = LambdaSoapRidge(hypers=HYPERS, n_folds=3).fit(train)
-    metrics = regression_metrics(model.predict(test),
-                                 np.array([f.info["polarizability"] for f in test]))
+    # polarization catastrophes (NaN) left out; every 4th labelled snapshot held out
+    model, metrics, labelled, _ = fit_on_labels(did, frames, HYPERS, test_every=4)
     model.save(out / "model.npz")
     print(f"DID labels on {len(labelled)} LAMMPS snapshots ({len(frames) - len(labelled)} "
           f"catastrophes skipped); lambda-SOAP held-out R^2 {metrics['r2']:.3f}, RMSE "

@@ -56,8 +56,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-
 TIMESTEP_FS = 5.0
 EVERY = 4  # MD steps between recorded frames (20 fs)
 TYPE_MAP = {1: "Ag", 2: "I"}
@@ -112,9 +110,7 @@ def equilibrate(name: str, phase: str, temperature: float, steps: int, seed: int
 def fit_model(dumps: list[Path], per_system: int, out: Path):
     """DID labels (Angstrom^3) on snapshots of all systems, then one lambda-SOAP model."""
     from ase_raman.engines.lammps import iter_lammps_dump
-    from ase_raman.models.labels import label_frames
-    from ase_raman.models.lambda_soap import LambdaSoapRidge
-    from ase_raman.models.metrics import regression_metrics
+    from ase_raman.models.labels import fit_on_labels
     from ase_raman.models.registry import get_learner
 
     frames = []
@@ -122,11 +118,8 @@ def fit_model(dumps: list[Path], per_system: int, out: Path):
         snaps = list(iter_lammps_dump(dump, TYPE_MAP))[1:]  # the first one is the lattice
         frames += snaps[:: max(1, len(snaps) // per_system)][:per_system]
     did = get_learner("dipole-induced-dipole")(hypers={"on_catastrophe": "nan"}, quiet=True)
-    labelled, _ = label_frames(did, frames)  # polarization catastrophes (NaN) left out
-    test, train = labelled[::5], [f for i, f in enumerate(labelled) if i % 5]
-    model = LambdaSoapRidge(hypers=HYPERS, n_folds=3).fit(train)
-    metrics = regression_metrics(model.predict(test),
-                                 np.array([f.info["polarizability"] for f in test]))
+    # polarization catastrophes (NaN) left out; every 5th labelled snapshot held out
+    model, metrics, labelled, _ = fit_on_labels(did, frames, HYPERS, test_every=5)
     model.save(out / "model.npz")
     print(f"DID labels on {len(labelled)} snapshots; lambda-SOAP held-out R^2 "
           f"{metrics['r2']:.3f}, RMSE {metrics['rmse_A3']:.2f} Angstrom^3", flush=True)
