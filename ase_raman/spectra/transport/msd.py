@@ -29,9 +29,6 @@ from scipy import fft as sp_fft
 #: Atoms per FFT block: bounds the memory to about ``block * 3 * 2 N`` complex numbers.
 DEFAULT_ATOM_BLOCK = 32
 
-#: Frames per chunk when unwrapping (bounds the temporaries of the unwrapping step).
-_UNWRAP_CHUNK = 2048
-
 
 # ----------------------------------------------------------------------------- unwrapping
 def _as_cells(cells: np.ndarray | None, n_frames: int) -> np.ndarray | None:
