@@ -326,9 +326,9 @@ DIFFUSING_D_CM2_S = 1e-6
 def correlation_time_ps(width_cm: float) -> float:
     """Correlation time (ps) of a Lorentzian central peak of half-width ``width_cm``:
     tau = 1 / (2 pi c Gamma)."""
-    from ..spectra.signal import SPEED_OF_LIGHT_CM_PER_FS
+    from ..spectra.signal import wavenumber_to_angular
 
-    return 1e-3 / (2.0 * np.pi * SPEED_OF_LIGHT_CM_PER_FS * width_cm)
+    return 1e-3 / float(wavenumber_to_angular(width_cm))  # 1 / omega, fs -> ps
 
 
 def hop_time_ps(d_cm2_s: float, lattice_A: float) -> float:
