@@ -201,5 +201,5 @@ def test_active_learning_loop(tmp_path):
                           capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert set(result) == {"random", "fps", "uncertainty", "mixed", "variance"}
+    assert set(result) == {"random", "fps", "uncertainty", "mixed", "variance", "integrated"}
     assert "n=  30" in proc.stdout

@@ -123,6 +123,31 @@ def test_variance_selection_conditions_on_each_pick(model, water_bulk):
                                rtol=1e-6, atol=1e-10)
 
 
+def test_integrated_objective_picks_the_largest_drop_of_pool_variance(model, water_bulk):
+    """The 'integrated' objective's first pick is the frame whose label most lowers the
+    summed predictive variance of the pool, checked by conditioning on every frame in
+    turn; on a real pool it returns distinct frames; an unknown objective is refused."""
+    from ase_raman.models.selection import _pool_variance_reduction
+
+    pool = water_bulk[140:160]
+    features = model.featurizer.compute_arrays(pool)
+    rng = np.random.default_rng(0)
+    k = rng.normal(size=(12, 12))
+    k = k @ k.T  # a posterior matrix of 4 frames with 3 components each
+    drops = []
+    for j in range(4):
+        rows = np.arange(3 * j, 3 * j + 3)
+        after = k - k[:, rows] @ np.linalg.solve(np.eye(3) + k[np.ix_(rows, rows)],
+                                                 k[rows, :])
+        drops.append(np.trace(k) - np.trace(after))
+    np.testing.assert_allclose(_pool_variance_reduction(k, 3), drops, rtol=1e-10)
+
+    picked = greedy_variance_selection(model, features, 4, objective="integrated")
+    assert len(set(picked)) == 4
+    with pytest.raises(Exception, match="objective"):
+        greedy_variance_selection(model, features, 4, objective="nope")
+
+
 def test_variance_strategy_through_select_frames_and_known(model, water_bulk):
     pool = water_bulk[140:160]
     picked, unc = select_frames(pool, 3, strategy="variance", model=model)

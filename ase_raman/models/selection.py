@@ -133,7 +133,9 @@ def select_frames(frames: Sequence[Atoms], n: int, strategy: str = "fps", model=
         uncertainty = frame_uncertainty(std)
     return select_indices(pool_desc, n, strategy, uncertainty, known_desc), uncertainty
 
-def greedy_variance_selection(model, features, n: int, known=None) -> list[int]:
+
+def greedy_variance_selection(model, features, n: int, known=None,
+                              objective: str = "max") -> list[int]:
     """Pick ``n`` frames that most reduce a lambda-soap model's predictive variance.
 
     ``model``: a fitted :class:`~ase_raman.models.lambda_soap.LambdaSoapRidge` with
@@ -148,7 +150,15 @@ def greedy_variance_selection(model, features, n: int, known=None) -> list[int]:
     rows). ``known``: features of frames that will be labelled anyway (not in the model
     yet); the posterior is conditioned on them first. Cost per step O((n_pool c)^2 c) with
     c = 5 for lambda = 2. Returns pool indices in pick order.
+
+    ``objective``: ``"max"`` picks the frame whose own variance is largest (it favours the
+    pool's outliers); ``"integrated"`` picks the frame whose label would most reduce the
+    variance summed over the whole pool, ``tr(K[P, J] (I + K[J, J])^-1 K[J, P])`` (a
+    greedy V-optimal design: it favours frames typical of many others, which is what a
+    held-out set drawn from the same MD rewards).
     """
+    if objective not in ("max", "integrated"):
+        raise UsageError(f"objective must be 'max' or 'integrated', got {objective!r}")
     n_pool = len(features)
     if n > n_pool:
         raise UsageError(f"cannot select {n} frames from a pool of {n_pool}")
@@ -184,10 +194,24 @@ def greedy_variance_selection(model, features, n: int, known=None) -> list[int]:
     for _ in range(n):
         score = np.zeros(n_pool)
         for s2, c, k in blocks:
-            score += s2 * np.diag(k)[: n_pool * c].reshape(n_pool, c).sum(axis=1)
+            if objective == "max":
+                score += s2 * np.diag(k)[: n_pool * c].reshape(n_pool, c).sum(axis=1)
+            else:
+                score += s2 * _pool_variance_reduction(k[: n_pool * c, : n_pool * c], c)
         score[~available] = -np.inf
         best = int(np.argmax(score))
         picked.append(best)
         available[best] = False
         condition(best)
     return picked
+
+
+def _pool_variance_reduction(k: np.ndarray, c: int) -> np.ndarray:
+    """For each frame j of a pool with posterior matrix ``k`` (n c, n c), the drop of the
+    pool's summed predictive variance if j were labelled: tr(S_j^-1 G_j) with
+    S_j = I + K[J, J] and G_j = K[J, :] K[:, J] (J the c rows of frame j)."""
+    n = k.shape[0] // c
+    cols = k.reshape(n * c, n, c)
+    gram = np.einsum("ajc,ajd->jcd", cols, cols)
+    own = k.reshape(n, c, n, c)[np.arange(n), :, np.arange(n), :] + np.eye(c)
+    return np.einsum("jcc->j", np.linalg.solve(own, gram))
