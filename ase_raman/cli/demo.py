@@ -12,7 +12,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="demo-output", metavar="DIR",
                         help="output folder (default demo-output)")
     parser.add_argument("--quick", action="store_true",
-                        help="short runs on a 128-atom cell (about two minutes)")
+                        help="short runs on a 128-atom cell (about 90 s)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (reproducible)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 

@@ -48,20 +48,30 @@ class DemoSettings:
         return -(-self.n_training // len(self.systems))
 
 
+#: The cooled alpha control. At the experimental density the PRV alpha cell has no
+#: stable low-temperature state that tens of ps of MD reach: annealed to 50-75 K, silver
+#: keeps moving (MSD 4-7 A^2 in 20 ps) and the structure keeps relaxing, and that drift
+#: counts as central peak. At 20 K, after the anneal, the relaxation and a hold of one
+#: equilibration length, most cells are stationary (docs/demo.md, measured per seed).
+COOLED_ALPHA = SystemSpec("alpha_AgI_cooled_20K", "alpha", 20.0, anneal_from_K=500.0)
+
 QUICK = DemoSettings(
     alpha_repeat=(4, 4, 2),
     zincblende_repeat=(2, 2, 2),
     systems=(
         SystemSpec("alpha_AgI_500K", "alpha", 500.0),
-        SystemSpec("alpha_AgI_cooled_75K", "alpha", 75.0, anneal_from_K=500.0),
+        COOLED_ALPHA,
         SystemSpec("zincblende_AgI_300K", "zincblende", 300.0),
     ),
-    equilibration_steps=240,
-    production_steps=1000,
+    # 5 ps of production gave low-frequency fractions of hot alpha from 0.26 to 0.63
+    # between seeds (a central peak with a ~2 ps correlation time sampled twice);
+    # 15 ps and a 4 ps hold after the anneal rank hot alpha first for seeds 0-5
+    equilibration_steps=800,
+    production_steps=3000,
     observer_interval=5,
     training_every=4,
     n_training=90,
-    sigma_cm=10.0,
+    sigma_cm=6.0,
     lambda_soap_hypers={"cutoff": 4.5, "max_radial": 3, "max_angular": 3},
 )
 
@@ -70,14 +80,17 @@ FULL = DemoSettings(
     zincblende_repeat=(2, 2, 2),
     systems=(
         SystemSpec("alpha_AgI_500K", "alpha", 500.0, series=True),
-        SystemSpec("alpha_AgI_cooled_75K", "alpha", 75.0, anneal_from_K=500.0),
+        COOLED_ALPHA,
         SystemSpec("zincblende_AgI_300K", "zincblende", 300.0),
         SystemSpec("wurtzite_AgI_300K", "wurtzite", 300.0),
         # hops take ~20 ps at 350 K: a cell started from random Ag sites is still
         # relaxing after 10 ps, and its alpha drifts through the whole production run
-        # (a spurious narrow central peak); cool it from equilibrated 500 K instead
+        # (a spurious narrow central peak); cool it from equilibrated 500 K instead.
+        # The series stops at 500 K: at the fixed experimental density PRV gives about
+        # the same D_Ag and fraction at 600 K as at 500 K (2.1e-5 vs 2.0e-5 cm^2/s), so a
+        # 600 K cell made "the fastest diffuser" a coin toss between two equal cells
         SystemSpec("alpha_AgI_350K", "alpha", 350.0, series=True, anneal_from_K=500.0),
-        SystemSpec("alpha_AgI_600K", "alpha", 600.0, series=True),
+        SystemSpec("alpha_AgI_425K", "alpha", 425.0, series=True, anneal_from_K=500.0),
     ),
     equilibration_steps=2000,
     production_steps=8000,
