@@ -23,6 +23,20 @@ def test_label_frames_keeps_finite_labels_and_counts_refusals():
     assert "polarizability" not in apart.info  # the input frames are not modified
 
 
+def test_label_frames_in_chunks_reports_progress_and_gives_the_same_labels():
+    pytest.importorskip("ase_raman_did", reason="needs the DID plugin: pip install -e plugins/did")
+    from ase_raman.demo.agi import alpha_agi
+
+    did = get_learner("dipole-induced-dipole")(hypers={"on_catastrophe": "nan"}, quiet=True)
+    frames = [alpha_agi((2, 1, 1), seed=s, noise=0.1) for s in range(5)]
+    done: list[int] = []
+    chunked, refused = label_frames(did, frames, progress=done.append, chunk=2)
+    whole, _ = label_frames(did, frames)
+    assert done == [2, 2, 1] and refused == 0
+    np.testing.assert_allclose([f.info["polarizability"] for f in chunked],
+                               [f.info["polarizability"] for f in whole], rtol=1e-12)
+
+
 def test_fit_on_labels_holds_out_every_kth_labelled_frame():
     pytest.importorskip("ase_raman_did", reason="needs the DID plugin: pip install -e plugins/did")
     from ase_raman.demo.agi import alpha_agi

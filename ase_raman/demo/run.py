@@ -136,7 +136,9 @@ def label_and_fit(snapshots: list[Atoms], settings: DemoSettings, out: Path, see
 
     labeller = get_learner("dipole-induced-dipole")(hypers={"on_catastrophe": "nan"},
                                                      quiet=True)
-    frames, n_catastrophes = label_frames(labeller, snapshots, LABEL_SOURCE)
+    with log.bar(len(snapshots), "label (dipole-induced-dipole)") as bar:
+        frames, n_catastrophes = label_frames(labeller, snapshots, LABEL_SOURCE,
+                                              progress=bar.update)
     log(f"labelled {len(frames)} snapshots with the {LABEL_SOURCE}; "
         f"{n_catastrophes} polarization catastrophes refused")
     order = np.random.default_rng(seed).permutation(len(frames))
@@ -229,12 +231,12 @@ def analyse(path: Path, spec: SystemSpec, settings: DemoSettings, out: Path) -> 
 
 # -- stage 5: harmonic Raman -------------------------------------------------------------
 def harmonic(model: Any, settings: DemoSettings, md_spectrum: Any, n_md_atoms: int,
-             out: Path) -> dict[str, Any]:
+             out: Path, log: _Log) -> dict[str, Any]:
     from phonopy import Phonopy
     from phonopy.structure.atoms import PhonopyAtoms
 
     from ..spectra.harmonic import harmonic_spectrum, modes_from_phonopy, raman_from_model
-    from .agi import agi_calculator, zincblende_agi
+    from .agi import PRV_CHARGES, agi_calculator, zincblende_agi
 
     unit = zincblende_agi((1, 1, 1))
     phonon = Phonopy(PhonopyAtoms(symbols=unit.get_chemical_symbols(), cell=unit.cell[:],
@@ -244,11 +246,15 @@ def harmonic(model: Any, settings: DemoSettings, md_spectrum: Any, n_md_atoms: i
     phonon.generate_displacements(distance=0.01)
     calc = agi_calculator()
     forces = []
-    for sc in phonon.supercells_with_displacements:
-        atoms = Atoms(sc.symbols, cell=sc.cell, scaled_positions=sc.scaled_positions, pbc=True)
-        atoms.set_initial_charges([0.6 if s == "Ag" else -0.6 for s in sc.symbols])
-        atoms.calc = calc
-        forces.append(atoms.get_forces())
+    supercells = phonon.supercells_with_displacements
+    with log.bar(len(supercells), "phonopy displacements") as bar:
+        for sc in supercells:
+            atoms = Atoms(sc.symbols, cell=sc.cell, scaled_positions=sc.scaled_positions,
+                          pbc=True)
+            atoms.set_initial_charges([PRV_CHARGES[s] for s in sc.symbols])
+            atoms.calc = calc
+            forces.append(atoms.get_forces())
+            bar.update(1)
     phonon.forces = forces
     phonon.produce_force_constants()
     modes = modes_from_phonopy(phonon)
@@ -463,7 +469,7 @@ def run_demo(out: str | Path = "demo-output", quick: bool = False, seed: int = 0
     zb = next((s for s in settings.systems if s.phase == "zincblende"), None)
     if zb is not None:
         harmonic_result = harmonic(model, settings, systems[zb.name]["_plot"]["raman"],
-                                   systems[zb.name]["n_atoms"], out)
+                                   systems[zb.name]["n_atoms"], out, log)
         log("harmonic zincblende Raman (phonopy + same model): "
             + ", ".join(f"{m['frequency_cm-1']:.0f} cm^-1 ({m['irrep']})"
                         for m in harmonic_result["modes"] if m["raman_active"]))

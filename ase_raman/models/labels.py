@@ -10,17 +10,30 @@ on held-out frames.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from ase import Atoms
 
 
-def label_frames(labeller, frames: Sequence[Atoms], source: str | None = None
+def label_frames(labeller, frames: Sequence[Atoms], source: str | None = None,
+                 progress: Callable[[int], object] | None = None, chunk: int = 16
                  ) -> tuple[list[Atoms], int]:
     """Labelled copies of ``frames`` (``info["polarizability"]``, and ``info["label_source"]``
-    when ``source`` is given) and the number of frames left out for a non-finite label."""
-    alphas = np.asarray(labeller.predict(list(frames)))
+    when ``source`` is given) and the number of frames left out for a non-finite label.
+
+    ``progress``: called with the number of frames just labelled, after each ``chunk``
+    of frames (e.g. a progress bar's ``update``); without it all frames go to the
+    labeller at once."""
+    frames = list(frames)
+    if progress is None:
+        alphas = np.asarray(labeller.predict(frames))
+    else:
+        parts = []
+        for start in range(0, len(frames), chunk):
+            parts.append(np.asarray(labeller.predict(frames[start:start + chunk])))
+            progress(len(parts[-1]))
+        alphas = np.concatenate(parts) if parts else np.zeros((0, 3, 3))
     labelled = []
     for atoms, alpha in zip(frames, alphas, strict=True):
         if not np.all(np.isfinite(alpha)):
