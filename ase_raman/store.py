@@ -1090,7 +1090,8 @@ def predict_to_store(
                 progress(written)
             if recorded:
                 steps_done, unc_done = zip(*recorded, strict=True)
-                warn_if_extrapolating(np.array(unc_done), uncertainty_threshold(model),
+                n_atoms = None if store.species is None else len(store.species)
+                warn_if_extrapolating(np.array(unc_done), uncertainty_threshold(model, n_atoms),
                                       frame_numbers=steps_done, source=f"{path} (steps)")
         finally:
             store.close()

@@ -47,11 +47,8 @@ def run_loop(frames, n_test: int, start: int, step: int, rounds: int, target: fl
     model.set_species(frames)
     features = model.featurizer.compute_arrays(list(frames))
 
-    def take(index):
-        return type(features)(lambda0=features.lambda0[index], lambda2=features.lambda2[index])
-
-    pool_features = take(pool_idx)
-    test_features = take(test_idx)
+    pool_features = features.take(pool_idx)
+    test_features = features.take(test_idx)
     descriptors = descriptors_from_features(pool_features.lambda0,
                                             np.array([len(frames[i]) for i in pool_idx]))
     initial = list(rng.choice(len(pool_idx), size=start, replace=False))
@@ -62,7 +59,7 @@ def run_loop(frames, n_test: int, start: int, step: int, rounds: int, target: fl
         strategy_rng = np.random.default_rng(seed + 1)
         for _ in range(rounds):
             learner = LambdaSoapRidge(hypers=model.hypers)
-            learner.fit_features(take(pool_idx[chosen]), reference[pool_idx[chosen]])
+            learner.fit_features(features.take(pool_idx[chosen]), reference[pool_idx[chosen]])
             metrics = regression_metrics(learner.predict_features(test_features),
                                          reference[test_idx])
             curve.append((len(chosen), metrics["r2_lambda0"], metrics["r2_lambda2"]))
@@ -71,14 +68,14 @@ def run_loop(frames, n_test: int, start: int, step: int, rounds: int, target: fl
                 new = list(strategy_rng.choice(rest, size=step, replace=False))
             elif strategy in ("variance", "integrated"):
                 objective = "max" if strategy == "variance" else "integrated"
-                picks = greedy_variance_selection(learner, take(pool_idx[rest]), step,
+                picks = greedy_variance_selection(learner, features.take(pool_idx[rest]), step,
                                                   objective=objective)
                 new = [int(rest[i]) for i in picks]
             else:
                 uncertainty = None
                 if strategy != "fps":
                     uncertainty = frame_uncertainty(
-                        learner.predict_features_std(take(pool_idx[rest])))
+                        learner.predict_features_std(features.take(pool_idx[rest])))
                 picks = select_indices(descriptors[rest], step, strategy, uncertainty,
                                        known=descriptors[chosen])
                 new = [int(rest[i]) for i in picks]

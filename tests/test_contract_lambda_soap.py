@@ -21,8 +21,16 @@ class TestLambdaSoapContract(LearnerContract):
     def make_model(self):
         return self.learner_class()(hypers=self.hypers, quiet=True, n_folds=3)
 
+    extensive = True  # lambda = 0 per atom (learner version 2)
+
     def training_frames(self):
         return labelled_water_molecules(12)
+
+    def evaluation_frames(self):
+        frames = [a.copy() for a in self.training_frames()[:3]]
+        boxed = frames[0].copy()  # a periodic frame for the extensivity check
+        boxed.cell, boxed.pbc = [7.0, 7.0, 7.0], True
+        return [*frames, boxed]
 
 
 # -- the contract catches broken learners ------------------------------------------------

@@ -51,11 +51,12 @@ def test_uncertainty_grows_outside_the_training_distribution(model, water_bulk, 
     _, std_in = model.predict_with_uncertainty(water_bulk[140:160])
     _, std_out = model.predict_with_uncertainty(monomers)
     inside, outside = frame_uncertainty(std_in), frame_uncertainty(std_out)
-    threshold = uncertainty_threshold(model)
-    assert threshold is not None
-    assert np.all(inside < threshold)
-    assert np.all(outside > threshold), (outside.min(), threshold)
-    assert np.median(outside) > 10 * np.median(inside)
+    # the threshold is per atom: alpha's uncertainty grows with the size of the cell
+    assert uncertainty_threshold(model) is None
+    assert np.all(inside < uncertainty_threshold(model, 96))
+    threshold_out = uncertainty_threshold(model, 3)
+    assert np.all(outside > threshold_out), (outside.min(), threshold_out)
+    assert np.median(outside / 3) > 10 * np.median(inside / 96)
 
 
 def test_uncertainty_survives_save_and_load(model, water_bulk, tmp_path):
@@ -65,7 +66,7 @@ def test_uncertainty_survives_save_and_load(model, water_bulk, tmp_path):
     _, a = model.predict_with_uncertainty(water_bulk[150:153])
     _, b = loaded.predict_with_uncertainty(water_bulk[150:153])
     np.testing.assert_allclose(a, b, rtol=1e-12)
-    assert uncertainty_threshold(loaded) == pytest.approx(uncertainty_threshold(model))
+    assert uncertainty_threshold(loaded, 96) == pytest.approx(uncertainty_threshold(model, 96))
 
 
 def test_extrapolation_stretches_and_warning():
@@ -134,13 +135,17 @@ def test_integrated_objective_picks_the_largest_drop_of_pool_variance(model, wat
     rng = np.random.default_rng(0)
     k = rng.normal(size=(12, 12))
     k = k @ k.T  # a posterior matrix of 4 frames with 3 components each
-    drops = []
+    weight = np.array([1.0, 4.0, 9.0, 16.0])  # e.g. atoms^2 of a per-atom block
+    drops, weighted = [], []
     for j in range(4):
         rows = np.arange(3 * j, 3 * j + 3)
         after = k - k[:, rows] @ np.linalg.solve(np.eye(3) + k[np.ix_(rows, rows)],
                                                  k[rows, :])
-        drops.append(np.trace(k) - np.trace(after))
+        drop = np.diag(k) - np.diag(after)
+        drops.append(drop.sum())
+        weighted.append(np.sum(np.repeat(weight, 3) * drop))
     np.testing.assert_allclose(_pool_variance_reduction(k, 3), drops, rtol=1e-10)
+    np.testing.assert_allclose(_pool_variance_reduction(k, 3, weight), weighted, rtol=1e-10)
 
     picked = greedy_variance_selection(model, features, 4, objective="integrated")
     assert len(set(picked)) == 4

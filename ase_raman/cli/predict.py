@@ -77,6 +77,7 @@ def _write_extxyz(model, frames: Iterable[Atoms], output: Path) -> int:
 
     n_done = 0
     uncertainties: list[float] = []
+    n_atoms: list[int] = []
     with atomic_output(output) as tmp:
         for chunk in chunked(frames, CHUNK_FRAMES):
             alphas, unc = predict_frames_with_uncertainty(model, chunk)
@@ -86,12 +87,14 @@ def _write_extxyz(model, frames: Iterable[Atoms], output: Path) -> int:
                 if unc is not None:
                     atoms.info["polarizability_uncertainty"] = float(unc[k])
                     uncertainties.append(float(unc[k]))
+                    n_atoms.append(len(atoms))
             ase.io.write(tmp, chunk, format="extxyz", append=n_done > 0)
             n_done += len(chunk)
         if n_done == 0:
             raise UsageError("no frame selected (check --index and --every)")
     if len(uncertainties) == n_done:
-        warn_if_extrapolating(np.array(uncertainties), uncertainty_threshold(model),
+        warn_if_extrapolating(np.array(uncertainties),
+                              uncertainty_threshold(model, np.array(n_atoms)),
                               source=f"{output} (frame positions)")
     return n_done
 

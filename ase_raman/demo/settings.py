@@ -75,27 +75,27 @@ QUICK = DemoSettings(
     lambda_soap_hypers={"cutoff": 4.5, "max_radial": 3, "max_angular": 3},
 )
 
+#: No alpha temperature series in the full run (measured, docs/demo.md): at the
+#: experimental density the PRV alpha cell below 500 K is not stationary within 100 ps
+#: (at 425 K the silver keeps reordering, iodide crystalline: the isotropic alpha falls by
+#: ~90 A^3, three standard deviations, in both seeds tried, and that drift counts as
+#: central peak: fraction 0.87-0.89 against 0.81-0.85 at 500 K); above 500 K D_Ag no
+#: longer grows (2.1e-5 cm^2/s at 600 K against 2.0e-5 at 500 K). In the stationary
+#: superionic range the low-frequency fraction is saturated, so a series could only rank
+#: equal cells by chance. Add SystemSpec(..., series=True) cells here to run one anyway.
 FULL = DemoSettings(
     alpha_repeat=(4, 4, 4),
     zincblende_repeat=(2, 2, 2),
     systems=(
-        SystemSpec("alpha_AgI_500K", "alpha", 500.0, series=True),
+        SystemSpec("alpha_AgI_500K", "alpha", 500.0),
         COOLED_ALPHA,
         SystemSpec("zincblende_AgI_300K", "zincblende", 300.0),
         SystemSpec("wurtzite_AgI_300K", "wurtzite", 300.0),
-        # hops take ~20 ps at 350 K: a cell started from random Ag sites is still
-        # relaxing after 10 ps, and its alpha drifts through the whole production run
-        # (a spurious narrow central peak); cool it from equilibrated 500 K instead.
-        # The series stops at 500 K: at the fixed experimental density PRV gives about
-        # the same D_Ag and fraction at 600 K as at 500 K (2.1e-5 vs 2.0e-5 cm^2/s), so a
-        # 600 K cell made "the fastest diffuser" a coin toss between two equal cells
-        # no 350 K cell: hops take ~20 ps there, and even cooled from 500 K its alpha
-        # still drifted through production in one of three seeds (fraction 0.79, above
-        # hot alpha's 0.68; docs/demo.md)
-        SystemSpec("alpha_AgI_425K", "alpha", 425.0, series=True, anneal_from_K=500.0),
     ),
+    # 100 ps of production: the central peak's correlation time is a few ps, so 40 ps
+    # held only ~10 independent samples of it (fraction scatter ~0.1 between seeds)
     equilibration_steps=2000,
-    production_steps=8000,
+    production_steps=20000,
     observer_interval=10,
     training_every=5,
     n_training=240,

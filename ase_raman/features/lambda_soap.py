@@ -145,14 +145,29 @@ class LambdaSoapHypers:
 class StructureFeatures:
     """Summed lambda-SOAP features of ``n`` structures as plain arrays.
 
-    ``lambda0``: (n, 1, P0); ``lambda2``: (n, 5, P2) in featomic's m = -2..2 order.
+    ``lambda0``: (n, 1, P0); ``lambda2``: (n, 5, P2) in featomic's m = -2..2 order;
+    ``n_atoms``: (n,) atoms per structure (the lambda-soap model learns lambda = 0 per
+    atom; None only for arrays built by hand).
     """
 
     lambda0: np.ndarray
     lambda2: np.ndarray
+    n_atoms: np.ndarray | None = None
 
     def __len__(self) -> int:
         return self.lambda0.shape[0]
+
+    def take(self, index) -> StructureFeatures:
+        """The features of the structures ``index`` (integer array, slice or mask)."""
+        return StructureFeatures(self.lambda0[index], self.lambda2[index],
+                                 None if self.n_atoms is None else self.n_atoms[index])
+
+    def concatenate(self, other: StructureFeatures) -> StructureFeatures:
+        """These structures followed by ``other``'s."""
+        n_atoms = (None if self.n_atoms is None or other.n_atoms is None
+                   else np.concatenate([self.n_atoms, other.n_atoms]))
+        return StructureFeatures(np.concatenate([self.lambda0, other.lambda0]),
+                                 np.concatenate([self.lambda2, other.lambda2]), n_atoms)
 
 
 def _progress(total: int, quiet: bool, desc: str):
@@ -249,7 +264,7 @@ class LambdaSoapFeaturizer:
                 self._sum_batch(batch, out0[start:start + len(batch)],
                                 out2[start:start + len(batch)])
                 bar.update(len(batch))
-        return StructureFeatures(out0, out2)
+        return StructureFeatures(out0, out2, np.array([len(a) for a in frames], dtype=float))
 
     def compute(self, frames: Sequence[Atoms], quiet: bool = True) -> TensorMap:
         """Features of ``frames`` as a metatensor TensorMap (see the module docstring)."""

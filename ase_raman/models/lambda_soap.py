@@ -14,6 +14,16 @@ Clebsch-Gordan coupling, :mod:`ase_raman.features.structure_soap`); the hyper
 featomic's per-atom ``EquivariantPowerSpectrum``. Both give the same features in the same
 order, so a fitted model predicts the same either way; the choice and
 ``drop_duplicates`` are stored with the hypers in the model file.
+
+The lambda = 0 part is learned *per atom* (learner version 2): features and targets are
+divided by the structure's number of atoms before the ridge fit and predictions are
+multiplied back, so the intercept is a per-atom polarizability and the model is exactly
+extensive (a 2x1x1 supercell gets twice the alpha). Fitted on cells of different sizes,
+the extensive form of version 1 (one intercept per structure, features standardised over
+all sizes) spent its variance on "bigger cells have larger alpha" and did not learn the
+thermal fluctuations of alpha within a system (held-out R^2 of the trace below zero
+within each AgI phase while the pooled R^2 was 0.999). Version-1 files still load and
+predict as they were fitted. The lambda = 2 part has no intercept and is extensive as is.
 """
 
 from __future__ import annotations
@@ -70,7 +80,7 @@ class LambdaSoapRidge:
     """
 
     name: ClassVar[str] = "lambda-soap"
-    learner_version: ClassVar[str] = "1"
+    learner_version: ClassVar[str] = "2"
     distribution: ClassVar[str] = "ase-raman"
 
     def __init__(self, hypers: dict[str, Any] | LambdaSoapHypers | None = None,
@@ -83,6 +93,8 @@ class LambdaSoapRidge:
         self.seed = seed
         self.blocks: dict[int, RidgeBlock] = {}
         self.training: dict[str, Any] = {}
+        #: lambda = 0 learned per atom (version 2); False for version-1 model files
+        self.lambda0_per_atom = True
         self._featurizer: LambdaSoapFeaturizer | None = None
 
     # -- TensorModel protocol ---------------------------------------------------------
@@ -108,9 +120,10 @@ class LambdaSoapRidge:
             raise UsageError(f"need >= 2 structures with (n, 3, 3) targets, got {n} and "
                              f"{reference.shape}")
         l0, l2 = cartesian_to_spherical(reference)
+        atoms = self.lambda0_atoms(features)
         self.blocks = {
-            0: fit_ridge_block(features.lambda0, l0, centre=True, n_folds=self.n_folds,
-                               seed=self.seed),
+            0: fit_ridge_block(self.lambda0_inputs(features), l0 / atoms[:, None],
+                               centre=True, n_folds=self.n_folds, seed=self.seed),
             2: fit_ridge_block(features.lambda2, l2, centre=False, n_folds=self.n_folds,
                                seed=self.seed),
         }
@@ -118,15 +131,17 @@ class LambdaSoapRidge:
             "n_train": n,
             "penalty_lambda0": self.blocks[0].penalty,
             "penalty_lambda2": self.blocks[2].penalty,
-            "cv_rmse_lambda0_A3": self.blocks[0].cv_rmse,
+            ("cv_rmse_lambda0_A3_per_atom" if self.lambda0_per_atom
+             else "cv_rmse_lambda0_A3"): self.blocks[0].cv_rmse,
             "cv_rmse_lambda2_A3": self.blocks[2].cv_rmse,
             "n_folds": self.n_folds,
         }
         if all(block.has_uncertainty for block in self.blocks.values()):
-            train_unc = frame_uncertainty(self.predict_features_std(features))
-            self.training["uncertainty_train_p95_A3"] = float(np.percentile(train_unc, 95))
-            self.training["uncertainty_threshold_A3"] = (
-                EXTRAPOLATION_FACTOR * self.training["uncertainty_train_p95_A3"])
+            train_unc = (frame_uncertainty(self.predict_features_std(features))
+                         / np.asarray(features.n_atoms, float))
+            p95 = float(np.percentile(train_unc, 95))
+            self.training["uncertainty_train_p95_A3_per_atom"] = p95
+            self.training["uncertainty_threshold_A3_per_atom"] = EXTRAPOLATION_FACTOR * p95
         return self
 
     def predict(self, frames: Sequence[Atoms]) -> np.ndarray:
@@ -148,6 +163,7 @@ class LambdaSoapRidge:
     def load(cls, path: str | Path) -> LambdaSoapRidge:
         arrays, meta = read_learner_file(path, cls.name)
         model = cls(hypers=meta["hypers"], n_folds=meta.get("n_folds", 5))
+        model.lambda0_per_atom = bool(meta.get("lambda0_per_atom", False))
         try:
             for lam in (0, 2):
                 block_meta = meta["blocks"][str(lam)]
@@ -183,6 +199,7 @@ class LambdaSoapRidge:
             "species": list(self.hypers.species),
             "units": {"polarizability": "Angstrom^3", "length": "Angstrom"},
             "n_folds": self.n_folds,
+            "lambda0_per_atom": self.lambda0_per_atom,
             "blocks": {str(lam): {"intercept": b.intercept, "penalty": b.penalty,
                                   "cv_rmse": b.cv_rmse, "noise_var": b.noise_var,
                                   "calibration": b.calibration}
@@ -222,7 +239,8 @@ class LambdaSoapRidge:
     def predict_features(self, features: StructureFeatures) -> np.ndarray:
         """Polarizabilities (n, 3, 3) from precomputed structure-level features."""
         self._require_fitted()
-        l0 = self.blocks[0].predict(features.lambda0)
+        l0 = self.blocks[0].predict(self.lambda0_inputs(features))
+        l0 = l0 * self.lambda0_atoms(features)[:, None]
         l2 = self.blocks[2].predict(features.lambda2)
         return spherical_to_cartesian(l0, l2)
 
@@ -245,9 +263,24 @@ class LambdaSoapRidge:
         self._require_fitted()
         if not all(block.has_uncertainty for block in self.blocks.values()):
             raise UsageError("this model file holds no uncertainty information; refit it")
-        var0 = self.blocks[0].predict_variance(features.lambda0)
+        var0 = self.blocks[0].predict_variance(self.lambda0_inputs(features))
+        var0 = var0 * self.lambda0_atoms(features)[:, None] ** 2
         var2 = self.blocks[2].predict_variance(features.lambda2)
         return np.sqrt(spherical_variance_to_cartesian(var0, var2))
+
+    def lambda0_atoms(self, features: StructureFeatures) -> np.ndarray:
+        """(n,) the divisor of the lambda = 0 block: atoms per structure (ones for a
+        version-1 model, whose lambda = 0 part is extensive as stored)."""
+        if not self.lambda0_per_atom:
+            return np.ones(len(features))
+        if features.n_atoms is None:
+            raise UsageError("these features carry no atom counts; compute them with the "
+                             "model's featurizer (compute_arrays)")
+        return np.asarray(features.n_atoms, dtype=float)
+
+    def lambda0_inputs(self, features: StructureFeatures) -> np.ndarray:
+        """The lambda = 0 features as the ridge block sees them: (n, 1, P0), per atom."""
+        return features.lambda0 / self.lambda0_atoms(features)[:, None, None]
 
     def _require_fitted(self) -> None:
         if set(self.blocks) != {0, 2}:

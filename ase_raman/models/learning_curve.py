@@ -66,7 +66,7 @@ def learning_curve(make_learner: Callable[[], object], pool: Sequence[Atoms],
             if precomputed is not None:
                 pool_features, test_features = precomputed
                 learner.set_species([*pool, *test])
-                learner.fit_features(_subset(pool_features, chosen), pool_ref[chosen])
+                learner.fit_features(pool_features.take(chosen), pool_ref[chosen])
                 predicted = learner.predict_features(test_features)
             else:
                 learner.fit([pool[i] for i in chosen])
@@ -80,6 +80,3 @@ def learning_curve(make_learner: Callable[[], object], pool: Sequence[Atoms],
         rows.append(row)
     return LearningCurve(rows=rows, n_test=len(test))
 
-
-def _subset(features, index: np.ndarray):
-    return type(features)(lambda0=features.lambda0[index], lambda2=features.lambda2[index])

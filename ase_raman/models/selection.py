@@ -164,12 +164,14 @@ def greedy_variance_selection(model, features, n: int, known=None,
         raise UsageError(f"cannot select {n} frames from a pool of {n_pool}")
     n_known = 0 if known is None else len(known)
     if n_known:
-        features = type(features)(
-            lambda0=np.concatenate([features.lambda0, known.lambda0]),
-            lambda2=np.concatenate([features.lambda2, known.lambda2]))
+        features = features.concatenate(known)
     n_all = n_pool + n_known
     blocks = []
-    for lam, feats in ((0, features.lambda0), (2, features.lambda2)):
+    # lambda = 0 is learned per atom: a frame's variance in Angstrom^6 is atoms^2 times
+    # the block's; lambda = 2 is extensive as is
+    atoms = model.lambda0_atoms(features)[:n_pool]
+    for lam, feats, frame_weight in ((0, model.lambda0_inputs(features), atoms**2),
+                                     (2, features.lambda2, np.ones(n_pool))):
         block = model.blocks[lam]
         if not block.has_uncertainty:
             raise UsageError("the model holds no uncertainty information; refit it")
@@ -179,10 +181,10 @@ def greedy_variance_selection(model, features, n: int, known=None,
         proj = rows @ block.posterior_basis
         k = (proj * block.posterior_weights) @ proj.T + (rows @ rows.T - proj @ proj.T
                                                          ) / block.penalty
-        blocks.append((block.calibration * block.noise_var, c, k))
+        blocks.append((block.calibration * block.noise_var, c, k, frame_weight))
 
     def condition(frame: int) -> None:
-        for _, c, k in blocks:
+        for _, c, k, _ in blocks:
             rows = np.arange(frame * c, (frame + 1) * c)
             kj = k[:, rows]
             k -= kj @ np.linalg.solve(np.eye(c) + k[np.ix_(rows, rows)], kj.T)
@@ -193,11 +195,12 @@ def greedy_variance_selection(model, features, n: int, known=None,
     available = np.ones(n_pool, dtype=bool)
     for _ in range(n):
         score = np.zeros(n_pool)
-        for s2, c, k in blocks:
+        for s2, c, k, weight in blocks:
             if objective == "max":
-                score += s2 * np.diag(k)[: n_pool * c].reshape(n_pool, c).sum(axis=1)
+                score += s2 * weight * np.diag(k)[: n_pool * c].reshape(n_pool, c).sum(axis=1)
             else:
-                score += s2 * _pool_variance_reduction(k[: n_pool * c, : n_pool * c], c)
+                score += s2 * _pool_variance_reduction(k[: n_pool * c, : n_pool * c], c,
+                                                       weight)
         score[~available] = -np.inf
         best = int(np.argmax(score))
         picked.append(best)
@@ -206,12 +209,15 @@ def greedy_variance_selection(model, features, n: int, known=None,
     return picked
 
 
-def _pool_variance_reduction(k: np.ndarray, c: int) -> np.ndarray:
+def _pool_variance_reduction(k: np.ndarray, c: int, weight: np.ndarray | None = None
+                             ) -> np.ndarray:
     """For each frame j of a pool with posterior matrix ``k`` (n c, n c), the drop of the
     pool's summed predictive variance if j were labelled: tr(S_j^-1 G_j) with
-    S_j = I + K[J, J] and G_j = K[J, :] K[:, J] (J the c rows of frame j)."""
+    S_j = I + K[J, J] and G_j = K[J, :] W K[:, J] (J the c rows of frame j; W the
+    per-frame ``weight`` (n,) that turns the block's variance into the frame's)."""
     n = k.shape[0] // c
+    weight = np.ones(n) if weight is None else np.asarray(weight, float)
     cols = k.reshape(n * c, n, c)
-    gram = np.einsum("ajc,ajd->jcd", cols, cols)
+    gram = np.einsum("ajc,a,ajd->jcd", cols, np.repeat(weight, c), cols)
     own = k.reshape(n, c, n, c)[np.arange(n), :, np.arange(n), :] + np.eye(c)
     return np.einsum("jcc->j", np.linalg.solve(own, gram))

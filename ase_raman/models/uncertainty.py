@@ -5,8 +5,13 @@ Models that can (the ``lambda-soap`` learner) expose ``predict_with_uncertainty(
 returning alpha and its standard deviation per Cartesian component (Angstrom^3); the
 per-frame scalar is the RMS over the nine components
 (:func:`ase_raman.models.metrics.frame_uncertainty`). A model file records
-``training["uncertainty_threshold_A3"]`` (3x the 95th percentile of the training frames'
-uncertainty): a run of at least ``min_frames`` consecutive frames above it is reported.
+``training["uncertainty_threshold_A3_per_atom"]`` (3x the 95th percentile of the training
+frames' uncertainty per atom; version-1 lambda-soap files hold
+``uncertainty_threshold_A3`` per frame instead): a run of at least ``min_frames``
+consecutive frames above it (times the frame's number of atoms) is reported. Per atom,
+because the uncertainty of an extensive alpha grows with the cell: a 3-atom molecule far
+outside the training data can have a smaller absolute uncertainty than a familiar
+96-atom cell.
 """
 
 from __future__ import annotations
@@ -47,9 +52,15 @@ def predict_frames_with_uncertainty(model, frames: Sequence[Atoms]
     return model.predict(frames), None
 
 
-def uncertainty_threshold(model: object) -> float | None:
-    """The model's extrapolation threshold in Angstrom^3, when it records one."""
+def uncertainty_threshold(model: object, n_atoms: int | np.ndarray | None = None
+                          ) -> float | np.ndarray | None:
+    """The model's extrapolation threshold in Angstrom^3 for frames of ``n_atoms`` atoms
+    (an int, or an array per frame), when it records one; None when it records none, or
+    records one per atom and ``n_atoms`` is not given."""
     training = getattr(model, "training", None) or {}
+    per_atom = training.get("uncertainty_threshold_A3_per_atom")
+    if per_atom is not None:
+        return None if n_atoms is None else float(per_atom) * np.asarray(n_atoms, float)
     value = training.get("uncertainty_threshold_A3")
     return float(value) if value is not None else None
 
@@ -63,7 +74,7 @@ def extrapolation_stretches(uncertainty: np.ndarray, threshold: float,
             if b - a >= min_frames]
 
 
-def warn_if_extrapolating(uncertainty: np.ndarray, threshold: float | None,
+def warn_if_extrapolating(uncertainty: np.ndarray, threshold: float | np.ndarray | None,
                           frame_numbers: Sequence[int] | None = None, source: str = "trajectory",
                           min_frames: int = DEFAULT_MIN_FRAMES) -> list[tuple[int, int]]:
     """Warn (:class:`ExtrapolationWarning`) naming the frames outside the training data.
@@ -80,9 +91,10 @@ def warn_if_extrapolating(uncertainty: np.ndarray, threshold: float | None,
         parts = [f"{numbers[a]}-{numbers[b - 1]}" for a, b in stretches[:10]]
         more = f" (and {len(stretches) - 10} more stretches)" if len(stretches) > 10 else ""
         worst = float(np.max(uncertainty))
+        limit = float(np.min(threshold))
         warnings.warn(
             f"{source}: frames {', '.join(parts)}{more} have a predicted uncertainty above "
-            f"{threshold:.3g} A^3 (max {worst:.3g} A^3): the model is extrapolating there "
+            f"{limit:.3g} A^3 (max {worst:.3g} A^3): the model is extrapolating there "
             "(new phase or temperature?); add such frames to the training set",
             ExtrapolationWarning, stacklevel=2)
     return stretches

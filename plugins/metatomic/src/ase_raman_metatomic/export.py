@@ -43,7 +43,8 @@ class LambdaSoapPolarizability(torch.nn.Module):
     """TorchScript-able lambda-SOAP ridge polarizability (Angstrom^3) for metatomic."""
 
     def __init__(self, featomic_hypers: dict, types: List[int], weights0: torch.Tensor,
-                 weights2: torch.Tensor, bias0: float, output: str = DEFAULT_OUTPUT):
+                 weights2: torch.Tensor, bias0: float, output: str = DEFAULT_OUTPUT,
+                 bias0_per_atom: bool = True):
         super().__init__()
         import featomic.torch
         from featomic.torch.clebsch_gordan import EquivariantPowerSpectrum
@@ -59,6 +60,9 @@ class LambdaSoapPolarizability(torch.nn.Module):
         self.register_buffer("weights0", weights0)  # (n_types, P0)
         self.register_buffer("weights2", weights2)  # (n_types, P2)
         self.bias0 = bias0
+        # lambda-soap learner version 2 learns lambda = 0 per atom: its intercept is a
+        # per-atom polarizability; version-1 models have one intercept per structure
+        self.bias0_per_atom = bias0_per_atom
         s2, s3, s6 = math.sqrt(2.0), math.sqrt(3.0), math.sqrt(6.0)
         # (l0, l2 m=-2..2) -> (xx, xy, xz, yx, yy, yz, zx, zy, zz), see ase_raman.tensors
         to_cart = torch.zeros(6, 9, dtype=torch.float64)
@@ -82,7 +86,9 @@ class LambdaSoapPolarizability(torch.nn.Module):
         dtype = systems[0].positions.dtype
         device = systems[0].positions.device
         spherical = torch.zeros(n, 6, dtype=dtype, device=device)
-        spherical[:, 0] = self.bias0
+        for i, system in enumerate(systems):
+            count = system.positions.shape[0] if self.bias0_per_atom else 1
+            spherical[i, 0] = self.bias0 * count
         features = self.calculator(systems, selected_keys=self.selected,
                                    neighbors_to_properties=True)
         for i in range(len(features.keys)):
@@ -171,7 +177,8 @@ def export_lambda_soap(model, path: str | Path, output: str = DEFAULT_OUTPUT,
     featomic_hypers = hypers.featomic_hypers()
     module = LambdaSoapPolarizability(
         featomic_hypers, types, torch.zeros(len(types), 1, dtype=torch.float64),
-        torch.zeros(len(types), 1, dtype=torch.float64), 0.0, output)
+        torch.zeros(len(types), 1, dtype=torch.float64), 0.0, output,
+        bias0_per_atom=bool(getattr(model, "lambda0_per_atom", False)))
     w0, w2 = _matched_weights(model, module.calculator, types)
     block0 = model.blocks[0]
     module.weights0 = torch.tensor(w0, dtype=torch.float64)
