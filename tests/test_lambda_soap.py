@@ -171,3 +171,25 @@ def test_mixed_cell_sizes_fit_within_each_size_and_extensively():
     doubled = held_out[0].repeat((2, 1, 1))
     np.testing.assert_allclose(model.predict([doubled])[0], 2 * model.predict(held_out[:1])[0],
                                rtol=1e-9, atol=1e-9)
+
+
+def test_a_version_1_model_keeps_predicting_as_fitted(tmp_path, water_bulk):
+    """A model whose lambda = 0 block was fitted extensively (learner version 1, flag
+    ``lambda0_per_atom`` False in its file) loads with that flag and predicts as before."""
+    from ase_raman.models.ridge import fit_ridge_block
+    from ase_raman.tensors import cartesian_to_spherical
+
+    frames = water_bulk[:40]
+    model = LambdaSoapRidge(hypers=SMALL_HYPERS, n_folds=3).fit(frames)
+    features = model.featurizer.compute_arrays(frames)
+    l0, _ = cartesian_to_spherical(np.array([a.info["polarizability"] for a in frames]))
+    model.blocks[0] = fit_ridge_block(features.lambda0, l0, centre=True, n_folds=3)
+    model.lambda0_per_atom = False
+    expected = model.predict(water_bulk[40:43])
+    model.save(tmp_path / "v1.npz")
+    loaded = LambdaSoapRidge.load(tmp_path / "v1.npz")
+    assert loaded.lambda0_per_atom is False
+    np.testing.assert_allclose(loaded.predict(water_bulk[40:43]), expected, rtol=1e-10)
+    # the extensive block read per atom would be off by the atom count
+    loaded.lambda0_per_atom = True
+    assert not np.allclose(loaded.predict(water_bulk[40:43]), expected, rtol=1e-3)

@@ -120,6 +120,7 @@ class LambdaSoapRidge:
             raise UsageError(f"need >= 2 structures with (n, 3, 3) targets, got {n} and "
                              f"{reference.shape}")
         l0, l2 = cartesian_to_spherical(reference)
+        self.lambda0_per_atom = True  # every new fit is version 2, also after a v1 load
         atoms = self.lambda0_atoms(features)
         self.blocks = {
             0: fit_ridge_block(self.lambda0_inputs(features), l0 / atoms[:, None],
@@ -137,8 +138,7 @@ class LambdaSoapRidge:
             "n_folds": self.n_folds,
         }
         if all(block.has_uncertainty for block in self.blocks.values()):
-            train_unc = (frame_uncertainty(self.predict_features_std(features))
-                         / np.asarray(features.n_atoms, float))
+            train_unc = frame_uncertainty(self.predict_features_std(features)) / atoms
             p95 = float(np.percentile(train_unc, 95))
             self.training["uncertainty_train_p95_A3_per_atom"] = p95
             self.training["uncertainty_threshold_A3_per_atom"] = EXTRAPOLATION_FACTOR * p95
