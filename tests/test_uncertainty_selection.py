@@ -175,7 +175,55 @@ def test_learning_curve_cli(test_data, tmp_path, capsys):
     assert float(rows[1]["r2_lambda0"]) > float(rows[0]["r2_lambda0"])
     assert (tmp_path / "curve.png").stat().st_size > 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert summary["n_test"] == 40
+    assert summary["n_test"] == 40 and summary["per_atom"] is False
+    assert main(["learning-curve", str(test_data / "water_bulk_200.xyz"), "--alpha-key",
+                 "alpha", "--alpha-unit", "bohr3", "--sizes", "10", "--repeats", "1",
+                 "--hypers", json.dumps(HYPERS), "-o", str(out), "--per-atom",
+                 "--quiet"]) == 0
+    row = next(csv.DictReader(out.open()))
+    assert "rmse_lambda0_A3_per_atom" in row and "rmse_lambda0_A3" not in row
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["per_atom"] is True
+
+
+def test_per_atom_learning_curve_removes_cell_size_from_r2(water_bulk):
+    from ase_raman.models.learning_curve import learning_curve
+
+    def learner():
+        return LambdaSoapRidge(hypers=HYPERS, quiet=True)
+
+    # one cell size: scoring per atom divides every tensor by the same 96, so R^2 is
+    # unchanged and the RMSE shrinks exactly 96-fold
+    pool, test = water_bulk[:100], water_bulk[140:180]
+    whole = learning_curve(learner, pool, test, [10, 30], repeats=2)
+    per_atom = learning_curve(learner, pool, test, [10, 30], repeats=2, per_atom=True)
+    np.testing.assert_allclose(per_atom.column("r2_lambda0"), whole.column("r2_lambda0"))
+    np.testing.assert_allclose(per_atom.column("rmse_lambda0_A3_per_atom"),
+                               whole.column("rmse_lambda0_A3") / 96)
+    assert "rmse_A3" not in per_atom.rows[0]
+
+    # half the cells doubled (alpha of a periodic repeat is exactly twice the cell's):
+    # pooled over the two sizes the whole-cell lambda = 0 R^2 looks excellent from 10
+    # tensors on because it mostly scores the size; per atom it is the within-size R^2
+    def doubled(frames):
+        out = []
+        for atoms in frames:
+            big = atoms.repeat((2, 1, 1))
+            big.info["polarizability"] = 2 * np.asarray(atoms.info["polarizability"])
+            out.append(big)
+        return out
+
+    mixed_pool = [*pool[:50], *doubled(pool[50:])]
+    mixed_test = [*test[:20], *doubled(test[20:])]
+    mixed_whole = learning_curve(learner, mixed_pool, mixed_test, [10], repeats=2)
+    mixed_per_atom = learning_curve(learner, mixed_pool, mixed_test, [10], repeats=2,
+                                    per_atom=True)
+    inflated = mixed_whole.rows[0]["r2_lambda0"]
+    honest = mixed_per_atom.rows[0]["r2_lambda0"]
+    print(inflated, honest, whole.rows[0]["r2_lambda0"])
+    assert inflated > 0.99
+    assert honest < inflated - 0.05
+    # (the per-atom features of a doubled cell equal the cell's: same score as one size)
+    assert abs(honest - whole.rows[0]["r2_lambda0"]) < 0.05
 
 
 def test_select_cli_writes_poscars_and_index(test_data, tmp_path, model):

@@ -2,7 +2,9 @@
 
 CSV columns: ``n_train``, ``repeats``, then for each metric its mean and ``_std`` over
 repeats: ``r2``, ``r2_lambda0``, ``r2_lambda2``, ``r2_diagonal``, ``r2_offdiagonal``,
-``rmse_A3``, ``rmse_lambda0_A3``, ``rmse_lambda2_A3``.
+``rmse_A3``, ``rmse_lambda0_A3``, ``rmse_lambda2_A3``. With ``--per-atom`` the tensors
+are scored per atom (for data that mix cell sizes) and the RMSE columns end in
+``_per_atom`` (Angstrom^3 per atom).
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--test-fraction", type=float, default=0.2,
                         help="held-out fraction (default 0.2)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--per-atom", action="store_true",
+                        help="score alpha per atom: use when the data mix cell sizes, where "
+                             "the whole-cell lambda=0 R^2 mostly measures size")
     parser.add_argument("-o", "--output", required=True, metavar="curve.csv")
     parser.add_argument("--png", default=None, metavar="curve.png")
     parser.add_argument("--quiet", action="store_true")
@@ -48,7 +53,8 @@ def _write_png(path: Path, curve) -> None:
                     capsize=3, label=label)
     ax.set_xscale("log")
     ax.set_xlabel("training tensors")
-    ax.set_ylabel(f"held-out $R^2$ ({curve.n_test} structures)")
+    per_atom = ", per atom" if curve.per_atom else ""
+    ax.set_ylabel(f"held-out $R^2$ ({curve.n_test} structures{per_atom})")
     ax.legend()
     fig.tight_layout()
     with atomic_output(path) as tmp:
@@ -76,7 +82,8 @@ def run(args: argparse.Namespace) -> int:
     pool = [frames[i] for i in order[n_test:]]
 
     curve = learning_curve(lambda: learner_cls(hypers=hypers, quiet=args.quiet), pool, test,
-                           sizes, repeats=args.repeats, seed=args.seed)
+                           sizes, repeats=args.repeats, seed=args.seed,
+                           per_atom=args.per_atom)
     columns = list(curve.rows[0])
     with atomic_output(args.output) as tmp, open(tmp, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns)
@@ -84,5 +91,6 @@ def run(args: argparse.Namespace) -> int:
         writer.writerows(curve.rows)
     if args.png:
         _write_png(Path(args.png), curve)
-    print_json_line({"n_test": curve.n_test, "pool": len(pool), "rows": curve.rows})
+    print_json_line({"n_test": curve.n_test, "pool": len(pool), "per_atom": curve.per_atom,
+                     "rows": curve.rows})
     return 0

@@ -4,6 +4,12 @@ For every training-set size and repeat, a random subset of the training pool is 
 scored on the same held-out structures (:func:`ase_raman.models.metrics.regression_metrics`).
 Learners with ``fit_features`` (lambda-soap) featurise the pool once; any other learner is
 refitted from frames.
+
+``per_atom=True`` scores alpha per atom (predicted and reference tensors divided by each
+test structure's number of atoms). Use it when the data mix cell sizes: pooled over
+sizes, the lambda = 0 R^2 of whole-cell tensors mostly measures that alpha grows with the
+number of atoms, not how well the model learned the fluctuations within a cell. The RMSE
+columns are then in Angstrom^3 per atom and carry ``_per_atom`` in their names.
 """
 
 from __future__ import annotations
@@ -26,19 +32,28 @@ CURVE_METRICS = ("r2", "r2_lambda0", "r2_lambda2", "r2_diagonal", "r2_offdiagona
 @dataclass
 class LearningCurve:
     """``rows``: one dict per size with ``n_train``, ``repeats`` and, per metric, the mean
-    (``r2_lambda0``) and standard deviation (``r2_lambda0_std``) over repeats."""
+    (``r2_lambda0``) and standard deviation (``r2_lambda0_std``) over repeats;
+    ``per_atom``: whether the tensors were scored per atom."""
 
     rows: list[dict[str, float]]
     n_test: int
+    per_atom: bool = False
 
     def column(self, name: str) -> np.ndarray:
         return np.array([row[name] for row in self.rows])
 
 
+def curve_metric_name(metric: str, per_atom: bool) -> str:
+    """Column name of ``metric`` (one of :data:`CURVE_METRICS`): RMSEs scored per atom are
+    in Angstrom^3 per atom and say so (``rmse_lambda0_A3_per_atom``)."""
+    return f"{metric}_per_atom" if per_atom and metric.startswith("rmse") else metric
+
+
 def learning_curve(make_learner: Callable[[], object], pool: Sequence[Atoms],
                    test: Sequence[Atoms], sizes: Sequence[int], repeats: int = 5,
-                   seed: int = 0) -> LearningCurve:
-    """Fit ``make_learner()`` on random subsets of ``pool`` of each size; score on ``test``."""
+                   seed: int = 0, per_atom: bool = False) -> LearningCurve:
+    """Fit ``make_learner()`` on random subsets of ``pool`` of each size; score on ``test``
+    (per atom with ``per_atom``, see the module docstring)."""
     sizes = sorted({int(s) for s in sizes})
     if not sizes or sizes[0] < 2 or sizes[-1] > len(pool):
         raise UsageError(f"--sizes must lie in [2, {len(pool)}] (the training pool), got "
@@ -48,6 +63,8 @@ def learning_curve(make_learner: Callable[[], object], pool: Sequence[Atoms],
     rng = np.random.default_rng(seed)
     pool_ref = reference_polarizabilities(pool)
     test_ref = reference_polarizabilities(test)
+    scale = np.array([len(a) for a in test], dtype=float) if per_atom else np.ones(len(test))
+    test_ref = test_ref / scale[:, None, None]
 
     probe = make_learner()
     precomputed = None
@@ -71,12 +88,14 @@ def learning_curve(make_learner: Callable[[], object], pool: Sequence[Atoms],
             else:
                 learner.fit([pool[i] for i in chosen])
                 predicted = learner.predict(list(test))
+            predicted = np.asarray(predicted).reshape(-1, 3, 3) / scale[:, None, None]
             scores.append(regression_metrics(predicted, test_ref))
         row: dict[str, float] = {"n_train": size, "repeats": repeats}
-        for name in CURVE_METRICS:
-            values = np.array([s[name] for s in scores])
+        for metric in CURVE_METRICS:
+            values = np.array([s[metric] for s in scores])
+            name = curve_metric_name(metric, per_atom)
             row[name] = float(np.mean(values))
             row[f"{name}_std"] = float(np.std(values))
         rows.append(row)
-    return LearningCurve(rows=rows, n_test=len(test))
+    return LearningCurve(rows=rows, n_test=len(test), per_atom=per_atom)
 
