@@ -203,3 +203,37 @@ def test_active_learning_loop(tmp_path):
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert set(result) == {"random", "fps", "uncertainty", "mixed", "variance", "integrated"}
     assert "n=  30" in proc.stdout
+
+
+def test_active_learning_loop_oracle_and_fps_only():
+    """The oracle yardstick picks, per step, the candidate whose label most raises the
+    validation R^2 (checked against refits done here); fps-only starts by fps."""
+    import importlib.util
+
+    from ase_raman.io import read_reference
+
+    spec = importlib.util.spec_from_file_location("al_loop",
+                                                  EXAMPLES / "active_learning_loop.py")
+    loop = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loop)
+    hypers = {"cutoff": 3.5, "max_radial": 3, "max_angular": 2}
+    frames = read_reference(REPO / "tests" / "data" / "water_bulk_200.xyz",
+                            alpha_key="alpha", alpha_unit="bohr3", index=":80")
+    model = loop.LambdaSoapRidge(hypers=hypers)
+    model.set_species(frames)
+    features = model.featurizer.compute_arrays(frames)
+    reference = np.array([a.info["polarizability"] for a in frames])
+    chosen, candidates, validation = list(range(8)), np.arange(20, 26), np.arange(50, 80)
+    pick = loop.oracle_picks(model.hypers, features, reference, chosen, candidates,
+                             validation, 1)
+    scores = [min(loop.held_out_r2(
+        loop.fitted(model.hypers, features.take([*chosen, c]), reference[[*chosen, c]]),
+        features.take(validation), reference[validation])) for c in candidates]
+    assert pick == [int(candidates[int(np.argmax(scores))])]
+    assert max(scores) > min(scores)
+
+    results = loop.run_loop(frames, n_test=20, start=6, step=3, rounds=2, target=0.9,
+                            hypers=hypers, strategies=("fps-only", "oracle"),
+                            n_validation=15, oracle_candidates=4)
+    assert [n for n, *_ in results["oracle"]["curve"]] == [6, 9]
+    assert [n for n, *_ in results["fps-only"]["curve"]] == [6, 9]
