@@ -53,6 +53,18 @@ def test_verdict_says_when_it_disagrees():
     assert len(verdict({"a350": systems["a350"], "zb": systems["zb"]})) == 5
 
 
+def test_residence_time_only_for_an_alpha_lattice():
+    """Without a series the verdict gives the fastest system's width, and the Ag residence
+    time from D only where the hop length of the bcc alpha lattice applies."""
+    alpha = {**_system(500, 2e-5, 0.8, 1.5), "phase": "alpha"}
+    wurtzite = {**_system(300, 3e-5, 0.4, 9.0), "phase": "wurtzite"}
+    zb = {**_system(300, 1e-9, 0.2, 20.0), "phase": "zincblende"}
+    line = verdict({"a": alpha, "zb": zb})[3]
+    assert "central-peak width in a: 1.5" in line and "residence time" in line
+    line = verdict({"w": wurtzite, "zb": zb})[3]
+    assert "central-peak width in w: 9.0" in line and "residence time" not in line
+
+
 def test_time_scales():
     # Gamma = 1 cm^-1 <-> tau = 1 / (2 pi c) = 5.3 ps
     assert correlation_time_ps(1.0) == pytest.approx(1e12 / (2 * math.pi * 2.99792458e10),

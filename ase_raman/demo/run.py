@@ -451,8 +451,10 @@ def verdict(systems: dict[str, dict], series: dict[str, Any] | None = None) -> l
         from .agi import ALPHA_AGI_A
 
         d_fastest = float(systems[fastest]["D_cm2_s"])
+        # the hop length l = a / (2 sqrt 2) holds for the bcc iodide lattice of alpha-AgI
+        bcc = systems[fastest].get("phase", "alpha") == "alpha"
         hop = (f"; mean Ag residence time from D_Ag {hop_time_ps(d_fastest, ALPHA_AGI_A):.1f}"
-               " ps" if d_fastest > 0 else "")
+               " ps" if d_fastest > 0 and bcc else "")
         trend = (f"central-peak width in {fastest}: {width:.1f} cm^-1 (correlation time "
                  f"{correlation_time_ps(width):.1f} ps{hop})" if width > 0
                  else f"no central-peak width fitted for {fastest}")
