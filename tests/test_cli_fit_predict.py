@@ -41,6 +41,30 @@ def test_fit_writes_model_parity_and_json(fitted_model):
     assert ase_raman.load_model(path).metadata["training"]["n_test"] == 50
 
 
+def test_fit_on_mixed_cell_sizes_reports_r2_per_atom(test_data, tmp_path, capsys):
+    """Half the cells doubled (alpha of a periodic repeat is twice the cell's): the
+    whole-cell lambda=0 R^2 is inflated by size; the summary adds the per-atom one."""
+    from ase.io import write
+
+    frames = read(test_data / "water_bulk_200.xyz", index=":80")
+    doubled = [atoms.repeat((2, 1, 1)) for atoms in frames[40:]]
+    for big, atoms in zip(doubled, frames[40:]):
+        big.info["alpha"] = 2 * np.asarray(atoms.info["alpha"])
+    write(tmp_path / "mixed.xyz", [*frames[:40], *doubled])
+    assert main(["fit", str(tmp_path / "mixed.xyz"), "--alpha-key", "alpha", "--alpha-unit",
+                 "bohr3", "--hypers", FAST_HYPERS, "-o", str(tmp_path / "m.npz")]) == 0
+    out = capsys.readouterr().out
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert "cell sizes differ (96-192 atoms)" in out
+    assert summary["r2_lambda0"] > 0.99
+    assert summary["r2_lambda0_per_atom"] < summary["r2_lambda0"] - 0.05
+    assert 0 < summary["r2_lambda2_per_atom"] <= 1
+
+
+def test_fit_on_one_cell_size_has_no_per_atom_keys(fitted_model):
+    assert "r2_lambda0_per_atom" not in fitted_model[1]
+
+
 def test_predict_writes_extxyz_with_polarizability(fitted_model, test_data, tmp_path):
     path, _ = fitted_model
     out = tmp_path / "pred.xyz"

@@ -2,7 +2,10 @@
 
 The last stdout line is one JSON object with ``n_train``, ``n_test``, ``r2``,
 ``r2_lambda0``, ``r2_lambda2``, ``rmse_A3`` (test-set figures when --test-fraction > 0,
-training-set figures otherwise, flagged by ``"metrics_on"``), plus the model path.
+training-set figures otherwise, flagged by ``"metrics_on"``), plus the model path. When
+the evaluated structures differ in size it adds ``r2_lambda0_per_atom`` and
+``r2_lambda2_per_atom`` (alpha per atom): the whole-cell lambda=0 R^2 then mostly
+measures that alpha grows with the number of atoms.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ def _split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def run(args: argparse.Namespace) -> int:
     from ..models.base import reference_polarizabilities
-    from ..models.metrics import regression_metrics
+    from ..models.metrics import per_atom, regression_metrics
     from ..models.parity import write_parity_plot
     from ..models.registry import get_learner
     from ._common import parse_json_option, print_json_line, read_reference_files
@@ -78,6 +81,16 @@ def run(args: argparse.Namespace) -> int:
         "metrics_on": "test" if test else "train",
         **{k: v for k, v in metrics.items() if k != "n"},
     }
+    sizes = np.array([len(atoms) for atoms in evaluated])
+    if len(np.unique(sizes)) > 1:
+        intensive = regression_metrics(per_atom(predicted, sizes), per_atom(reference, sizes))
+        summary["r2_lambda0_per_atom"] = intensive["r2_lambda0"]
+        summary["r2_lambda2_per_atom"] = intensive["r2_lambda2"]
+        if not args.quiet:
+            print(f"cell sizes differ ({sizes.min()}-{sizes.max()} atoms): R^2 per atom "
+                  f"lambda=0 {intensive['r2_lambda0']:.3f}, lambda=2 "
+                  f"{intensive['r2_lambda2']:.3f} (whole-cell lambda=0 "
+                  f"{metrics['r2_lambda0']:.3f} mostly measures size)")
     if hasattr(model, "training"):
         model.training.update({"sources": [str(p) for p in args.train], **summary})
     model.save(output)

@@ -22,6 +22,7 @@ from ase import Atoms
 
 from ..errors import UsageError
 from .base import reference_polarizabilities
+from .metrics import per_atom as per_atom_tensors
 from .metrics import regression_metrics
 
 #: Metrics reported per size (mean and standard deviation over repeats).
@@ -63,8 +64,8 @@ def learning_curve(make_learner: Callable[[], object], pool: Sequence[Atoms],
     rng = np.random.default_rng(seed)
     pool_ref = reference_polarizabilities(pool)
     test_ref = reference_polarizabilities(test)
-    scale = np.array([len(a) for a in test], dtype=float) if per_atom else np.ones(len(test))
-    test_ref = test_ref / scale[:, None, None]
+    test_atoms = [len(a) for a in test] if per_atom else np.ones(len(test))
+    test_ref = per_atom_tensors(test_ref, test_atoms)
 
     probe = make_learner()
     precomputed = None
@@ -88,8 +89,8 @@ def learning_curve(make_learner: Callable[[], object], pool: Sequence[Atoms],
             else:
                 learner.fit([pool[i] for i in chosen])
                 predicted = learner.predict(list(test))
-            predicted = np.asarray(predicted).reshape(-1, 3, 3) / scale[:, None, None]
-            scores.append(regression_metrics(predicted, test_ref))
+            scores.append(regression_metrics(per_atom_tensors(predicted, test_atoms),
+                                             test_ref))
         row: dict[str, float] = {"n_train": size, "repeats": repeats}
         for metric in CURVE_METRICS:
             values = np.array([s[metric] for s in scores])

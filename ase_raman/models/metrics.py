@@ -42,6 +42,14 @@ def regression_metrics(predicted: np.ndarray, reference: np.ndarray) -> dict[str
     }
 
 
+def per_atom(tensors: np.ndarray, n_atoms) -> np.ndarray:
+    """Tensors (n, 3, 3) divided by each structure's number of atoms (n,): Angstrom^3 per
+    atom. Score these when the data mix cell sizes: pooled over sizes, the lambda = 0
+    R^2 of whole-cell tensors mostly measures that alpha grows with the number of atoms."""
+    counts = np.asarray(n_atoms, dtype=float).reshape(-1, 1, 1)
+    return np.asarray(tensors, dtype=float).reshape(-1, 3, 3) / counts
+
+
 def frame_uncertainty(std: np.ndarray) -> np.ndarray:
     """Per-frame scalar uncertainty (n,) in Angstrom^3 from (n, 3, 3) standard deviations:
     the root-mean-square over the nine Cartesian components (comparable with ``rmse_A3``)."""
