@@ -48,7 +48,7 @@ def test_fit_on_mixed_cell_sizes_reports_r2_per_atom(test_data, tmp_path, capsys
 
     frames = read(test_data / "water_bulk_200.xyz", index=":80")
     doubled = [atoms.repeat((2, 1, 1)) for atoms in frames[40:]]
-    for big, atoms in zip(doubled, frames[40:]):
+    for big, atoms in zip(doubled, frames[40:], strict=True):
         big.info["alpha"] = 2 * np.asarray(atoms.info["alpha"])
     write(tmp_path / "mixed.xyz", [*frames[:40], *doubled])
     assert main(["fit", str(tmp_path / "mixed.xyz"), "--alpha-key", "alpha", "--alpha-unit",

@@ -193,3 +193,29 @@ def test_a_version_1_model_keeps_predicting_as_fitted(tmp_path, water_bulk):
     # the extensive block read per atom would be off by the atom count
     loaded.lambda0_per_atom = True
     assert not np.allclose(loaded.predict(water_bulk[40:43]), expected, rtol=1e-3)
+
+
+def test_feature_scaling_is_recorded_and_older_files_read_as_per_property(tmp_path, water_bulk):
+    """Version 3 chooses the feature scaling per block by CV and records it; files written
+    before (no ``feature_scaling`` key) scaled per property and still predict as fitted."""
+    from ase_raman.models.modelfile import read_model_file, write_model_file
+
+    model = LambdaSoapRidge(hypers=SMALL_HYPERS, n_folds=3).fit(water_bulk[:40])
+    assert model.metadata["learner_version"] == "3"
+    for lam in (0, 2):
+        assert model.training[f"feature_scaling_lambda{lam}"] in ("global", "per_property")
+        assert model.training[f"feature_scaling_lambda{lam}"] == model.blocks[lam].feature_scaling
+    model.save(tmp_path / "v3.npz")
+    loaded = LambdaSoapRidge.load(tmp_path / "v3.npz")
+    assert {lam: b.feature_scaling for lam, b in loaded.blocks.items()} == {
+        lam: b.feature_scaling for lam, b in model.blocks.items()}
+
+    arrays, meta = read_model_file(tmp_path / "v3.npz")
+    for block in meta["blocks"].values():
+        del block["feature_scaling"]
+    meta["learner_version"] = "2"
+    write_model_file(tmp_path / "v2.npz", arrays, meta)
+    older = LambdaSoapRidge.load(tmp_path / "v2.npz")
+    assert all(b.feature_scaling == "per_property" for b in older.blocks.values())
+    np.testing.assert_allclose(older.predict(water_bulk[40:43]), model.predict(water_bulk[40:43]),
+                               rtol=1e-10)

@@ -80,7 +80,8 @@ class LambdaSoapRidge:
     """
 
     name: ClassVar[str] = "lambda-soap"
-    learner_version: ClassVar[str] = "2"
+    #: 2: lambda = 0 learned per atom; 3: feature scaling chosen by CV per block
+    learner_version: ClassVar[str] = "3"
     distribution: ClassVar[str] = "ase-raman"
 
     def __init__(self, hypers: dict[str, Any] | LambdaSoapHypers | None = None,
@@ -120,7 +121,7 @@ class LambdaSoapRidge:
             raise UsageError(f"need >= 2 structures with (n, 3, 3) targets, got {n} and "
                              f"{reference.shape}")
         l0, l2 = cartesian_to_spherical(reference)
-        self.lambda0_per_atom = True  # every new fit is version 2, also after a v1 load
+        self.lambda0_per_atom = True  # every new fit is version 3, also after an older load
         atoms = self.lambda0_atoms(features)
         self.blocks = {
             0: fit_ridge_block(self.lambda0_inputs(features), l0 / atoms[:, None],
@@ -135,6 +136,8 @@ class LambdaSoapRidge:
             ("cv_rmse_lambda0_A3_per_atom" if self.lambda0_per_atom
              else "cv_rmse_lambda0_A3"): self.blocks[0].cv_rmse,
             "cv_rmse_lambda2_A3": self.blocks[2].cv_rmse,
+            "feature_scaling_lambda0": self.blocks[0].feature_scaling,
+            "feature_scaling_lambda2": self.blocks[2].feature_scaling,
             "n_folds": self.n_folds,
         }
         if all(block.has_uncertainty for block in self.blocks.values()):
@@ -175,6 +178,7 @@ class LambdaSoapRidge:
                     cv_rmse=float(block_meta["cv_rmse"]),
                     noise_var=float(block_meta.get("noise_var", float("nan"))),
                     calibration=float(block_meta.get("calibration", 1.0)),
+                    feature_scaling=str(block_meta.get("feature_scaling", "per_property")),
                     **{name: np.asarray(arrays[f"lambda{lam}_{name}"], dtype=float)
                        for name in _POSTERIOR_FIELDS if f"lambda{lam}_{name}" in arrays},
                 )
@@ -202,7 +206,8 @@ class LambdaSoapRidge:
             "lambda0_per_atom": self.lambda0_per_atom,
             "blocks": {str(lam): {"intercept": b.intercept, "penalty": b.penalty,
                                   "cv_rmse": b.cv_rmse, "noise_var": b.noise_var,
-                                  "calibration": b.calibration}
+                                  "calibration": b.calibration,
+                                  "feature_scaling": b.feature_scaling}
                        for lam, b in self.blocks.items()},
             "training": self.training,
         }

@@ -5,12 +5,25 @@ A block holds ``n`` samples (structures) with ``c`` components each (1 for lambd
 components, so a lambda = 2 model without intercept and without centring is exactly
 equivariant: rotating the features by ``D2(R)`` rotates the prediction by ``D2(R)``.
 
-Features are standardised per property: lambda = 0 by mean and standard deviation (with
-an intercept); lambda = 2 only by the root-mean-square over samples and components (no
-centring, no intercept: both would break equivariance). The penalty is chosen on a log
-grid relative to the mean eigenvalue of the standardised Gram matrix, by k-fold
-cross-validation over structures (all components of a structure stay in one fold; folds
-are stratified by the size of the structures' features, see :func:`_stratified_order`).
+Features are centred for lambda = 0 (with an intercept); lambda = 2 is neither centred
+nor given an intercept (both would break equivariance). They are then scaled in one of
+two ways (:data:`FEATURE_SCALINGS`), chosen with the penalty by cross-validation:
+
+* ``"global"``: one scale for all properties (the root-mean-square of the centred
+  features), i.e. the prior ``w ~ N(0, s2/lam I)`` on the features as they are, the
+  linear-kernel SOAP model. Rare features stay small.
+* ``"per_property"``: each property to unit standard deviation (lambda = 0) or unit
+  root-mean-square (lambda = 2). Puts rare, noisy features on an equal footing.
+
+Measured with random training sets (ten-odd to a hundred structures): global scaling
+learned lambda = 2 much faster everywhere (water bulk R^2 0.91 against 0.87 from 40
+structures; AgI 0.98-0.99 against 0.88-0.91 from 6); for lambda = 0 either can win,
+so the cross-validation decides per block.
+
+The penalty is chosen on a log grid relative to the mean eigenvalue of the scaled Gram
+matrix, by k-fold cross-validation over structures (all components of a structure stay
+in one fold; folds are stratified by the size of the structures' features, see
+:func:`_stratified_order`; both scalings are scored on the same folds).
 
 Predictive uncertainty (Bayesian linear regression, calibrated)
 ---------------------------------------------------------------
@@ -35,6 +48,8 @@ import numpy as np
 DEFAULT_PENALTY_GRID: np.ndarray = np.logspace(-9, 1, 21)
 #: Singular directions with s^2 below this fraction of the penalty are treated as prior.
 POSTERIOR_RANK_CUTOFF: float = 1e-3
+#: Feature scalings tried by cross-validation (the first one is used without CV).
+FEATURE_SCALINGS: tuple[str, ...] = ("global", "per_property")
 
 
 @dataclass
@@ -55,6 +70,9 @@ class RidgeBlock:
     posterior_weights: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (r,)
     noise_var: float = float("nan")
     calibration: float = 1.0
+    #: how ``scale`` was chosen (one of :data:`FEATURE_SCALINGS`); files written before
+    #: version 3 of the learner scaled per property
+    feature_scaling: str = "per_property"
 
     def standardise(self, features: np.ndarray) -> np.ndarray:
         return (features - self.mean) / self.scale
@@ -98,14 +116,17 @@ def _stratified_order(x: np.ndarray, seed: int) -> np.ndarray:
     return shuffled[np.argsort(size, kind="stable")]
 
 
-def _standardisation(features: np.ndarray, centre: bool) -> tuple[np.ndarray, np.ndarray]:
+def _standardisation(features: np.ndarray, centre: bool, scaling: str = "per_property"
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Mean (zeros unless ``centre``) and scale (P,) of (n, c, P) features."""
+    if scaling not in FEATURE_SCALINGS:
+        raise ValueError(f"feature scaling must be one of {FEATURE_SCALINGS}, got {scaling!r}")
     flat = features.reshape(-1, features.shape[-1])
-    if centre:
-        mean = flat.mean(axis=0)
-        scale = flat.std(axis=0)
-    else:
-        mean = np.zeros(flat.shape[1])
-        scale = np.sqrt(np.mean(flat**2, axis=0))
+    mean = flat.mean(axis=0) if centre else np.zeros(flat.shape[1])
+    scale = np.sqrt(np.mean((flat - mean) ** 2, axis=0))
+    if scaling == "global":
+        rms = float(np.sqrt(np.mean(scale**2)))
+        return mean, np.full_like(scale, rms if rms > 0 else 1.0)
     tiny = scale <= 1e-12 * max(float(scale.max(initial=0.0)), 1e-300)
     scale[tiny] = 1.0
     return mean, scale
@@ -132,6 +153,33 @@ class _Decomposition:
         return self.vt[keep].T.copy(), 1.0 / (self.s[keep] ** 2 + penalty)
 
 
+@dataclass
+class _CrossValidation:
+    """Summed squared held-out errors per penalty, and each fold's pieces."""
+
+    errors: np.ndarray  # (n_pen,)
+    folds: list[tuple[_Decomposition, np.ndarray, np.ndarray]]
+
+
+def _cross_validate(x: np.ndarray, y: np.ndarray, centre: bool, penalties: np.ndarray,
+                    order: np.ndarray, folds: int) -> _CrossValidation:
+    n, c, p = x.shape
+    errors = np.zeros(len(penalties))
+    fold_data = []
+    for k in range(folds):
+        test = order[k::folds]
+        train = np.setdiff1d(order, test)
+        y_tr = y[train].reshape(-1)
+        mu_tr = float(y_tr.mean()) if centre else 0.0
+        dec = _Decomposition.of(x[train].reshape(-1, p), y_tr - mu_tr)
+        x_te = x[test].reshape(-1, p)
+        pred = x_te @ dec.weights(penalties).T + mu_tr  # (rows, n_pen)
+        residual = pred - y[test].reshape(-1, 1)
+        errors += np.sum(residual**2, axis=0)
+        fold_data.append((dec, x_te, residual))
+    return _CrossValidation(errors=errors, folds=fold_data)
+
+
 def fit_ridge_block(
     features: np.ndarray,
     targets: np.ndarray,
@@ -139,42 +187,43 @@ def fit_ridge_block(
     n_folds: int = 5,
     penalty_grid: np.ndarray = DEFAULT_PENALTY_GRID,
     seed: int = 0,
+    scalings: tuple[str, ...] = FEATURE_SCALINGS,
 ) -> RidgeBlock:
-    """Fit ``targets`` (n, c) from ``features`` (n, c, P) with a CV-chosen penalty."""
+    """Fit ``targets`` (n, c) from ``features`` (n, c, P), choosing the feature scaling
+    (of ``scalings``) and the penalty by cross-validation."""
     n, c, p = features.shape
     if targets.shape != (n, c):
         raise ValueError(f"targets shape {targets.shape} does not match features {features.shape}")
-    mean, scale = _standardisation(features, centre)
-    x = (features - mean) / scale
     y_mean = float(targets.mean()) if centre else 0.0
     y = targets - y_mean
-
-    gram_scale = float(np.sum(x**2)) / max(min(n * c, p), 1)
-    penalties = penalty_grid * max(gram_scale, 1e-300)
-
     folds = min(n_folds, n)
+
+    trials = []
+    order = None
+    for scaling in scalings:
+        mean, scale = _standardisation(features, centre, scaling)
+        x = (features - mean) / scale
+        gram_scale = float(np.sum(x**2)) / max(min(n * c, p), 1)
+        penalties = penalty_grid * max(gram_scale, 1e-300)
+        cv = None
+        if folds >= 2:
+            if order is None:  # the same folds for every scaling
+                order = _stratified_order(x, seed)
+            cv = _cross_validate(x, y, centre, penalties, order, folds)
+        trials.append((scaling, mean, scale, x, penalties, cv))
+        if cv is None:
+            break
+    scaling, mean, scale, x, penalties, cv = min(
+        trials, key=lambda t: float(np.min(t[5].errors)) if t[5] is not None else 0.0)
+
     noise_var, calibration = float("nan"), 1.0
-    if folds >= 2:
-        order = _stratified_order(x, seed)
-        errors = np.zeros(len(penalties))
-        fold_data = []
-        for k in range(folds):
-            test = order[k::folds]
-            train = np.setdiff1d(order, test)
-            y_tr = y[train].reshape(-1)
-            mu_tr = float(y_tr.mean()) if centre else 0.0
-            dec = _Decomposition.of(x[train].reshape(-1, p), y_tr - mu_tr)
-            x_te = x[test].reshape(-1, p)
-            pred = x_te @ dec.weights(penalties).T + mu_tr  # (rows, n_pen)
-            residual = pred - y[test].reshape(-1, 1)
-            errors += np.sum(residual**2, axis=0)
-            fold_data.append((dec, x_te, residual))
-        best = int(np.argmin(errors))
-        cv_rmse = float(np.sqrt(errors[best] / (n * c)))
+    if cv is not None:
+        best = int(np.argmin(cv.errors))
+        cv_rmse = float(np.sqrt(cv.errors[best] / (n * c)))
         noise_var = cv_rmse**2
         # calibration: held-out squared errors over the predicted variances
         ratios = []
-        for dec, x_te, residual in fold_data:
+        for dec, x_te, residual in cv.folds:
             basis, inv_eig = dec.posterior(penalties[best])
             var = noise_var * (1.0 + _leverage(x_te, basis, inv_eig, penalties[best]))
             ratios.append(residual[:, best] ** 2 / var)
@@ -189,4 +238,5 @@ def fit_ridge_block(
     return RidgeBlock(weights=weights, mean=mean, scale=scale, intercept=y_mean,
                       penalty=float(penalties[best]), cv_rmse=cv_rmse,
                       posterior_basis=basis, posterior_weights=inv_eig,
-                      noise_var=noise_var, calibration=calibration)
+                      noise_var=noise_var, calibration=calibration,
+                      feature_scaling=scaling)
