@@ -282,3 +282,18 @@ def test_observer_records_uncertainty(model, water_bulk, tmp_path):
     with read_trajectory(tmp_path / "md.h5") as traj:
         assert len(traj.polarizability_uncertainty) == len(traj.step) == 4
         assert np.all(traj.polarizability_uncertainty > 0)
+
+
+def test_select_cli_known_frames_are_not_picked_again(test_data, tmp_path):
+    """A second round with --known (the first round's picks) picks other frames; without
+    it the same frames come back (fps is deterministic)."""
+    pool = str(test_data / "water_bulk_200.xyz")
+    first, again, second = tmp_path / "r1", tmp_path / "r1b", tmp_path / "r2"
+    for out, extra in ((first, []), (again, []),
+                       (second, ["--known", str(first / "selected.xyz")])):
+        assert main(["select", pool, "--index", ":60", "--n", "4", "-o", str(out),
+                     *extra]) == 0
+    picks = {out: {int(r["frame"]) for r in csv.DictReader((out / "index.csv").open())}
+             for out in (first, again, second)}
+    assert picks[first] == picks[again] and len(picks[first]) == 4
+    assert not picks[first] & picks[second] and len(picks[second]) == 4

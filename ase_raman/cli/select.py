@@ -30,6 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         choices=["fps", "uncertainty", "mixed", "variance"],
                         help="default: uncertainty with --model, else fps; variance: "
                              "batch-greedy posterior-variance reduction (lambda-soap model)")
+    parser.add_argument("--known", nargs="+", default=[], metavar="FILE",
+                        help="frames already labelled (e.g. the training set of earlier "
+                             "rounds): picks keep away from them (fps) or count them as "
+                             "learned (variance)")
     parser.add_argument("--index", default=None, metavar="START:STOP:STEP")
     parser.add_argument("--every", type=int, default=1, help="keep every K-th frame")
     parser.add_argument("--format", default=None, help="trajectory format")
@@ -51,7 +55,9 @@ def run(args: argparse.Namespace) -> int:
     strategy = args.strategy or ("uncertainty" if model is not None else "fps")
     frames = list(iter_frames(args.trajectory, format=args.format,
                               index=parse_index(args.index), every=args.every))
-    picked, uncertainty = select_frames(frames, args.n, strategy=strategy, model=model)
+    known = [atoms for path in args.known for atoms in iter_frames(path)]
+    picked, uncertainty = select_frames(frames, args.n, strategy=strategy, model=model,
+                                        known=known)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
