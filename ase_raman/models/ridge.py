@@ -198,23 +198,22 @@ def fit_ridge_block(
     y = targets - y_mean
     folds = min(n_folds, n)
 
-    trials = []
+    chosen = None  # the best scaling so far: (scaling, mean, scale, x, penalties, cv)
     order = None
     for scaling in scalings:
         mean, scale = _standardisation(features, centre, scaling)
         x = (features - mean) / scale
         gram_scale = float(np.sum(x**2)) / max(min(n * c, p), 1)
         penalties = penalty_grid * max(gram_scale, 1e-300)
-        cv = None
-        if folds >= 2:
-            if order is None:  # the same folds for every scaling
-                order = _stratified_order(x, seed)
-            cv = _cross_validate(x, y, centre, penalties, order, folds)
-        trials.append((scaling, mean, scale, x, penalties, cv))
-        if cv is None:
+        if folds < 2:  # no cross-validation: the first scaling
+            chosen = (scaling, mean, scale, x, penalties, None)
             break
-    scaling, mean, scale, x, penalties, cv = min(
-        trials, key=lambda t: float(np.min(t[5].errors)) if t[5] is not None else 0.0)
+        if order is None:  # the same folds for every scaling
+            order = _stratified_order(x, seed)
+        cv = _cross_validate(x, y, centre, penalties, order, folds)
+        if chosen is None or np.min(cv.errors) < np.min(chosen[5].errors):
+            chosen = (scaling, mean, scale, x, penalties, cv)  # the loser is freed
+    scaling, mean, scale, x, penalties, cv = chosen
 
     noise_var, calibration = float("nan"), 1.0
     if cv is not None:
