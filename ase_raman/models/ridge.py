@@ -194,6 +194,8 @@ def fit_ridge_block(
     n, c, p = features.shape
     if targets.shape != (n, c):
         raise ValueError(f"targets shape {targets.shape} does not match features {features.shape}")
+    if not scalings:
+        raise ValueError(f"give at least one feature scaling of {FEATURE_SCALINGS}")
     y_mean = float(targets.mean()) if centre else 0.0
     y = targets - y_mean
     folds = min(n_folds, n)
