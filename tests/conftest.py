@@ -38,6 +38,20 @@ def test_data() -> Path:
     return TEST_DATA
 
 
+def doubled_cells(frames, key: str = "polarizability"):
+    """2x1x1 supercells of ``frames`` with the alpha under ``info[key]`` doubled: the
+    polarizability of a periodic repeat is exactly twice the cell's (a second cell size
+    with exact labels)."""
+    import numpy as np
+
+    out = []
+    for atoms in frames:
+        big = atoms.repeat((2, 1, 1))
+        big.info[key] = 2 * np.asarray(atoms.info[key])
+        out.append(big)
+    return out
+
+
 def labelled_water_molecules(n: int = 12, seed: int = 1):
     """Distorted water molecules labelled by ASE's physical bond-polarizability model.
 

@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 from ase.io import read
+from conftest import doubled_cells
 
 import ase_raman
 from ase_raman.cli import main
@@ -47,10 +48,7 @@ def test_fit_on_mixed_cell_sizes_reports_r2_per_atom(test_data, tmp_path, capsys
     from ase.io import write
 
     frames = read(test_data / "water_bulk_200.xyz", index=":80")
-    doubled = [atoms.repeat((2, 1, 1)) for atoms in frames[40:]]
-    for big, atoms in zip(doubled, frames[40:], strict=True):
-        big.info["alpha"] = 2 * np.asarray(atoms.info["alpha"])
-    write(tmp_path / "mixed.xyz", [*frames[:40], *doubled])
+    write(tmp_path / "mixed.xyz", [*frames[:40], *doubled_cells(frames[40:], key="alpha")])
     assert main(["fit", str(tmp_path / "mixed.xyz"), "--alpha-key", "alpha", "--alpha-unit",
                  "bohr3", "--hypers", FAST_HYPERS, "-o", str(tmp_path / "m.npz")]) == 0
     out = capsys.readouterr().out

@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 import pytest
 from ase.io import read
+from conftest import doubled_cells
 
 from ase_raman.cli import main
 from ase_raman.models.lambda_soap import LambdaSoapRidge
@@ -204,16 +205,8 @@ def test_per_atom_learning_curve_removes_cell_size_from_r2(water_bulk):
     # half the cells doubled (alpha of a periodic repeat is exactly twice the cell's):
     # pooled over the two sizes the whole-cell lambda = 0 R^2 looks excellent from 10
     # tensors on because it mostly scores the size; per atom it is the within-size R^2
-    def doubled(frames):
-        out = []
-        for atoms in frames:
-            big = atoms.repeat((2, 1, 1))
-            big.info["polarizability"] = 2 * np.asarray(atoms.info["polarizability"])
-            out.append(big)
-        return out
-
-    mixed_pool = [*pool[:50], *doubled(pool[50:])]
-    mixed_test = [*test[:20], *doubled(test[20:])]
+    mixed_pool = [*pool[:50], *doubled_cells(pool[50:])]
+    mixed_test = [*test[:20], *doubled_cells(test[20:])]
     mixed_whole = learning_curve(learner, mixed_pool, mixed_test, [10], repeats=2)
     mixed_per_atom = learning_curve(learner, mixed_pool, mixed_test, [10], repeats=2,
                                     per_atom=True)
