@@ -65,8 +65,10 @@ def held_out_r2(learner: LambdaSoapRidge, features, reference: np.ndarray
 
 def oracle_picks(hypers: dict, features, reference: np.ndarray, chosen: list[int],
                  candidates: np.ndarray, validation: np.ndarray, n: int) -> list[int]:
-    """Greedy label-reading picks: each is the candidate (frame index) whose label most
-    raises min(R^2 lambda=0, lambda=2) on the ``validation`` frames."""
+    """Greedy label-reading picks: each is the candidate whose label most raises
+    min(R^2 lambda=0, lambda=2) on the ``validation`` frames. Indices (``chosen``,
+    ``candidates``, ``validation`` and the picks) count rows of ``features`` and
+    ``reference``."""
     validation_features = features.take(validation)
     picks: list[int] = []
     for _ in range(n):
@@ -120,10 +122,8 @@ def run_loop(frames, n_test: int, start: int, step: int, rounds: int, target: fl
                 rest = np.setdiff1d(rest, validation)
                 candidates = strategy_rng.choice(rest, size=min(oracle_candidates, len(rest)),
                                                  replace=False)
-                picks = oracle_picks(model.hypers, features, reference,
-                                     [int(i) for i in pool_idx[chosen]],
-                                     pool_idx[candidates], pool_idx[validation], step)
-                new = [int(np.flatnonzero(pool_idx == frame)[0]) for frame in picks]
+                new = oracle_picks(model.hypers, pool_features, reference[pool_idx], chosen,
+                                   candidates, validation, step)
             elif strategy == "random":
                 new = list(strategy_rng.choice(rest, size=step, replace=False))
             elif strategy in ("variance", "integrated"):
@@ -131,15 +131,14 @@ def run_loop(frames, n_test: int, start: int, step: int, rounds: int, target: fl
                 picks = greedy_variance_selection(learner, features.take(pool_idx[rest]), step,
                                                   objective=objective)
                 new = [int(rest[i]) for i in picks]
-            elif strategy == "fps-only":
-                picks = farthest_point_sampling(descriptors[rest], step, descriptors[chosen])
-                new = [int(rest[i]) for i in picks]
             else:
+                # after its farthest-point start, fps-only goes on as fps
+                picker = "fps" if strategy == "fps-only" else strategy
                 uncertainty = None
-                if strategy != "fps":
+                if picker != "fps":
                     uncertainty = frame_uncertainty(
                         learner.predict_features_std(features.take(pool_idx[rest])))
-                picks = select_indices(descriptors[rest], step, strategy, uncertainty,
+                picks = select_indices(descriptors[rest], step, picker, uncertainty,
                                        known=descriptors[chosen])
                 new = [int(rest[i]) for i in picks]
             chosen.extend(new)
