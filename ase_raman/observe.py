@@ -274,8 +274,8 @@ class PolarizabilityObserver:
             self._closed = True
         if self._uncertainties:
             steps, values = zip(*self._uncertainties, strict=True)
-            n_atoms = len(self.store.species) if self.store.species is not None else None
-            warn_if_extrapolating(np.array(values), uncertainty_threshold(self.model, n_atoms),
+            warn_if_extrapolating(np.array(values),
+                                  uncertainty_threshold(self.model, self.store.n_atoms),
                                   frame_numbers=steps, source=f"{self.store.path} (MD steps)")
         info = self.summary()
         log = sys.stdout if self._logfile == "-" else self._logfile

@@ -403,6 +403,11 @@ class Store:
         return self._species
 
     @property
+    def n_atoms(self) -> int | None:
+        """Atoms per frame (None before the first frame of a new file)."""
+        return None if self._species is None else len(self._species)
+
+    @property
     def dt_fs(self) -> float | None:
         """The MD timestep in fs stored in the file, if any."""
         if "parameters" not in self._h5:
@@ -1090,8 +1095,8 @@ def predict_to_store(
                 progress(written)
             if recorded:
                 steps_done, unc_done = zip(*recorded, strict=True)
-                n_atoms = None if store.species is None else len(store.species)
-                warn_if_extrapolating(np.array(unc_done), uncertainty_threshold(model, n_atoms),
+                warn_if_extrapolating(np.array(unc_done),
+                                      uncertainty_threshold(model, store.n_atoms),
                                       frame_numbers=steps_done, source=f"{path} (steps)")
         finally:
             store.close()
