@@ -63,6 +63,7 @@ from .models.uncertainty import (
     uncertainty_threshold,
     warn_if_extrapolating,
 )
+from .writer_lease import LeaseWriter, live_writer, pid_alive
 
 __all__ = [
     "StoreError",
@@ -218,16 +219,6 @@ def _is_crash_flag_error(exc: OSError) -> bool:
     return "already open for write" in msg or "file consistency flags" in msg
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _h5_open_read(path: Path) -> h5py.File:
     """Open for reading; SWMR read where possible (works while a writer appends)."""
     if not path.exists():
@@ -296,6 +287,7 @@ class Store:
         self._closed = False
         if "particles/all/position" in h5:
             self._attach_existing()
+        self._lease = LeaseWriter(h5)
 
     # -- layout ------------------------------------------------------------------------
     @property
@@ -373,9 +365,7 @@ class Store:
         self._start_swmr()
 
     def _start_swmr(self) -> None:
-        params = self._h5.require_group("parameters")
-        params.attrs["writer_pid"] = np.int64(os.getpid())
-        params.attrs["writer_host"] = socket.gethostname()
+        self._lease.beat(force=True, flush=False)
         if not self._h5.swmr_mode:
             self._h5.swmr_mode = True
 
@@ -471,7 +461,14 @@ class Store:
                 f"{self.path}: frame at step {step} has {positions.shape[0]} atoms, the store "
                 f"holds {len(self._species)}"
             )
+        for name, value in (("positions", frame.positions), ("polarizability", alpha),
+                            ("cell", frame.cell)):
+            if not np.all(np.isfinite(value)):
+                raise StoreError(
+                    f"{self.path}: frame at step {step} has non-finite {name} (NaN or inf); "
+                    "nothing of it was stored: check the input frame (or the model)")
         self._buffer.append(frame)
+        self._lease.beat()
         if len(self._buffer) >= self._flush_every:
             self.flush()
         return True
@@ -497,6 +494,7 @@ class Store:
         """Write the buffered frames and flush the file (they then survive a crash)."""
         self._check_open()
         if not self._buffer:
+            self._lease.beat(force=True, flush=False)
             self._h5.flush()
             return
         frames = self._buffer
@@ -548,6 +546,7 @@ class Store:
             ds.resize(n0 + k, axis=0)
             ds[n0:] = steps
             ds.flush()
+        self._lease.beat(force=True, flush=False)
         h5.flush()
         self._committed = n0 + k
         self._last_step = int(steps[-1])
@@ -613,6 +612,7 @@ class Store:
             self.flush()
         finally:
             self._closed = True
+            self._lease.release()
             self._h5.close()
 
     def __enter__(self) -> Store:
@@ -667,6 +667,8 @@ def open_store(
     if pbc is None and isinstance(species, Atoms):
         pbc = species.pbc
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        _refuse_live_writer(path)
     if mode == "a" and path.exists() and path.stat().st_size > 0:
         h5 = _open_for_append(path)
     else:
@@ -700,6 +702,16 @@ def open_store(
     return store
 
 
+def _refuse_live_writer(path: Path) -> None:
+    """:class:`StoreError` when another live process holds the writer lease of ``path``
+    (see :mod:`ase_raman.writer_lease`), whatever the HDF5 file-locking setting."""
+    holder = live_writer(path)
+    if holder is not None:
+        raise StoreError(
+            f"{path}: {holder} is still writing this store; a second writer is refused (wait "
+            "for it to finish or stop it, or write to another file)")
+
+
 def _open_for_append(path: Path) -> h5py.File:
     try:
         return h5py.File(path, "a", libver="latest", rdcc_nbytes=CHUNK_CACHE_BYTES)
@@ -711,11 +723,12 @@ def _open_for_append(path: Path) -> h5py.File:
         params = f["parameters"].attrs if "parameters" in f else {}
         pid = int(params.get("writer_pid", -1))
         host = str(params.get("writer_host", ""))
-        if pid > 0 and host == socket.gethostname() and pid != os.getpid() and _pid_alive(pid):
+        if pid > 0 and host == socket.gethostname() and pid != os.getpid() and pid_alive(pid):
             raise StoreError(
                 f"{path}: process {pid} on this host is still writing this file; stop it "
                 "first (or, if that process is not an ase-raman writer, run h5clear -s on it)"
             )
+    _refuse_live_writer(path)  # again, right before the repair
     clear_status_flags(path)
     try:
         return h5py.File(path, "a", libver="latest", rdcc_nbytes=CHUNK_CACHE_BYTES)

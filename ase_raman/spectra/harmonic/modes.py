@@ -26,6 +26,7 @@ also mixed inside degenerate sets) are turned into a real orthonormal basis of t
 
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -182,8 +183,14 @@ def load_phonopy(path: str | os.PathLike, force_sets: str | os.PathLike | None =
     displacement dataset with forces), ``force_sets`` a FORCE_SETS file and
     ``force_constants`` a FORCE_CONSTANTS / force_constants.hdf5 file. Raises
     :class:`MissingDataError` when no force constants result.
+
+    phonopy parses YAML with PyYAML's full (unsafe) loader: it only ever gets the text
+    that :func:`ase_raman.io.safe_yaml.validated_yaml_text` checked (no tags, bounded
+    aliases), handed over as a stream, never the path, so the file cannot run code.
     """
     import phonopy
+
+    from ...io.safe_yaml import validated_yaml_text
 
     p = Path(path)
     if not p.is_file():
@@ -191,8 +198,11 @@ def load_phonopy(path: str | os.PathLike, force_sets: str | os.PathLike | None =
     for extra in (force_sets, force_constants):
         if extra is not None and not Path(extra).is_file():
             raise InputFileError(f"{extra}: file not found")
+    if not symprec > 0 or not np.isfinite(symprec):
+        raise UsageError(f"symprec {symprec!r}: must be a positive tolerance in Angstrom")
+    text = validated_yaml_text(p)
     try:
-        phonon = phonopy.load(p, force_sets_filename=force_sets,
+        phonon = phonopy.load(io.StringIO(text), force_sets_filename=force_sets,
                               force_constants_filename=force_constants,
                               produce_fc=True, symprec=symprec, log_level=0)
     except Exception as exc:  # phonopy raises many kinds for bad files
@@ -312,15 +322,9 @@ def _read_structure(path: str | os.PathLike) -> tuple[Atoms, np.ndarray | None]:
 
 
 def _load_yaml(p: Path) -> dict[str, Any]:
-    import yaml
+    from ...io.safe_yaml import load_yaml
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        with open(p) as fh:
-            data = yaml.load(fh, Loader=loader)
-    except (OSError, yaml.YAMLError) as exc:
-        msg = " ".join(str(exc).split())
-        raise InputFileError(f"{p}: not readable yaml ({msg})") from None
+    data = load_yaml(p)
     if not isinstance(data, dict):
         raise InputFileError(f"{p}: not a phonopy yaml file (top level is not a mapping)")
     return data
