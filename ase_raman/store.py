@@ -1171,7 +1171,9 @@ def predict_to_store(
                 pending.clear()
                 if not todo:
                     return 0
-                alphas, unc = predict_frames_with_uncertainty(model, [a for _, _, a in todo])
+                alphas, unc = predict_frames_with_uncertainty(
+                    model, [a for _, _, a in todo],
+                    lambda k: f"the trajectory frame at step {todo[k][0]}")
                 n = 0
                 for k, ((step, t, atoms), alpha) in enumerate(zip(todo, alphas, strict=True)):
                     energy = atoms.info.get("energy")

@@ -80,7 +80,8 @@ def _write_extxyz(model, frames: Iterable[Atoms], output: Path) -> int:
     n_atoms: list[int] = []
     with atomic_output(output) as tmp:
         for chunk in chunked(frames, CHUNK_FRAMES):
-            alphas, unc = predict_frames_with_uncertainty(model, chunk)
+            alphas, unc = predict_frames_with_uncertainty(
+                model, chunk, lambda k, n0=n_done: f"selected frame {n0 + k}")
             for k, (atoms, alpha) in enumerate(zip(chunk, alphas, strict=True)):
                 atoms.calc = None
                 atoms.info["polarizability"] = np.asarray(alpha).reshape(9)

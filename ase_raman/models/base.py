@@ -63,7 +63,12 @@ def check_model_species(species: Sequence[str] | None, atoms: Atoms, where: str)
 def reference_polarizabilities(frames: Sequence[Atoms]) -> np.ndarray:
     """Stack ``atoms.info["polarizability"]`` of every frame into (n, 3, 3) Angstrom^3."""
     from ..errors import MissingDataError
+    from ..finite import check_frames, require_finite
 
+    def name(i: int) -> str:
+        return f"frame {i} ({frames[i].info.get('source', 'training data')})"
+
+    check_frames(frames, name)
     out = np.empty((len(frames), 3, 3))
     for i, atoms in enumerate(frames):
         value = atoms.info.get("polarizability")
@@ -73,4 +78,5 @@ def reference_polarizabilities(frames: Sequence[Atoms]) -> np.ndarray:
                 "ase_raman.io.read_reference (or pass --alpha-key for another key name)"
             )
         out[i] = np.asarray(value, dtype=float).reshape(3, 3)
+    require_finite(out, "reference polarizability", name)
     return out
