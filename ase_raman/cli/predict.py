@@ -25,6 +25,7 @@ from ase import Atoms
 
 from ..errors import UsageError
 from ..parallel.cli import add_scheduler_argument, on_scheduler
+from ._types import POSITIVE, POSITIVE_INT, type_map
 
 HELP = "predict the polarizability of every selected frame of a trajectory (.xyz or .h5)"
 
@@ -40,13 +41,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output file: .xyz/.extxyz or .h5 (H5MD store)")
     parser.add_argument("--index", default=None, metavar="START:STOP:STEP",
                         help="frames to use (default: all)")
-    parser.add_argument("--every", type=int, default=1, metavar="K",
+    parser.add_argument("--every", type=POSITIVE_INT, default=1, metavar="K",
                         help="keep every K-th selected frame (default 1)")
-    parser.add_argument("--dt-fs", type=float, default=None, metavar="DT",
+    parser.add_argument("--dt-fs", type=POSITIVE, default=None, metavar="DT",
                         help="time between consecutive frames of the input file, fs "
                              "(read from the run's files when they hold it)")
     parser.add_argument("--format", default=None, help="trajectory format (default: guessed)")
-    parser.add_argument("--type-map", default=None, metavar="T1,T2,...",
+    parser.add_argument("--type-map", default=None, type=type_map, metavar="T1,T2,...",
                         help="LAMMPS dump types -> elements, e.g. Ag,I")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     add_scheduler_argument(parser)  # issue 11: --scheduler (Dask), ase_raman.parallel.cli

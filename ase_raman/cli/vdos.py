@@ -16,6 +16,7 @@ import numpy as np
 from ..errors import InputFileError, UsageError
 from ..parallel.cli import add_scheduler_argument, run_on_scheduler
 from ._common import add_spectrum_grid_options
+from ._types import NON_NEGATIVE, POSITIVE, image_path
 from .raman import (
     H5_SUFFIXES,
     _check_dt,
@@ -31,11 +32,12 @@ HELP = "vibrational density of states (CSV/PNG), total and per species, from a t
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("traj", metavar="TRAJ", help="H5MD store (.h5) or extxyz trajectory")
     parser.add_argument("-o", "--output", required=True, metavar="CSV", help="VDOS CSV to write")
-    parser.add_argument("--png", metavar="PNG", help="also plot the VDOS to this file")
+    parser.add_argument("--png", metavar="PNG", type=image_path,
+                        help="also plot the VDOS to this file")
     parser.add_argument("--json", metavar="JSON", help="summary: metadata and integrals")
-    parser.add_argument("--dt-fs", type=float, metavar="DT",
+    parser.add_argument("--dt-fs", type=POSITIVE, metavar="DT",
                         help="time between the frames in fs (required for extxyz)")
-    parser.add_argument("--sigma", type=float, default=4.0, metavar="CM",
+    parser.add_argument("--sigma", type=NON_NEGATIVE, default=4.0, metavar="CM",
                         help="Gaussian smoothing, cm^-1 (default 4; 0 = none)")
     add_spectrum_grid_options(parser)
     parser.add_argument("--no-mass-weighting", action="store_true",

@@ -413,7 +413,13 @@ def run_batch(manifest: str | os.PathLike | list[BatchEntry], out_dir: str | os.
     order. ``progress``: optional callable ``progress(row)`` per finished entry."""
     entries = manifest if isinstance(manifest, list) else read_manifest(manifest)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"-o {out}: exists and is not a folder; give a folder for the results")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"-o {out}: cannot create the results folder ({exc.strerror or exc})"
+                         ) from None
     rows: dict[str, dict[str, Any]] = {}
     if client is None:
         for entry in entries:
