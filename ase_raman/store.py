@@ -1120,6 +1120,7 @@ def predict_to_store(
     md_timestep_fs: float | None = None,
     engine: str | None = None,
     progress: Any = None,
+    parameters: dict[str, Any] | None = None,
 ) -> int:
     """Predict alpha for a finished run's frames and write them to an H5MD store.
 
@@ -1135,7 +1136,8 @@ def predict_to_store(
     half-written output); ``mode="a"`` appends to (or resumes) an existing store, skipping
     frames whose step it already holds. The first frame's species are checked against
     the model's before any work (:class:`~ase_raman.errors.ModelSpeciesError`).
-    ``progress``: an optional callable ``progress(n_frames_done)``.
+    ``progress``: an optional callable ``progress(n_frames_done)``. ``parameters``:
+    extra ``/parameters`` attributes recorded when the store is created (dicts as JSON).
     Returns the number of frames written.
     """
     if every < 1:
@@ -1163,6 +1165,8 @@ def predict_to_store(
         store = open_store(target, store_mode, species=first, model_metadata=meta,
                            dt_fs=md_timestep_fs, engine=engine, flush_every=max(64, batch))
         try:
+            if parameters and not store.initialised:
+                store.set_parameters(**parameters)
             start_after = store.last_step if store_mode == "a" else None
             pending: list[tuple[int, float, Atoms]] = []
 

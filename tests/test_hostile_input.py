@@ -143,3 +143,18 @@ def test_bad_input_one_line_exit_2_nothing_written(data, tmp_path, capsys, kind,
     assert "Traceback" not in err
     assert list(out.iterdir()) == [], "partial output left behind"
     assert sorted(p.name for p in data.iterdir()) == before
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_atomic_output_follows_umask(tmp_path, umask, mode):
+    import os
+
+    from ase_raman.atomic_write import atomic_output
+
+    old = os.umask(umask)
+    try:
+        with atomic_output(tmp_path / "x.csv") as tmp:
+            tmp.write_text("a\n")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "x.csv").stat().st_mode & 0o777 == mode
