@@ -158,3 +158,25 @@ def test_atomic_output_follows_umask(tmp_path, umask, mode):
     finally:
         os.umask(old)
     assert (tmp_path / "x.csv").stat().st_mode & 0o777 == mode
+
+
+def test_batch_bad_entry_fails_alone(data, tmp_path, capsys):
+    """One entry with a bad value is marked failed; the others still run."""
+    manifest = tmp_path / "m.yaml"
+    store = data / "s.h5"
+    manifest.write_text(
+        f"defaults: {{trajectory: {store}, model: null, species: H, sigma_cm: 0}}\n"
+        "entries:\n"
+        "  - {name: good, temperature_K: 300}\n"
+        "  - {name: letters, temperature_K: 300, charges: {H: abc}}\n"
+        "  - {name: hot, temperature_K: .inf}\n"
+        "  - {name: backwards, temperature_K: 300, every: -2}\n")
+    assert main(["batch", str(manifest), "-o", str(tmp_path / "out")]) == 1
+    out = capsys.readouterr().out
+    for name in ("letters", "hot", "backwards"):
+        assert f"{name}: failed: " in out
+    rows = (tmp_path / "out" / "results.csv").read_text().splitlines()[2:]
+    status = {r.split(",")[0]: r.split(",")[3] for r in rows}
+    assert status == {"good": status["good"], "letters": "failed", "hot": "failed",
+                      "backwards": "failed"}
+    assert (tmp_path / "out" / "good").is_dir()  # the good entry ran
