@@ -30,7 +30,7 @@ from ase.data import chemical_symbols
 from ase.units import Bohr
 
 from ..errors import InputFileError, MissingDataError
-from ._common import Index, attach_epsilon, check_file, select
+from ._common import Index, attach_epsilon, check_file, open_text, select
 
 EPS_HEADER = "Dielectric constant in cartesian axis"
 _ALAT_RE = re.compile(r"lattice parameter \(alat\)\s*=\s*([-+0-9.eEdD]+)\s*a\.u\.")
@@ -56,7 +56,7 @@ def _element(label: str, where: str) -> str:
 def read_ph_out(path: str | os.PathLike, index: Index = ":") -> list[Atoms]:
     """One frame (eps_inf, alpha in Angstrom^3, structure from the header) from ph.x output."""
     p = check_file(path)
-    with open(p, errors="replace") as fh:
+    with open_text(p) as fh:
         lines = fh.read().splitlines()
     if not any("Program PHONON" in ln for ln in lines[:50]):
         raise InputFileError(f"{p}: not a ph.x output (no 'Program PHONON' line at the top)")

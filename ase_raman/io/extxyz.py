@@ -30,12 +30,12 @@ from ase import Atoms
 
 from ..errors import InputFileError, MissingDataError, TensorError
 from ..tensors import ALPHA_UNITS, checked_symmetric, tensor_from_numbers, to_angstrom3
-from ._common import EPSILON_KEYS, Index, attach_alpha, check_file, one_line, select
+from ._common import EPSILON_KEYS, Index, attach_alpha, check_file, one_line, open_text, select
 
 
 def raw_comment_lines(path: Path) -> Iterator[tuple[int, str]]:
     """Yield ``(line_number, comment_line)`` for each complete frame of an (ext)xyz file."""
-    with open(path, errors="replace") as fh:
+    with open_text(path) as fh:
         lineno = 0
         while True:
             head = fh.readline()
