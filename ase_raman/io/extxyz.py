@@ -31,6 +31,7 @@ from ase import Atoms
 from ..errors import InputFileError, MissingDataError, TensorError
 from ..tensors import ALPHA_UNITS, checked_symmetric, tensor_from_numbers, to_angstrom3
 from ._common import EPSILON_KEYS, Index, attach_alpha, check_file, one_line, open_text, select
+from .magnitude import warn_implausible_alpha
 
 
 def raw_comment_lines(path: Path) -> Iterator[tuple[int, str]]:
@@ -136,4 +137,5 @@ def read_extxyz(
             atoms.pbc = False
         atoms.info["source"] = where
         out.append(atoms)
+    warn_implausible_alpha(out, [a.info["polarizability"] for a in out], alpha_unit, str(p))
     return out

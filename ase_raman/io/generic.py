@@ -16,6 +16,7 @@ from ase import Atoms
 from ..errors import InputFileError, MissingDataError
 from ..tensors import checked_symmetric, tensor_from_numbers, to_angstrom3
 from ._common import EPSILON_KEYS, Index, attach_alpha, check_file, one_line, parse_index
+from .magnitude import warn_implausible_alpha
 
 
 def _lookup(atoms: Atoms, key: str) -> object | None:
@@ -66,4 +67,5 @@ def read_with_ase(
                 break
         atoms.info["source"] = where
         out.append(atoms)
+    warn_implausible_alpha(out, [a.info["polarizability"] for a in out], alpha_unit, str(p))
     return out
