@@ -17,11 +17,14 @@ before a format is guessed from the name.
 from __future__ import annotations
 
 import bz2
+import contextlib
 import gzip
 import io
 import lzma
 import os
-from collections.abc import Sequence
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -64,6 +67,35 @@ def open_text(path: str | os.PathLike) -> io.TextIOBase:
         if head.startswith(magic):
             return opener(path, "rt", errors="replace")
     return open(path, errors="replace")
+
+
+@contextlib.contextmanager
+def decompressed(path: str | os.PathLike) -> Iterator[Path]:
+    """``path`` itself, or for a gzip/bzip2/xz file a decompressed copy in a temporary
+    folder (same name without the compression suffix), removed on exit: for readers that
+    need a plain file (ASE's OUTCAR parser asks its file object for a name)."""
+    p = Path(path)
+    if not is_compressed(p):
+        yield p
+        return
+    with tempfile.TemporaryDirectory(prefix="ase-raman-") as folder:
+        name = p.name
+        for suffix in COMPRESSION_SUFFIXES:
+            name = name.removesuffix(suffix)
+        plain = Path(folder) / name
+        with open_binary(p) as fin, open(plain, "wb") as fout:
+            shutil.copyfileobj(fin, fout)
+        yield plain
+
+
+def open_binary(path: str | os.PathLike) -> io.BufferedIOBase:
+    """Open ``path`` for reading bytes, decompressing gzip, bzip2 and xz on the fly."""
+    with open(path, "rb") as fh:
+        head = fh.read(6)
+    for magic, opener in _COMPRESSED:
+        if head.startswith(magic):
+            return opener(path, "rb")
+    return open(path, "rb")
 
 
 def plain_name(path: str | os.PathLike) -> str:

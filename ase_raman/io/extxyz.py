@@ -30,7 +30,16 @@ from ase import Atoms
 
 from ..errors import InputFileError, MissingDataError, TensorError
 from ..tensors import ALPHA_UNITS, checked_symmetric, tensor_from_numbers, to_angstrom3
-from ._common import EPSILON_KEYS, Index, attach_alpha, check_file, one_line, open_text, select
+from ._common import (
+    EPSILON_KEYS,
+    Index,
+    attach_alpha,
+    check_file,
+    decompressed,
+    one_line,
+    open_text,
+    select,
+)
 from .magnitude import warn_implausible_alpha
 
 
@@ -94,7 +103,8 @@ def read_extxyz(
     if alpha_unit not in ALPHA_UNITS:
         to_angstrom3(np.zeros((3, 3)), alpha_unit)  # raises TensorError naming the units
     try:
-        images = ase.io.read(p, index=":", format="extxyz")
+        with decompressed(p) as plain:
+            images = ase.io.read(plain, index=":", format="extxyz")
     except Exception as exc:  # ASE raises XYZError, ValueError, IndexError, ...
         raise InputFileError(
             f"{p}: cannot be read as extxyz ({type(exc).__name__}: {one_line(exc)});"

@@ -32,6 +32,7 @@ from ._common import (
     Index,
     ase_filetype,
     check_file,
+    decompressed,
     one_line,
     open_text,
     parse_index,
@@ -121,7 +122,13 @@ def _ase_frames(p: Path, fmt: str, type_map: TypeMap | None) -> Iterator[Atoms]:
         check_lammps_columns(p, cols, type_map)
         if type_map is not None:
             kwargs["specorder"] = _specorder(type_map)
-    it = ase.io.iread(p, index=":", format=fmt, **kwargs)
+    with decompressed(p) as plain:
+        yield from _checked_frames(p, ase.io.iread(plain, index=":", format=fmt, **kwargs), fmt)
+
+
+def _checked_frames(p: Path, it: Iterator[Atoms], fmt: str) -> Iterator[Atoms]:
+    """The frames of an ASE reader, with one-line errors; a broken frame after good ones
+    ends the stream with a warning."""
     n_done = 0
     while True:
         try:
