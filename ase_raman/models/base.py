@@ -9,10 +9,40 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, TypedDict, runtime_checkable
 
 import numpy as np
 from ase import Atoms
+
+
+class ModelMetadata(TypedDict, total=False):
+    """The ``metadata`` dict of a learner, as stored in its model file.
+
+    Attributes
+    ----------
+    learner : str
+        Registry name of the learner (entry point in ``ase_raman.models``).
+    learner_version : str
+        Version of the learner's file layout.
+    distribution : str
+        Python package that provides the learner.
+    hypers : dict
+        Hyperparameters the model was built with (JSON values).
+    species : list of str
+        Chemical symbols the model was trained on (``["Ag", "I"]``), never atomic numbers.
+    units : dict
+        Units of the model's quantities, at least ``{"polarizability": "Angstrom^3"}``.
+    training : dict
+        Summary of the training run (sizes, errors, uncertainty threshold).
+    """
+
+    learner: str
+    learner_version: str
+    distribution: str
+    hypers: dict[str, Any]
+    species: list[str]
+    units: dict[str, str]
+    training: dict[str, Any]
 
 
 @runtime_checkable
@@ -41,17 +71,47 @@ class TensorModel(Protocol):
     def load(cls, path: str | Path) -> TensorModel: ...
 
     @property
-    def metadata(self) -> dict[str, Any]: ...
+    def metadata(self) -> ModelMetadata: ...
 
 
-def check_model_species(species: Sequence[str] | None, atoms: Atoms, where: str) -> None:
-    """Raise :class:`~ase_raman.errors.ModelSpeciesError` when ``atoms`` (described as
-    ``where``) holds a chemical species not in ``species`` (the model's ``metadata``
-    species); no check when ``species`` is empty or None."""
+def model_species(model: object) -> list[str]:
+    """The chemical symbols a model was trained on (empty when it does not say).
+
+    Reads ``model.metadata["species"]``; atomic numbers (written by files of older plugin
+    versions) are turned into symbols.
+    """
+    from ase.data import chemical_symbols
+
+    species = (getattr(model, "metadata", None) or {}).get("species") or []
+    return [chemical_symbols[int(s)] if not isinstance(s, str) else s for s in species]
+
+
+def check_model_species(species: Sequence[str | int] | None, atoms: Atoms,
+                        where: str) -> None:
+    """Refuse ``atoms`` holding a chemical species the model was not trained on.
+
+    Parameters
+    ----------
+    species : sequence of str or None
+        The model's species (``metadata["species"]``; atomic numbers are accepted too).
+        No check when empty or None.
+    atoms : ase.Atoms
+        The structure to check.
+    where : str
+        How the error message names ``atoms`` (e.g. ``"the trajectory"``).
+
+    Raises
+    ------
+    ase_raman.errors.ModelSpeciesError
+        When ``atoms`` holds a species not in ``species``.
+    """
+    from ase.data import chemical_symbols
+
     from ..errors import ModelSpeciesError
 
     if not species:
         return
+    species = [chemical_symbols[int(s)] if not isinstance(s, str) else s for s in species]
     missing = sorted(set(atoms.get_chemical_symbols()) - set(species))
     if missing:
         raise ModelSpeciesError(
