@@ -120,6 +120,16 @@ def check_model_species(species: Sequence[str | int] | None, atoms: Atoms,
         )
 
 
+def check_species(model: object, atoms: Atoms, where: str) -> None:
+    """Refuse ``atoms`` holding a species that ``model`` was not trained on.
+
+    The one species check of every front end (observer, engines, ``predict``): reads the
+    model's ``metadata["species"]`` (:func:`model_species`) and calls
+    :func:`check_model_species`.
+    """
+    check_model_species(model_species(model), atoms, where)
+
+
 def reference_polarizabilities(frames: Sequence[Atoms]) -> np.ndarray:
     """Stack ``atoms.info["polarizability"]`` of every frame into (n, 3, 3) Angstrom^3."""
     from ..errors import MissingDataError
