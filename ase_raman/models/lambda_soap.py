@@ -37,11 +37,11 @@ from ase import Atoms
 from ase.data import chemical_symbols
 
 from ..errors import ModelFileError, UsageError
+from ..features.featurizers import make_featurizer
 from ..features.lambda_soap import (
     LambdaSoapFeaturizer,
     LambdaSoapHypers,
     StructureFeatures,
-    make_featurizer,
 )
 from ..tensors import (
     cartesian_to_spherical,
