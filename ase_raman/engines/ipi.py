@@ -27,11 +27,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
-from ase import Atoms, units
+from ase import Atoms
 
 from ..errors import InputFileError, UsageError
 from ..models.base import TensorModel, check_species
 from ..models.uncertainty import predict_frames_with_uncertainty
+from ..units import FS_PER_ATOMIC_TIME, VELOCITY_AU_TO_A_PER_FS
 
 __all__ = [
     "ipi_executable",
@@ -45,10 +46,8 @@ __all__ = [
     "ipi_to_store",
 ]
 
-#: Angstrom/fs per atomic unit of velocity (bohr per atomic time unit)
-VELOCITY_AU_TO_A_PER_FS = units.Bohr / (units._aut * 1e15)
 #: fs per i-PI time unit
-TIME_UNITS_FS = {"femtosecond": 1.0, "picosecond": 1000.0, "atomic_unit": units._aut * 1e15}
+TIME_UNITS_FS = {"femtosecond": 1.0, "picosecond": 1000.0, "atomic_unit": FS_PER_ATOMIC_TIME}
 
 
 class IPIPolarizabilityDriver:

@@ -140,7 +140,7 @@ def reference_polarizabilities(frames: Sequence[Atoms]) -> np.ndarray:
         if value is None:
             raise MissingDataError(
                 f"frame {i} has no info['polarizability']; read training data with "
-                "ase_raman.io.read_reference (or pass --alpha-key for another key name)"
+                "ase_raman.io.read_reference (alpha_key= names another key)"
             )
         out[i] = np.asarray(value, dtype=float).reshape(3, 3)
     return out

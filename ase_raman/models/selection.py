@@ -137,7 +137,7 @@ def select_indices(descriptors: np.ndarray, n: int, strategy: str = "fps",
     if strategy not in STRATEGIES:
         raise UsageError(f"unknown strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
     if n < 1:
-        raise UsageError(f"--n must be >= 1, got {n}")
+        raise UsageError(f"the number of frames to select must be >= 1, got {n}")
     known = np.zeros((0, descriptors.shape[1])) if known is None else known
     if strategy == "fps":
         return farthest_point_sampling(descriptors, n, known)

@@ -31,7 +31,8 @@ from ase import Atoms
 
 from ...atomic_write import atomic_output
 from ...errors import UsageError
-from ...tensors import E2A2_PER_EV_TO_A3, invariants
+from ...tensors import invariants
+from ...units import E2A2_PER_EV_TO_A3
 from .modes import GammaModes
 from .symmetry import raman_allowed
 

@@ -33,8 +33,8 @@ from ase import units
 
 from ... import __version__
 from ...errors import UsageError
+from ...units import SECOND_RADIATION_CONSTANT_CM_K, SPEED_OF_LIGHT_CM_PER_FS
 from ..raman import RamanSpectrum, _laser_cm, raman_weight
-from ..signal import SECOND_RADIATION_CONSTANT_CM_K, SPEED_OF_LIGHT_CM_PER_FS
 
 if TYPE_CHECKING:  # the result type only: core.py calls this module
     from .core import HarmonicRaman
