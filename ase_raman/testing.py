@@ -58,7 +58,7 @@ from ase import Atoms
 from ase.data import chemical_symbols
 
 from .errors import AseRamanError, ModelFileError
-from .models.base import TensorModel, reference_polarizabilities
+from .models.base import SupportsUncertainty, TensorModel, reference_polarizabilities
 from .models.modelfile import read_model_file, write_model_file
 from .models.registry import get_learner, installed_learners, load_model
 
@@ -70,6 +70,7 @@ __all__ = [
     "check_foreign_file_refused",
     "check_invariance",
     "check_calculator",
+    "check_capabilities",
     "check_metadata",
     "check_observer",
     "check_predict_to_store",
@@ -285,6 +286,20 @@ def check_predict_to_store(model: TensorModel, atoms: Atoms, directory: str | Pa
            "predict_to_store stored other values than predict")
 
 
+def check_capabilities(model: TensorModel, frames: Sequence[Atoms]) -> None:
+    """Declared capabilities work: a :class:`~ase_raman.models.base.SupportsUncertainty`
+    model gives a finite, non-negative standard deviation of the shape of alpha, and its
+    alpha equals ``predict``'s."""
+    if isinstance(model, SupportsUncertainty):
+        alpha, std = model.predict_with_uncertainty(list(frames))
+        alpha, std = np.asarray(alpha), np.asarray(std)
+        assert alpha.shape == std.shape == (len(frames), 3, 3), (
+            f"predict_with_uncertainty gave shapes {alpha.shape}, {std.shape}")
+        assert np.all(np.isfinite(std)) and np.all(std >= 0), "uncertainty not finite/>= 0"
+        _close(alpha, np.asarray(model.predict(list(frames))), 1e-8,
+               "predict_with_uncertainty's alpha differs from predict")
+
+
 def check_calculator(model: TensorModel, atoms: Atoms, rtol: float = 1e-10) -> None:
     """:class:`~ase_raman.calculator.PolarizabilityCalculator` returns predict's alpha."""
     from .calculator import PolarizabilityCalculator
@@ -455,6 +470,9 @@ class LearnerContract:
         with tempfile.TemporaryDirectory() as tmp:
             check_predict_to_store(self.fitted_model(), self.evaluation_frames()[0], tmp,
                                    rtol=max(self.rtol, 1e-8))
+
+    def test_contract_capabilities(self):
+        check_capabilities(self.fitted_model(), self.evaluation_frames())
 
     def test_contract_calculator(self):
         check_calculator(self.fitted_model(), self.evaluation_frames()[0],

@@ -74,6 +74,64 @@ class TensorModel(Protocol):
     def metadata(self) -> ModelMetadata: ...
 
 
+@runtime_checkable
+class SupportsUncertainty(Protocol):
+    """A model that also predicts the standard deviation of alpha (Angstrom^3)."""
+
+    def predict_with_uncertainty(self, frames: Sequence[Atoms]
+                                 ) -> tuple[np.ndarray, np.ndarray]:
+        """alpha (n, 3, 3) and its standard deviation per component (n, 3, 3)."""
+        ...
+
+
+@runtime_checkable
+class SupportsFeatures(Protocol):
+    """A model that fits and predicts from precomputed structure features.
+
+    Generic code (learning curves) featurises a pool once and refits on subsets.
+    """
+
+    def compute_features(self, frames: Sequence[Atoms]) -> Any:
+        """The structure features of ``frames`` (what ``fit_features`` takes)."""
+        ...
+
+    def set_species(self, frames: Sequence[Atoms]) -> None:
+        """Fix the species (and so the feature layout) to those in ``frames``."""
+        ...
+
+    def fit_features(self, features: Any, reference: np.ndarray) -> Any:
+        """Fit on features and reference alpha (n, 3, 3) Angstrom^3."""
+        ...
+
+    def predict_features(self, features: Any) -> np.ndarray:
+        """alpha (n, 3, 3) Angstrom^3 from features."""
+        ...
+
+
+@runtime_checkable
+class SupportsPosterior(SupportsFeatures, Protocol):
+    """A Bayesian linear model whose posterior the ``variance`` selection conditions.
+
+    ``blocks`` maps lambda (0, 2) to blocks with ``standardise``, ``posterior_basis``,
+    ``posterior_weights``, ``penalty``, ``calibration``, ``noise_var`` and
+    ``has_uncertainty``.
+    """
+
+    blocks: dict[int, Any]
+
+    def predict_features_std(self, features: Any) -> np.ndarray:
+        """Standard deviation of alpha per component from features."""
+        ...
+
+    def lambda0_atoms(self, features: Any) -> np.ndarray:
+        """Atoms per frame as the lambda = 0 block counts them."""
+        ...
+
+    def lambda0_inputs(self, features: Any) -> np.ndarray:
+        """The lambda = 0 block's inputs from features."""
+        ...
+
+
 def model_species(model: object) -> list[str]:
     """The chemical symbols a model was trained on (empty when it does not say).
 

@@ -241,6 +241,10 @@ class LambdaSoapRidge:
         self._featurizer = None
         return self
 
+    def compute_features(self, frames: Sequence[Atoms]) -> StructureFeatures:
+        """Structure-level lambda-SOAP features of ``frames`` (the model's featuriser)."""
+        return self.featurizer.compute_arrays(list(frames), quiet=self.quiet)
+
     def predict_features(self, features: StructureFeatures) -> np.ndarray:
         """Polarizabilities (n, 3, 3) from precomputed structure-level features."""
         self._require_fitted()

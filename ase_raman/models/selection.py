@@ -28,6 +28,7 @@ from ase import Atoms
 
 from ..errors import UsageError
 from ..features.lambda_soap import LambdaSoapFeaturizer, LambdaSoapHypers
+from .base import SupportsPosterior, SupportsUncertainty
 from .metrics import frame_uncertainty
 
 STRATEGIES = ("fps", "uncertainty", "mixed", "variance")
@@ -171,20 +172,20 @@ def select_frames(frames: Sequence[Atoms], n: int, strategy: str = "fps", model=
     if strategy not in STRATEGIES:
         raise UsageError(f"unknown strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
     if strategy == "variance":  # works on the model's own features: featurise once
-        if not hasattr(model, "blocks") or not hasattr(model, "featurizer"):
-            raise UsageError("strategy 'variance' needs a lambda-soap model (--model)")
-        featurize = model.featurizer.compute_arrays
-        features = featurize(list(frames))
+        if not isinstance(model, SupportsPosterior):
+            raise UsageError("strategy 'variance' needs a model with a posterior over its "
+                             "features (a fitted lambda-soap model)")
+        features = model.compute_features(frames)
         uncertainty = frame_uncertainty(model.predict_features_std(features))
-        known_features = featurize(list(known)) if len(known) else None
+        known_features = model.compute_features(known) if len(known) else None
         return greedy_variance_selection(model, features, n, known_features), uncertainty
     hypers = getattr(model, "hypers", None)
     descriptors = invariant_descriptors([*frames, *known], hypers)
     pool_desc, known_desc = descriptors[: len(frames)], descriptors[len(frames):]
     uncertainty = None
     if strategy != "fps":
-        if model is None or not hasattr(model, "predict_with_uncertainty"):
-            raise UsageError(f"strategy {strategy!r} needs a model with uncertainties (--model)")
+        if not isinstance(model, SupportsUncertainty):
+            raise UsageError(f"strategy {strategy!r} needs a model with uncertainties")
         _, std = model.predict_with_uncertainty(list(frames))
         uncertainty = frame_uncertainty(std)
     return select_indices(pool_desc, n, strategy, uncertainty, known_desc), uncertainty

@@ -33,7 +33,10 @@ class ExtrapolationWarning(UserWarning):
 
 
 def supports_uncertainty(model: object) -> bool:
-    return callable(getattr(model, "predict_with_uncertainty", None))
+    """Whether ``model`` declares :class:`~ase_raman.models.base.SupportsUncertainty`."""
+    from .base import SupportsUncertainty
+
+    return isinstance(model, SupportsUncertainty)
 
 
 def predict_frames_with_uncertainty(model, frames: Sequence[Atoms]
