@@ -38,9 +38,8 @@ import numpy as np
 from ase import Atoms
 
 from ...errors import InputFileError, MissingDataError, UsageError
+from ...units import THZ_TO_CM
 
-#: cm^-1 per THz (1e12 / (100 c)); phonopy's ``THzToCm``.
-THZ_TO_CM: float = 33.35640951981520
 #: Default tolerance (cm^-1) below which two Gamma frequencies count as degenerate.
 DEGENERACY_TOLERANCE_CM: float = 0.01
 
@@ -265,7 +264,8 @@ def load_phonopy(path: str | os.PathLike, force_sets: str | os.PathLike | None =
     if phonon.force_constants is None:
         raise MissingDataError(
             f"{path}: no force constants and no forces (FORCE_SETS) in or beside this file; "
-            "pass --force-sets FORCE_SETS or --force-constants FILE, or use --modes mesh.yaml")
+            "give a FORCE_SETS file (force_sets=) or force constants (force_constants=), "
+            "or read the modes from a mesh.yaml")
     return phonon
 
 
@@ -465,7 +465,7 @@ def load_modes(path: str | os.PathLike, structure: str | os.PathLike | Atoms | N
         masses = masses if masses is not None else ref_masses
     if atoms is None:
         raise MissingDataError(f"{p}: the file holds no structure; pass the cell of the modes "
-                               "(structure= / --reference POSCAR or phonopy.yaml)")
+                               "(structure=: a POSCAR or phonopy.yaml)")
     n = len(atoms)
     if vecs.shape[1] != 3 * n:
         raise InputFileError(f"{p}: eigenvectors have {vecs.shape[1]} components, the "

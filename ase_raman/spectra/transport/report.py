@@ -25,7 +25,8 @@ import numpy as np
 
 from ...atomic_write import atomic_output
 from ...errors import UsageError
-from .arrhenius import KB_EV_K, arrhenius_fit
+from ...units import KB_EV_K
+from .arrhenius import arrhenius_fit
 from .diffusion import (
     A2_PS_TO_CM2_S,
     einstein_helfand_conductivity,
