@@ -72,8 +72,9 @@ def transport_summary(
 
     * always: ``D_cm2_s``, ``D_err_cm2_s``, ``D_A2_ps``, ``D_err_A2_ps``,
       ``fit_window_ps`` ``[start, end]``, ``fit_slope_A2_ps``, ``fit_intercept_A2``,
-      ``error_method`` (``"blocks"``, ``"blocks-scaled"`` or ``"ols"``, see
-      :class:`~ase_raman.spectra.transport.diffusion.DiffusionFit`), ``n_atoms``,
+      ``error_method`` (``"gls"``: generalised least squares with the MSD covariance,
+      see :func:`~ase_raman.spectra.transport.diffusion.fit_diffusion`), ``fit_chi2_dof``
+      (reduced chi^2 of that fit), ``n_atoms``,
       ``n_frames``, ``dt_fs``, ``volume_A3``, ``temperature_K`` (null when not given),
       ``n_blocks``, ``summary_version``;
     * when the species has a charge (then ``temperature_K`` is required):
@@ -98,7 +99,7 @@ def transport_summary(
     if charges and result.charge_msd is not None:
         fit_q = fit_diffusion(
             result.time_fs, result.charge_msd, window_fs,
-            block_msd=result.charge_msd_blocks, block_time_fs=result.block_time_fs,
+            n_series=1,
         )
         # fit_q.D_A2_ps = slope / 6 of the charge MSD (e^2 A^2/ps)
         total = (
@@ -109,7 +110,7 @@ def transport_summary(
         n_atoms = result.counts[sym]
         fit = fit_diffusion(
             result.time_fs, result.msd[sym], window_fs,
-            block_msd=result.msd_blocks.get(sym), block_time_fs=result.block_time_fs,
+            n_series=n_atoms,
         )
         entry = {
             "D_cm2_s": fit.D_cm2_s,
@@ -120,6 +121,7 @@ def transport_summary(
             "fit_slope_A2_ps": fit.slope_A2_ps,
             "fit_intercept_A2": fit.intercept_A2,
             "error_method": fit.error_method,
+            "fit_chi2_dof": fit.chi2_dof,
             "n_atoms": n_atoms,
             "n_frames": n_frames,
             "dt_fs": result.dt_fs,
@@ -133,8 +135,7 @@ def transport_summary(
             fit_c = fit_diffusion(
                 result.time_fs, result.collective[sym],
                 (fit.window_ps[0] * 1000.0, fit.window_ps[1] * 1000.0),
-                n_particles=n_atoms,
-                block_msd=result.collective_blocks.get(sym), block_time_fs=result.block_time_fs,
+                n_particles=n_atoms, n_series=1,
             )
 
             def ne(d, n_atoms=n_atoms, q=q):
