@@ -14,9 +14,10 @@ Verdict (thresholds justified in docs/mechanism.md):
    :data:`MIN_TRAVEL_A2` (the ion moved less than 1 Angstrom beyond its vibration over
    the whole run, less than half of any site-to-site distance);
 2. ``"liquid-like"``: it diffuses but there are no sites (site contrast below
-   :data:`~.sites.SITE_CONTRAST_MIN`), or it spends at least
-   :data:`IN_FLIGHT_LIQUID` of its time outside every site core, or it leaves a site
-   within :data:`RESIDENCE_OVER_PERIOD` vibrational periods;
+   :data:`~.sites.SITE_CONTRAST_MIN`), or it spends at least :data:`IN_FLIGHT_LIQUID` of
+   its time in transit between sites (``transit_fraction``: outside every core on the way
+   from one site to another; excursions that return to the same site are vibrations), or
+   it leaves a site within :data:`RESIDENCE_OVER_PERIOD` vibrational periods;
 3. ``"hopping"`` otherwise: long residences on well-defined sites, short flights.
 
 Units: Angstrom, fs at the API, ps / cm^2/s / cm^-1 where names say so.
@@ -44,7 +45,6 @@ from .sites import (
     default_core_radius,
     find_jumps,
     find_sites,
-    label_cages,
     read_sites,
     shuffled_jumps,
     site_contrast,
@@ -55,7 +55,7 @@ from .sites import (
 MECHANISM_VERSION = 1
 #: Below this diffusive travel ``6 D t_run`` (Angstrom^2) over the run: vibrating.
 MIN_TRAVEL_A2 = 1.0
-#: In-flight fraction at or above which the motion is liquid-like.
+#: Transit fraction at or above which the motion is liquid-like.
 IN_FLIGHT_LIQUID = 0.3
 #: Residence shorter than this many vibrational periods: liquid-like.
 RESIDENCE_OVER_PERIOD = 3.0
@@ -85,9 +85,10 @@ class SpeciesMechanism:
     (time on a site per jump: occupied time / jumps), ``residence_times_ps`` (the
     complete residences, for the histogram), ``mean_jump_length_A``,
     ``D_jump_cm2_s`` (``Gamma <l^2> / 6``), ``correlation_factor`` (``D / D_jump``),
-    ``in_flight_fraction``, ``concerted_fraction`` and ``concerted_fraction_chance`` (the
-    same count after shifting each ion's jump times by a random circular offset: what
-    independent ions give by chance); with cages
+    ``in_flight_fraction`` (outside every core), ``transit_fraction`` (outside every core
+    on the way to another site) and ``mean_flight_time_ps``, ``concerted_fraction`` and
+    ``concerted_fraction_chance`` (the same count after shifting each ion's jump times by
+    a random circular offset: what independent ions give by chance); with a cage cutoff
     ``intra_cage_jump_fraction``, ``intra_cage_rate_per_ps``, ``inter_cage_rate_per_ps``,
     ``intra_cage_mean_length_A``, ``inter_cage_mean_length_A``;
     ``vibrational_period_ps`` (NaN when the frames are too far apart to resolve it);
@@ -114,6 +115,8 @@ class SpeciesMechanism:
     D_jump_cm2_s: float
     correlation_factor: float
     in_flight_fraction: float
+    transit_fraction: float
+    mean_flight_time_ps: float
     concerted_fraction: float
     concerted_fraction_chance: float
     vibrational_period_ps: float
@@ -126,7 +129,8 @@ class SpeciesMechanism:
             "verdict", "reasons", "n_atoms", "D_cm2_s", "D_err_cm2_s", "n_sites",
             "site_contrast", "sites_found", "core_radius_A", "sites_source", "n_jumps",
             "jump_rate_per_ps", "residence_time_ps", "mean_jump_length_A", "D_jump_cm2_s",
-            "correlation_factor", "in_flight_fraction", "concerted_fraction",
+            "correlation_factor", "in_flight_fraction", "transit_fraction",
+            "mean_flight_time_ps", "concerted_fraction",
             "concerted_fraction_chance", "vibrational_period_ps")}
         out["fit_window_ps"] = list(self.fit_window_ps)
         out.update(self.cages)
@@ -235,7 +239,7 @@ def load_raman_summary(raman: str | os.PathLike | Mapping[str, Any]) -> dict[str
     return data
 
 
-def _verdict(d: float, d_err: float, duration_ps: float, found: bool, in_flight: float,
+def _verdict(d: float, d_err: float, duration_ps: float, found: bool, transit: float,
              residence_ps: float, period_ps: float) -> tuple[str, list[str]]:
     """The documented decision (module docstring), with the reasons in words."""
     d_a2 = d / A2_PS_TO_CM2_S
@@ -247,14 +251,15 @@ def _verdict(d: float, d_err: float, duration_ps: float, found: bool, in_flight:
     if not found:
         return "liquid-like", [f"it diffuses without sites (site contrast < {SITE_CONTRAST_MIN:g})"]
     reasons = []
-    if in_flight >= IN_FLIGHT_LIQUID:
-        reasons.append(f"in flight {in_flight:.0%} of the time (>= {IN_FLIGHT_LIQUID:.0%})")
+    if transit >= IN_FLIGHT_LIQUID:
+        reasons.append(f"in transit between sites {transit:.0%} of the time "
+                       f"(>= {IN_FLIGHT_LIQUID:.0%})")
     if np.isfinite(period_ps) and residence_ps < RESIDENCE_OVER_PERIOD * period_ps:
         reasons.append(f"residence {residence_ps:.3g} ps < {RESIDENCE_OVER_PERIOD:g} "
                        f"vibrational periods ({period_ps:.3g} ps)")
     if reasons:
         return "liquid-like", reasons
-    why = [f"on sites {1 - in_flight:.0%} of the time"]
+    why = [f"in transit between sites only {transit:.0%} of the time"]
     if np.isfinite(period_ps):
         why.append(f"residence {residence_ps:.3g} ps = {residence_ps / period_ps:.0f} "
                    "vibrational periods")
@@ -279,8 +284,8 @@ def _species_mechanism(sym: str, unwrapped: np.ndarray, cells: np.ndarray, dt_fs
         sites = find_sites(frac, mean_cell)
     else:
         sites = read_sites(sites_arg, sym, mean_cell)
-    if cage_cutoff_A is not None and len(sites):
-        label_cages(sites, cage_cutoff_A)
+    if cage_cutoff_A is not None and not cage_cutoff_A > 0:
+        raise UsageError(f"cage cutoff must be positive, got {cage_cutoff_A} A")
     radius = core_radius_A if core_radius_A is not None else (
         default_core_radius(sites) if len(sites) else 0.0)
     if len(sites) and radius > 0:
@@ -302,19 +307,21 @@ def _species_mechanism(sym: str, unwrapped: np.ndarray, cells: np.ndarray, dt_fs
     d_jump = rate * l2 / 6.0 * A2_PS_TO_CM2_S if n_jumps else float("nan")
     in_flight = jumps.in_flight_frames / core.size if (found or sites.source != "auto") \
         else 1.0
+    transit = float(jumps.flights_frames.sum() / core.size) if n_jumps else (
+        0.0 if found else 1.0)
+    flight_ps = float(jumps.flights_frames.mean() * dt_fs / 1000.0) if n_jumps else float("nan")
     window = max(1, int(round(CONCERTED_WINDOW_FS / dt_fs)))
     concerted = concerted_fraction(jumps, sites.cell, window, CONCERTED_DISTANCE_A)
     chance = concerted_fraction(shuffled_jumps(jumps, n_frames), sites.cell, window,
                                 CONCERTED_DISTANCE_A)
     period = vibrational_period_ps(unwrapped, dt_fs)
-    verdict, reasons = _verdict(fit.D_cm2_s, fit.D_err_cm2_s, duration_ps, found, in_flight,
+    verdict, reasons = _verdict(fit.D_cm2_s, fit.D_err_cm2_s, duration_ps, found, transit,
                                 residence, period)
     cages: dict[str, Any] = {}
     if cage_cutoff_A is not None and n_jumps:
-        intra = sites.cage[jumps.from_site] == sites.cage[jumps.to_site]
+        intra = jumps.length_A < cage_cutoff_A
         cages = {
             "cage_cutoff_A": float(cage_cutoff_A),
-            "n_cages": int(len(np.unique(sites.cage))),
             "intra_cage_jump_fraction": float(intra.mean()),
             "intra_cage_rate_per_ps": float(intra.sum() / ion_time_ps),
             "inter_cage_rate_per_ps": float((~intra).sum() / ion_time_ps),
@@ -334,7 +341,8 @@ def _species_mechanism(sym: str, unwrapped: np.ndarray, cells: np.ndarray, dt_fs
         mean_jump_length_A=float(jumps.length_A.mean()) if n_jumps else float("nan"),
         D_jump_cm2_s=d_jump,
         correlation_factor=fit.D_cm2_s / d_jump if n_jumps and d_jump > 0 else float("nan"),
-        in_flight_fraction=float(in_flight), concerted_fraction=concerted,
+        in_flight_fraction=float(in_flight), transit_fraction=transit,
+        mean_flight_time_ps=flight_ps, concerted_fraction=concerted,
         concerted_fraction_chance=chance,
         vibrational_period_ps=period, regimes=reg, cages=cages,
     )
@@ -369,9 +377,9 @@ def analyse_mechanism(
     removed, as ``ase-raman msd`` does. ``sites``: ``"auto"`` (from the density), a
     structure file of site positions, or a :class:`~.sites.Sites`. ``raman``: an
     ``ase-raman raman --json`` summary (path or dict) of the same run. ``core_radius_A``
-    overrides the default core radius, ``cage_cutoff_A`` groups sites into cages (intra-
-    vs inter-cage jumps). ``keep_positions`` keeps the species' unwrapped positions in the
-    result (for the van Hove panel of the plot).
+    overrides the default core radius; with ``cage_cutoff_A`` jumps shorter than it count
+    as intra-cage, longer ones as inter-cage. ``keep_positions`` keeps the species'
+    unwrapped positions in the result (for the van Hove panel of the plot).
     """
     pos = np.asarray(positions, dtype=float)
     if pos.ndim != 3 or pos.shape[2] != 3:

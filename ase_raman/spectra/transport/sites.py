@@ -22,8 +22,9 @@ when it is inside the site's core (distance below the core radius, by default
 site. A jump is counted only when the ion enters the core of a *different* site, so a
 vibration that leaves a core and comes back is not a jump.
 
-**Cages** (optional): sites closer than ``cage_cutoff_A`` are linked; the connected groups
-are cages, and a jump is intra-cage when both sites lie in the same cage.
+**Short and long jumps** (optional, :mod:`.mechanism`): with a ``cage_cutoff_A``, a jump
+between sites closer than it counts as intra-cage, a longer one as inter-cage (the
+split of argyrodite jumps by distance, de Klerk et al., Chem. Mater. 28, 7955 (2016)).
 
 Units: Angstrom, fs (ps in names that say so).
 """
@@ -37,7 +38,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-from ...errors import InputFileError, UsageError
+from ...errors import InputFileError
 
 #: Grid spacing of the density histogram (Angstrom).
 VOXEL_A = 0.2
@@ -59,14 +60,12 @@ CORE_RADIUS_MAX_A = 1.0
 class Sites:
     """Site centres ``frac`` (fractional, ``(n_sites, 3)``) in the cell ``cell`` (rows =
     lattice vectors, Angstrom), ``density_ratio`` (peak density over the species' mean
-    density; NaN for user sites), ``source`` (``"auto"`` or the file name) and
-    ``cage`` (a cage label per site, all 0 without a cage cutoff)."""
+    density; NaN for user sites) and ``source`` (``"auto"`` or the file name)."""
 
     frac: np.ndarray
     cell: np.ndarray
     density_ratio: np.ndarray
     source: str
-    cage: np.ndarray
 
     @property
     def cartesian(self) -> np.ndarray:
@@ -128,7 +127,7 @@ def find_sites(frac: np.ndarray, cell: np.ndarray) -> Sites:
                 continue
         keep.append(i)
     return Sites(frac=centres[keep], cell=np.asarray(cell, float), density_ratio=ratio[keep],
-                 source="auto", cage=np.zeros(len(keep), dtype=int))
+                 source="auto")
 
 
 def read_sites(path: str | os.PathLike, species: str, cell: np.ndarray) -> Sites:
@@ -155,19 +154,7 @@ def read_sites(path: str | os.PathLike, species: str, cell: np.ndarray) -> Sites
         frac = chosen.get_positions() @ np.linalg.inv(cell)
         frac -= np.floor(frac)
     return Sites(frac=frac, cell=np.asarray(cell, float),
-                 density_ratio=np.full(len(frac), np.nan), source=os.path.basename(str(path)),
-                 cage=np.zeros(len(frac), dtype=int))
-
-
-def label_cages(sites: Sites, cutoff_A: float) -> None:
-    """Set ``sites.cage``: connected groups of sites closer than ``cutoff_A``."""
-    from scipy.sparse.csgraph import connected_components
-
-    if not cutoff_A > 0:
-        raise UsageError(f"cage cutoff must be positive, got {cutoff_A} A")
-    linked = _pair_distances(sites.frac, sites.cell) < cutoff_A
-    _, labels = connected_components(linked, directed=False)
-    sites.cage = labels
+                 density_ratio=np.full(len(frac), np.nan), source=os.path.basename(str(path)))
 
 
 def default_core_radius(sites: Sites) -> float:
@@ -214,7 +201,10 @@ class Jumps:
     distance, minimum image) and ``midpoint_frac`` per jump; ``occupied_frames``: the
     ion-frames after each ion's first core entry (the time at risk of jumping);
     ``in_flight_frames``: ion-frames outside every core; ``residences_frames``: the
-    complete residences (between two jumps of an ion)."""
+    complete residences (between two jumps of an ion); ``flights_frames``: per jump, the
+    frames the ion spent outside every core between its last frame in the old core and
+    its entry into the new one (excursions that return to the same site are not flights).
+    """
 
     ion: np.ndarray
     frame: np.ndarray
@@ -225,6 +215,7 @@ class Jumps:
     occupied_frames: int
     in_flight_frames: int
     residences_frames: np.ndarray
+    flights_frames: np.ndarray
 
 
 def site_trajectories(core: np.ndarray) -> np.ndarray:
@@ -256,6 +247,10 @@ def find_jumps(core: np.ndarray, sites: Sites) -> Jumps:
     else:
         length = np.zeros(0)
     mid = sites.frac[from_site] + 0.5 * d if len(d) else np.zeros((0, 3))
+    n_frames = core.shape[0]
+    in_core = np.where(core >= 0, np.arange(n_frames)[:, None], -1)
+    last_core = np.maximum.accumulate(in_core, axis=0)
+    flights = f - last_core[f, ion]  # frames f+1 is the entry; last core frame <= f
     order = np.lexsort((f, ion))
     ion_s, f_s = ion[order], f[order] + 1
     same = ion_s[1:] == ion_s[:-1]
@@ -264,7 +259,7 @@ def find_jumps(core: np.ndarray, sites: Sites) -> Jumps:
                  length_A=length, midpoint_frac=mid - np.floor(mid),
                  occupied_frames=int(np.count_nonzero(assigned >= 0)),
                  in_flight_frames=int(np.count_nonzero(core < 0)),
-                 residences_frames=residences)
+                 residences_frames=residences, flights_frames=flights)
 
 
 def concerted_fraction(jumps: Jumps, cell: np.ndarray, window_frames: int,
@@ -305,4 +300,4 @@ def shuffled_jumps(jumps: Jumps, n_frames: int, seed: int = 0) -> Jumps:
                  to_site=jumps.to_site, length_A=jumps.length_A,
                  midpoint_frac=jumps.midpoint_frac, occupied_frames=jumps.occupied_frames,
                  in_flight_frames=jumps.in_flight_frames,
-                 residences_frames=jumps.residences_frames)
+                 residences_frames=jumps.residences_frames, flights_frames=jumps.flights_frames)
