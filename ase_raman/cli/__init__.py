@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "msd": ".msd",
     "arrhenius": ".arrhenius",
     "vanhove": ".vanhove",
+    "mechanism": ".mechanism",
     "raman": ".raman",
     "vdos": ".vdos",
     "plot": ".plot",
