@@ -86,3 +86,36 @@ def test_raman_comparison_times():
     cmp = raman_comparison({"low_frequency_fraction": 0.8, "central_width_cm": 1.0},
                            "hopping", 100.0)
     assert cmp["times_agree"] is False and cmp["agree"] is False
+
+
+def test_cli_mechanism_json_png_and_errors(tmp_path, capsys):
+    import json
+
+    from ase import Atoms
+    from ase.io import write
+
+    from ase_raman.cli import main
+
+    pos, symbols, cell = sy.kmc_hopping(n_ions=16, n_frames=1201, seed=1)
+    traj = tmp_path / "hop.xyz"
+    write(traj, [Atoms(symbols, positions=p, cell=cell, pbc=True) for p in pos])
+    raman = tmp_path / "raman.json"
+    raman.write_text(json.dumps({"central_peak": {"low_frequency_fraction": 0.1,
+                                                  "central_width_cm": 5.0}}))
+    out = tmp_path / "mech.json"
+    png = tmp_path / "mech.png"
+    assert main(["mechanism", str(traj), "--species", "Li", "--dt-fs", "20",
+                 "--no-drift-correction", "--raman", str(raman), "-o", str(out),
+                 "--png", str(png)]) == 0
+    li = json.loads(out.read_text())["species"]["Li"]
+    assert li["verdict"] == "hopping" and li["raman"]["raman_reads"] == "not liquid-like"
+    assert li["raman"]["agree"] is True
+    assert png.stat().st_size > 10_000
+    assert "Li (N=16): hopping" in capsys.readouterr().out
+    # bad input: one line, exit 2, nothing written
+    bad = tmp_path / "bad.json"
+    assert main(["mechanism", str(traj), "--species", "Xx", "--dt-fs", "20",
+                 "-o", str(bad)]) == 2
+    assert not bad.exists()
+    err = capsys.readouterr().err
+    assert err.startswith("ase-raman: error:") and "Xx" in err and len(err.splitlines()) == 1

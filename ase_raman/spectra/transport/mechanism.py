@@ -139,6 +139,13 @@ class SpeciesMechanism:
         out["raman"] = self.raman
         return out
 
+    def summary(self) -> dict[str, Any]:
+        """:meth:`as_dict` without the arrays (for tables and the demo's summary)."""
+        out = self.as_dict()
+        out.pop("residence_times_ps")
+        out["regimes"] = {k: v for k, v in out["regimes"].items() if not isinstance(v, list)}
+        return out
+
 
 @dataclass
 class MechanismResult:
