@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "msd": ".msd",
     "arrhenius": ".arrhenius",
     "vanhove": ".vanhove",
+    "mechanism": ".mechanism",
     "raman": ".raman",
     "vdos": ".vdos",
     "plot": ".plot",
