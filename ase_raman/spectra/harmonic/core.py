@@ -318,9 +318,7 @@ def raman_from_model(modes: GammaModes, source: Any, step: float = DEFAULT_STEP,
         raise UsageError(f"the step must be positive (amu^1/2 Angstrom), got {step}")
     path = None
     if isinstance(source, (str, os.PathLike)):
-        from ...models import load_model
-
-        path, source = source, load_model(source)
+        path, source = source, _load_model_deprecated(source)
     described = describe_source(source, path)
     predict = polarizability_function(source)
     acoustic = modes.acoustic()
