@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -24,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "msd": ".msd",
     "arrhenius": ".arrhenius",
     "vanhove": ".vanhove",
+    "mechanism": ".mechanism",
     "raman": ".raman",
     "vdos": ".vdos",
     "plot": ".plot",
@@ -35,6 +37,11 @@ COMMANDS: dict[str, str] = {
     "select": ".select",
     "demo": ".demo",
 }
+
+
+#: commands that load model files: they take ``--trust-model``.
+MODEL_COMMANDS = ("fit", "predict", "harmonic", "select", "ipi-driver", "batch",
+                  "learning-curve")
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -60,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(module_name, __name__)
         cmd = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(cmd)
+        if name in MODEL_COMMANDS:
+            cmd.add_argument("--trust-model", action="store_true",
+                             help="allow model files whose loading runs code (metatomic "
+                             "TorchScript and its extension libraries); only for models "
+                             "from sources you trust")
         cmd.set_defaults(_run=module.run)
     return parser
 
@@ -71,6 +83,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "_run", None) is None:
         parser.print_help(sys.stderr)
         return 2
+    from ..models.registry import TRUST_ENV
+
+    before = os.environ.get(TRUST_ENV)
+    if getattr(args, "trust_model", False):
+        os.environ[TRUST_ENV] = "1"  # also seen by Dask workers started from here
     try:
         return int(args._run(args) or 0)
     except AseRamanError as exc:
@@ -79,6 +96,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ase-raman: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if before is None:
+            os.environ.pop(TRUST_ENV, None)
+        else:
+            os.environ[TRUST_ENV] = before
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -158,7 +158,10 @@ def run(args: argparse.Namespace) -> int:
     if args.model:
         if args.reference and Path(args.modes or "").suffix not in (".hdf5", ".h5"):
             raise UsageError("--reference is for --dielectric sets (or hdf5 --modes)")
-        result = raman_from_model(modes, args.model, step=args.step, symprec=args.symprec)
+        from ..models.registry import load_model
+
+        result = raman_from_model(modes, load_model(args.model), step=args.step,
+                                  symprec=args.symprec)
     else:
         reference = None
         if args.reference and not (args.modes and Path(args.modes).suffix in (".hdf5", ".h5")):

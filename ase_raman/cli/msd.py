@@ -250,7 +250,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="comma-separated species (default: all), e.g. Li or Li,P,S,I")
     parser.add_argument("--fit-window", default=None, metavar="START_PS:END_PS",
                         help="diffusive window of the linear fit in ps (default: from "
-                        "0.1 t_max, or later if still ballistic, to 0.5 t_max)")
+                        "0.05 t_max, or later if still ballistic, to 0.5 t_max)")
     parser.add_argument("--temperature", type=float, default=None, metavar="T",
                         help="temperature in K (recorded for 'ase-raman arrhenius'; needed "
                         "for conductivities)")

@@ -32,7 +32,8 @@ from ase import Atoms
 
 from ...atomic_write import atomic_output
 from ...errors import UsageError
-from ...tensors import E2A2_PER_EV_TO_A3, invariants
+from ...tensors import invariants
+from ...units import E2A2_PER_EV_TO_A3
 from .modes import GammaModes
 from .symmetry import raman_allowed
 
@@ -237,25 +238,34 @@ def describe_source(source: Any, path: str | os.PathLike | None = None) -> str:
     return f"a {type(source).__name__} model{about}" if learner else type(source).__name__
 
 
+def _load_model_deprecated(path: str | os.PathLike) -> Any:
+    """Deprecated: a model file path as a polarizability source (kept working)."""
+    import importlib
+    import warnings
+
+    warnings.warn("passing a model file path to the harmonic Raman functions is deprecated; "
+                  "pass ase_raman.load_model(path)", DeprecationWarning, stacklevel=3)
+    return importlib.import_module("ase_raman.models").load_model(path)
+
+
 def polarizability_function(source: Any) -> Callable[[Sequence[Atoms]], np.ndarray]:
     """A function ``frames -> (n, 3, 3)`` alpha in Angstrom^3 from any supported source.
 
-    ``source`` may be: a model file path (loaded with :func:`ase_raman.models.load_model`);
-    a :class:`~ase_raman.models.base.TensorModel` (one batched ``predict`` call); an ASE
+    ``source`` may be: a :class:`~ase_raman.models.base.TensorModel` or any object with
+    a batched ``predict(frames)`` (one call for all frames); an ASE
     calculator implementing ``"polarizability"`` in Angstrom^3 such as
     :class:`~ase_raman.calculator.PolarizabilityCalculator` (its result cache means an
     unchanged structure is not evaluated twice); an ASE
     ``StaticPolarizabilityCalculator`` (e^2 Angstrom^2/eV, converted with
     :data:`ase_raman.tensors.E2A2_PER_EV_TO_A3`); or any callable ``atoms -> 3x3``
-    returning Angstrom^3.
+    returning Angstrom^3. A model file path is deprecated (load it with
+    ``ase_raman.load_model`` first): this module does not depend on the models.
     """
     from ase.calculators.calculator import BaseCalculator
     from ase.calculators.polarizability import StaticPolarizabilityCalculator
 
     if isinstance(source, (str, os.PathLike)):
-        from ...models import load_model
-
-        source = load_model(source)
+        source = _load_model_deprecated(source)
     if hasattr(source, "predict") and callable(source.predict):
         model = source
 
@@ -308,9 +318,7 @@ def raman_from_model(modes: GammaModes, source: Any, step: float = DEFAULT_STEP,
         raise UsageError(f"the step must be positive (amu^1/2 Angstrom), got {step}")
     path = None
     if isinstance(source, (str, os.PathLike)):
-        from ...models import load_model
-
-        path, source = source, load_model(source)
+        path, source = source, _load_model_deprecated(source)
     described = describe_source(source, path)
     predict = polarizability_function(source)
     acoustic = modes.acoustic()

@@ -27,6 +27,7 @@ also mixed inside degenerate sets) are turned into a real orthonormal basis of t
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -37,9 +38,8 @@ import numpy as np
 from ase import Atoms
 
 from ...errors import InputFileError, MissingDataError, UsageError
+from ...units import THZ_TO_CM
 
-#: cm^-1 per THz (1e12 / (100 c)); phonopy's ``THzToCm``.
-THZ_TO_CM: float = 33.35640951981520
 #: Default tolerance (cm^-1) below which two Gamma frequencies count as degenerate.
 DEGENERACY_TOLERANCE_CM: float = 0.01
 
@@ -215,8 +215,14 @@ def load_phonopy(path: str | os.PathLike, force_sets: str | os.PathLike | None =
     supercell) and ``BORN``. ``born``: a BORN file (Born charges and dielectric tensor for
     the non-analytic term of LO-TO splitting), None = ``BORN`` beside ``path`` when
     present, False = none. Raises :class:`MissingDataError` when no force constants result.
+
+    phonopy parses YAML with PyYAML's full (unsafe) loader: it only ever gets the text
+    that :func:`ase_raman.io.safe_yaml.validated_yaml_text` checked (no tags, bounded
+    aliases), handed over as a stream, never the path, so the file cannot run code.
     """
     import phonopy
+
+    from ...io.safe_yaml import validated_yaml_text
 
     p = Path(path).resolve()
     if not p.is_file():
@@ -227,7 +233,9 @@ def load_phonopy(path: str | os.PathLike, force_sets: str | os.PathLike | None =
         if extra is not None and not extra.is_file():
             raise InputFileError(f"{original}: file not found")
     sets, constants = given
-    text = p.read_text(errors="replace")
+    if not symprec > 0 or not np.isfinite(symprec):
+        raise UsageError(f"symprec {symprec!r}: must be a positive tolerance in Angstrom")
+    text = validated_yaml_text(p)
     if sets is None and constants is None and not ("forces:" in text
                                                    or "force_constants:" in text):
         sets = _beside(p, "FORCE_SETS")
@@ -240,7 +248,7 @@ def load_phonopy(path: str | os.PathLike, force_sets: str | os.PathLike | None =
             raise InputFileError(f"{born}: BORN file not found")
     try:
         with _working_directory(p.parent):
-            phonon = phonopy.load(p, force_sets_filename=sets,
+            phonon = phonopy.load(io.StringIO(text), force_sets_filename=sets,
                                   force_constants_filename=constants,
                                   born_filename=born_file, is_nac=born_file is not None,
                                   produce_fc=True, symprec=symprec, log_level=0)
@@ -256,7 +264,8 @@ def load_phonopy(path: str | os.PathLike, force_sets: str | os.PathLike | None =
     if phonon.force_constants is None:
         raise MissingDataError(
             f"{path}: no force constants and no forces (FORCE_SETS) in or beside this file; "
-            "pass --force-sets FORCE_SETS or --force-constants FILE, or use --modes mesh.yaml")
+            "give a FORCE_SETS file (force_sets=) or force constants (force_constants=), "
+            "or read the modes from a mesh.yaml")
     return phonon
 
 
@@ -388,15 +397,9 @@ def _read_structure(path: str | os.PathLike) -> tuple[Atoms, np.ndarray | None]:
 
 
 def _load_yaml(p: Path) -> dict[str, Any]:
-    import yaml
+    from ...io.safe_yaml import load_yaml
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        with open(p) as fh:
-            data = yaml.load(fh, Loader=loader)
-    except (OSError, yaml.YAMLError) as exc:
-        msg = " ".join(str(exc).split())
-        raise InputFileError(f"{p}: not readable yaml ({msg})") from None
+    data = load_yaml(p)
     if not isinstance(data, dict):
         raise InputFileError(f"{p}: not a phonopy yaml file (top level is not a mapping)")
     return data
@@ -474,7 +477,7 @@ def load_modes(path: str | os.PathLike, structure: str | os.PathLike | Atoms | N
         masses = masses if masses is not None else ref_masses
     if atoms is None:
         raise MissingDataError(f"{p}: the file holds no structure; pass the cell of the modes "
-                               "(structure= / --reference POSCAR or phonopy.yaml)")
+                               "(structure=: a POSCAR or phonopy.yaml)")
     n = len(atoms)
     if vecs.shape[1] != 3 * n:
         raise InputFileError(f"{p}: eigenvectors have {vecs.shape[1]} components, the "
