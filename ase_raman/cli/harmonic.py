@@ -161,7 +161,8 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError("--reference is for --dielectric sets (or hdf5 --modes)")
         from ..models.registry import load_model
 
-        result = raman_from_model(modes, load_model(args.model), step=args.step,
+        result = raman_from_model(modes, load_model(args.model), model_file=args.model,
+                                  step=args.step,
                                   symprec=args.symprec)
     else:
         reference = None
