@@ -1,4 +1,4 @@
-"""Raman spectra from a polarizability time series (eqs. S1-S3 of DESIGN.md).
+"""Raman spectra from a polarizability time series (eqs. S1-S3 of ``docs/theory.md``).
 
 Method (what :func:`raman_spectrum` computes)
 ---------------------------------------------
@@ -333,8 +333,12 @@ def raman_spectrum(
     max_lag_fs : cap on the correlation length (fs), e.g. with ``sigma_cm=0``.
     provenance : free-form dict recorded in the metadata (source file, model, ...).
 
-    Raises :class:`~ase_raman.errors.TensorError` for bad shapes or values and
-    :class:`~ase_raman.errors.UsageError` for inconsistent options or too few samples.
+    Raises
+    ------
+    ase_raman.errors.TensorError
+        For bad shapes or values.
+    ase_raman.errors.UsageError
+        For inconsistent options or too few samples.
     """
     series = _as_series(alpha)
     dt = float(dt_fs)
@@ -436,7 +440,7 @@ def raman_spectrum(
         zero = "set to the stationary limit 0 (finite-difference derivative)"
     meta: dict[str, Any] = {
         "kind": "raman",
-        "equations": "S1-S3 (DESIGN.md)",
+        "equations": "S1-S3 (docs/theory.md)",
         "dt_fs": dt,
         "n_samples": int(sum(a.shape[0] for a in series)),
         "n_series": len(series),

@@ -6,7 +6,7 @@ S/cm, temperatures in K, charges in units of the elementary charge e.
 
 Tracer ``D = slope / 6`` of ``MSD(t)`` over a diffusive window, from a least-squares line
 *with* intercept (a fit through the origin absorbs the ballistic/cage offset into the
-slope; NOTES.md measured +11% on an argyrodite run). Collective ("charge") diffusion:
+slope). Collective ("charge") diffusion:
 ``D_sigma = slope / (6 N)`` of the MSD of the summed displacement of the ``N`` atoms of a
 species. Nernst-Einstein: ``sigma = n q^2 D / (k_B T)``; Haven ratio
 ``H_R = D_tracer / D_sigma``.
