@@ -49,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--type-map", default=None, metavar="T1,T2,...",
                         help="LAMMPS dump types -> elements, e.g. Ag,I")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
-    add_scheduler_argument(parser)  # issue 11: --scheduler (Dask), ase_raman.parallel.cli
+    add_scheduler_argument(parser)  # --scheduler (Dask): ase_raman.parallel.cli
 
 
 def chunked(frames: Iterable[Atoms], size: int) -> Iterator[list[Atoms]]:
@@ -122,13 +122,13 @@ def run(args: argparse.Namespace) -> int:
         step = index.step or 1
         frames = iter_frames(args.trajectory, format=args.format, index=index,
                              type_map=type_map)
-        model, frames = on_scheduler(args, model, frames, every=args.every)  # issue 11
+        model, frames = on_scheduler(args, model, frames, every=args.every)
         n_done = predict_to_store(model, frames, output, dt_fs=dt_file * step,
                                   every=args.every, engine="ase-raman predict")
     else:
         frames = iter_frames(args.trajectory, format=args.format, index=index,
                              every=args.every, type_map=type_map)
-        model, frames = on_scheduler(args, model, frames)  # issue 11: Dask when --scheduler
+        model, frames = on_scheduler(args, model, frames)  # Dask when --scheduler
         n_done = _write_extxyz(model, frames, output)
     if not args.quiet:
         print(f"predicted {n_done} frames; written to {output}")

@@ -55,8 +55,8 @@ Method (what :func:`raman_spectrum` computes)
 
 Noise: the origin-averaged (unbiased) correlation estimate is not positive definite, so
 where the true spectrum is ~0 (e.g. between bands of a short, clean run) values may dip
-slightly below zero (seen: -1e-3 of the maximum for a 10 ps record); they are kept, not
-clipped, so that integrals stay unbiased. Longer runs or a larger sigma shrink them.
+slightly below zero; they are kept, not clipped, so that integrals stay unbiased
+(:func:`central_peak_metrics` counts them as 0). Longer runs or a larger sigma shrink them.
 
 Units: ``isotropic`` and ``anisotropic`` are the alpha-dot spectra a^2, gamma^2 of eqs.
 S2-S3 in Angstrom^6 fs^-1 (``Int C(t) e^{-i omega t} dt`` with C in Angstrom^6 fs^-2);
