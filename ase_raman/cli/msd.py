@@ -278,7 +278,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="MSD CSV: time_ps, then one column per species (Angstrom^2)")
     parser.add_argument("--png", default=None, type=image_path, help="plot of the MSDs and fits")
     parser.add_argument("--json", default=None, help="per-species summary (D, sigma, H_R)")
-    add_scheduler_argument(parser)  # issue 11: --scheduler (Dask), ase_raman.parallel.cli
+    add_scheduler_argument(parser)  # --scheduler (Dask): ase_raman.parallel.cli
 
 
 def _choose_blocks(requested: int | None, n_frames: int) -> int:
@@ -300,7 +300,7 @@ def warn_jump(max_jump: float, path: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if getattr(args, "scheduler", None):  # issue 11: the command as one Dask task
+    if getattr(args, "scheduler", None):  # the command as one Dask task
         return run_on_scheduler(args, run)
     from ..spectra.transport.msd import mean_squared_displacement
     from ..spectra.transport.report import (

@@ -60,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="(.h5) discard OUT.h5.part left by an interrupted run and start "
                         "from the first frame (default: resume after its frames)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
-    add_scheduler_argument(parser)  # issue 11: --scheduler (Dask), ase_raman.parallel.cli
+    add_scheduler_argument(parser)  # --scheduler (Dask): ase_raman.parallel.cli
 
 
 def chunked(frames: Iterable[Atoms], size: int) -> Iterator[list[Atoms]]:
@@ -176,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
                              "files; pass --dt-fs (fs between consecutive frames of the file)")
         step = index.step or 1
         frames = iter_frames(args.trajectory, format=args.format, index=index, **reading)
-        model, frames = on_scheduler(args, model, frames, every=args.every)  # issue 11
+        model, frames = on_scheduler(args, model, frames, every=args.every)
         part = _partial_store(args, output, dt_file * step)
         n_done = predict_to_store(model, frames, part, dt_fs=dt_file * step,
                                   every=args.every, engine="ase-raman predict", mode="a",
@@ -186,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         frames = iter_frames(args.trajectory, format=args.format, index=index,
                              every=args.every, **reading)
-        model, frames = on_scheduler(args, model, frames)  # issue 11: Dask when --scheduler
+        model, frames = on_scheduler(args, model, frames)  # Dask when --scheduler
         n_done = _write_extxyz(model, frames, output)
     if not args.quiet:
         print(f"predicted {n_done} frames; written to {output}")

@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from-positions", action="store_true",
                         help="use positions by finite difference even when velocities exist")
     add_frame_reading_options(parser)
-    add_scheduler_argument(parser)  # issue 11: --scheduler (Dask), ase_raman.parallel.cli
+    add_scheduler_argument(parser)  # --scheduler (Dask): ase_raman.parallel.cli
 
 
 #: extxyz per-atom columns read as velocities in Angstrom/fs (ASE's ``momenta`` column is
@@ -144,7 +144,7 @@ def load_motion(path: Path, dt_cli: float | None, from_positions: bool,
 
 
 def run(args: argparse.Namespace) -> int:
-    if getattr(args, "scheduler", None):  # issue 11: the command as one Dask task
+    if getattr(args, "scheduler", None):  # the command as one Dask task
         return run_on_scheduler(args, run)
     from ..spectra.plotting import save_figure, write_json
     from ..spectra.vdos import vdos

@@ -1,5 +1,4 @@
-"""Per-frame uncertainty along trajectories, and warnings when a run leaves the training
-distribution.
+"""Per-frame uncertainty along trajectories, and warnings when a run leaves the training data.
 
 Models that can (the ``lambda-soap`` learner) expose ``predict_with_uncertainty(frames)``
 returning alpha and its standard deviation per Cartesian component (Angstrom^3); the
@@ -74,9 +73,11 @@ def _predict(model, frames: Sequence[Atoms]) -> tuple[np.ndarray, np.ndarray | N
 
 def uncertainty_threshold(model: object, n_atoms: int | np.ndarray | None = None
                           ) -> float | np.ndarray | None:
-    """The model's extrapolation threshold in Angstrom^3 for frames of ``n_atoms`` atoms
-    (an int, or an array per frame), when it records one; None when it records none, or
-    records one per atom and ``n_atoms`` is not given."""
+    """The model's extrapolation threshold in Angstrom^3 for frames of ``n_atoms`` atoms.
+
+    ``n_atoms``: an int, or an array per frame. None when the model records no
+    threshold, or records one per atom and ``n_atoms`` is not given.
+    """
     return training_threshold(getattr(model, "training", None) or {}, n_atoms)
 
 
