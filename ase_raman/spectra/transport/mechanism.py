@@ -35,7 +35,7 @@ import numpy as np
 
 from ...errors import InputFileError, UsageError
 from .diffusion import A2_PS_TO_CM2_S, fit_diffusion
-from .msd import msd_fft, remove_drift, unwrap_positions
+from .msd import msd_fft, unwrap_species
 from .regimes import Regimes, regimes
 from .sites import (
     SITE_CONTRAST_MIN,
@@ -185,13 +185,16 @@ def vibrational_period_ps(unwrapped: np.ndarray, dt_fs: float, block: int = 32) 
     n_frames, n_atoms, _ = unwrapped.shape
     if n_frames < 8:
         return float("nan")
+    from scipy import fft as sp_fft
+
+    n_fft = sp_fft.next_fast_len(n_frames - 1, real=True)
     power = None
     for a in range(0, n_atoms, block):
         v = np.diff(unwrapped[:, a:a + block, :], axis=0).reshape(n_frames - 1, -1)
-        spec = np.fft.rfft(v - v.mean(axis=0), axis=0)
-        p = (spec.real**2 + spec.imag**2).sum(axis=1)
+        spec = sp_fft.rfft((v - v.mean(axis=0)).T, n=n_fft, axis=1)
+        p = (spec.real**2 + spec.imag**2).sum(axis=0)
         power = p if power is None else power + p
-    freq = np.fft.rfftfreq(n_frames - 1, d=dt_fs / 1000.0)  # THz
+    freq = np.fft.rfftfreq(n_fft, d=dt_fs / 1000.0)  # THz
     total = float(power.sum())
     if total <= 0:
         return float("nan")
@@ -410,16 +413,14 @@ def analyse_mechanism(
     if cell_arr.shape != (n_frames, 3, 3) or abs(np.linalg.det(cell_arr[0])) < 1e-9:
         raise UsageError("the mechanism analysis needs a periodic cell (3, 3) or one per frame")
     central = load_raman_summary(raman) if raman is not None else None
-    if not unwrapped:
-        pos, _ = unwrap_positions(pos, cell_arr, pbc)
-    if remove_com:
-        pos = remove_drift(pos, masses, in_place=not unwrapped)
+    subsets, _ = unwrap_species(pos, syms, wanted, cell_arr, pbc, unwrapped=unwrapped,
+                                remove_com=remove_com, masses=masses)
     out: dict[str, SpeciesMechanism] = {}
     msds: dict[str, np.ndarray] = {}
     found_sites: dict[str, Sites] = {}
     kept: dict[str, np.ndarray] = {}
     for sym in wanted:
-        sub = np.ascontiguousarray(pos[:, syms == sym, :])
+        sub = subsets.pop(sym)
         out[sym], msds[sym], found_sites[sym] = _species_mechanism(
             sym, sub, cell_arr, float(dt_fs), sites, core_radius_A, cage_cutoff_A,
             fit_window_fs, central)
