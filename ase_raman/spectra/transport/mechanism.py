@@ -17,7 +17,9 @@ Verdict (thresholds justified in docs/mechanism.md):
    :data:`~.sites.SITE_CONTRAST_MIN`), or it spends at least :data:`IN_FLIGHT_LIQUID` of
    its time in transit between sites (``transit_fraction``: outside every core on the way
    from one site to another; excursions that return to the same site are vibrations), or
-   it leaves a site within :data:`RESIDENCE_OVER_PERIOD` vibrational periods;
+   it leaves a site within :data:`RESIDENCE_OVER_PERIOD` vibrational periods, or the jumps
+   between the sites explain too little of its diffusion (``D / D_jump`` above
+   :data:`LIQUID_CORRELATION_FACTOR`, or no jumps at all);
 3. ``"hopping"`` otherwise: long residences on well-defined sites, short flights.
 
 Units: Angstrom, fs at the API, ps / cm^2/s / cm^-1 where names say so.
@@ -57,6 +59,9 @@ MECHANISM_VERSION = 1
 MIN_TRAVEL_A2 = 1.0
 #: Transit fraction at or above which the motion is liquid-like.
 IN_FLIGHT_LIQUID = 0.3
+#: Tracer D above this many times the jump D (D / D_jump): the site-to-site jumps miss
+#: the transport (hopping gives a correlation factor <= 1): liquid-like.
+LIQUID_CORRELATION_FACTOR = 1.5
 #: Residence shorter than this many vibrational periods: liquid-like.
 RESIDENCE_OVER_PERIOD = 3.0
 #: Concerted jumps: another ion's jump within this time (fs) ...
@@ -250,7 +255,7 @@ def load_raman_summary(raman: str | os.PathLike | Mapping[str, Any]) -> dict[str
 
 
 def _verdict(d: float, d_err: float, duration_ps: float, found: bool, transit: float,
-             residence_ps: float, period_ps: float) -> tuple[str, list[str]]:
+             residence_ps: float, period_ps: float, d_jump: float) -> tuple[str, list[str]]:
     """The documented decision (module docstring), with the reasons in words."""
     d_a2 = d / A2_PS_TO_CM2_S
     travel = 6.0 * d_a2 * duration_ps
@@ -264,6 +269,11 @@ def _verdict(d: float, d_err: float, duration_ps: float, found: bool, transit: f
     if transit >= IN_FLIGHT_LIQUID:
         reasons.append(f"in transit between sites {transit:.0%} of the time "
                        f"(>= {IN_FLIGHT_LIQUID:.0%})")
+    if not (np.isfinite(d_jump) and d_jump > 0):
+        reasons.append("it diffuses but never jumps between the sites found")
+    elif d / d_jump > LIQUID_CORRELATION_FACTOR:
+        reasons.append(f"site-to-site jumps explain only {d_jump / d:.0%} of D "
+                       f"(D / D_jump = {d / d_jump:.2f} > {LIQUID_CORRELATION_FACTOR:g})")
     if np.isfinite(period_ps) and residence_ps < RESIDENCE_OVER_PERIOD * period_ps:
         reasons.append(f"residence {residence_ps:.3g} ps < {RESIDENCE_OVER_PERIOD:g} "
                        f"vibrational periods ({period_ps:.3g} ps)")
@@ -326,7 +336,7 @@ def _species_mechanism(sym: str, unwrapped: np.ndarray, cells: np.ndarray, dt_fs
                                 CONCERTED_DISTANCE_A)
     period = vibrational_period_ps(unwrapped, dt_fs)
     verdict, reasons = _verdict(fit.D_cm2_s, fit.D_err_cm2_s, duration_ps, found, transit,
-                                residence, period)
+                                residence, period, d_jump)
     cages: dict[str, Any] = {}
     if cage_cutoff_A is not None and n_jumps:
         intra = jumps.length_A < cage_cutoff_A
