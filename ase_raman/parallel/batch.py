@@ -62,6 +62,8 @@ __all__ = ["BatchEntry", "read_manifest", "run_entry", "run_batch", "RESULT_COLU
 
 DONE_MARKER = "done.json"
 FAILED_MARKER = "failed.json"
+#: Largest manifest read, bytes (a manifest lists files; it is never this big).
+MAX_MANIFEST_BYTES = 4 * 1024**2
 #: Columns of results.csv, in order (units in the names; E_a per material).
 RESULT_COLUMNS = [
     "name", "material", "temperature_K", "status", "rank", "species",
@@ -159,18 +161,12 @@ def _entry_from_dict(raw: dict[str, Any], base: Path, where: str) -> BatchEntry:
 
 def read_manifest(path: str | os.PathLike) -> list[BatchEntry]:
     """Read a batch manifest (YAML; see the module docstring)."""
-    try:
-        import yaml
-    except ImportError:
-        raise UsageError("reading a batch manifest needs pyyaml: pip install "
-                         "ase-raman[dask]") from None
+    from ..io.safe_yaml import load_yaml
+
     source = Path(path)
     if not source.is_file():
         raise InputFileError(f"{path}: no such manifest")
-    try:
-        doc = yaml.safe_load(source.read_text())
-    except yaml.YAMLError as exc:
-        raise InputFileError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    doc = load_yaml(source, max_bytes=MAX_MANIFEST_BYTES)
     defaults: dict[str, Any] = {}
     if isinstance(doc, dict):
         defaults = dict(doc.get("defaults") or {})

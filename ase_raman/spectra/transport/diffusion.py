@@ -24,15 +24,10 @@ import functools
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from ase import units
 
 from ...errors import UsageError
+from ...units import A2_PS_TO_CM2_S, BOLTZMANN_J_K, ELEMENTARY_CHARGE_C
 
-#: 1 Angstrom^2/ps in cm^2/s (1e-16 cm^2 / 1e-12 s).
-A2_PS_TO_CM2_S = 1e-4
-#: Elementary charge (C) and Boltzmann constant (J/K), CODATA values as used by ASE.
-ELEMENTARY_CHARGE_C = units._e
-BOLTZMANN_J_K = units._k
 #: Angstrom^3 -> m^3 and Angstrom^2/ps -> m^2/s; S/m -> S/cm.
 _A3_TO_M3 = 1e-30
 _A2_PS_TO_M2_S = 1e-8

@@ -26,7 +26,8 @@ import numpy as np
 
 from ...atomic_write import atomic_output
 from ...errors import UsageError
-from .arrhenius import KB_EV_K, arrhenius_fit
+from ...units import KB_EV_K
+from .arrhenius import arrhenius_fit
 from .diffusion import (
     A2_PS_TO_CM2_S,
     einstein_helfand_conductivity,
@@ -222,7 +223,7 @@ def plot_msd(path: str | os.PathLike, result: MSDResult, summary: Mapping[str, d
             y = result.msd[sym][: len(err)]
             ax.fill_between(tb, y - err, y + err, color=line.get_color(), alpha=0.25, lw=0)
         info = summary.get(sym)
-        if info:
+        if info and "fit_window_ps" in info:  # runs too short for a fit have none
             t0, t1 = info["fit_window_ps"]
             tt = np.array([t0, t1])
             d_cm = info["D_cm2_s"]
