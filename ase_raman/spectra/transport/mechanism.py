@@ -5,8 +5,9 @@ One call, :func:`analyse_mechanism`, reads the positions once and returns a
 with its GLS error, the regimes (:mod:`.regimes`), sites, jumps, residence time, jump
 diffusion coefficient and correlation factor (:mod:`.sites`), the vibrational period
 from the species' VDOS, the ``verdict`` and, when a Raman summary of the same run is
-given, the central peak next to the residence time. :func:`mechanism_from_file` does
-the same from a trajectory file.
+given, the central peak next to the residence time. ``mechanism_from_file`` (defined
+with the file readers in :mod:`ase_raman.cli.mechanism`, re-exported by this package)
+does the same from a trajectory file.
 
 Verdict (thresholds justified in docs/mechanism.md):
 
@@ -440,25 +441,3 @@ def analyse_mechanism(
                            duration_ps=(n_frames - 1) * float(dt_fs) / 1000.0,
                            time_fs=np.arange(n_frames) * float(dt_fs), msd=msds,
                            sites=found_sites, unwrapped=kept)
-
-
-def mechanism_from_file(
-    path: str | os.PathLike,
-    species: Sequence[str] | str,
-    *,
-    dt_fs: float | None = None,
-    every: int = 1,
-    fmt: str | None = None,
-    **options: Any,
-) -> MechanismResult:
-    """:func:`analyse_mechanism` of a trajectory file (any format ``ase-raman msd``
-    reads); ``dt_fs`` is the time between the file's frames (needed unless the run's
-    files say it), ``every`` keeps every k-th frame; ``options`` go to
-    :func:`analyse_mechanism` (``sites``, ``raman``, ``cage_cutoff_A``, ...)."""
-    from ...cli.msd import load_frames, resolve_dt
-
-    frames = load_frames(str(path), fmt, every)
-    dt = resolve_dt(frames, dt_fs, every)
-    return analyse_mechanism(frames.positions, frames.symbols, dt, species=species,
-                             cells=frames.cells, pbc=frames.pbc, masses=frames.masses,
-                             **options)
