@@ -1,7 +1,8 @@
 """Sites of a mobile species and the jumps between them.
 
 **Sites from the data** (:func:`find_sites`): the positions of the species over the
-whole run (drift removed, wrapped into the mean cell) are histogrammed on a grid of
+whole run (drift removed, wrapped into the mean cell; at most
+:data:`DENSITY_MAX_FRAMES` evenly spaced frames) are histogrammed on a grid of
 :data:`VOXEL_A` voxels, smoothed by a periodic Gaussian of :data:`SMOOTH_A`, and every
 local maximum within :data:`MIN_SITE_SEPARATION_A` whose density is at least
 :data:`SITE_DENSITY_FACTOR` times the species' mean density becomes a site. Whether
@@ -48,6 +49,8 @@ SMOOTH_A = 0.3
 MIN_SITE_SEPARATION_A = 1.0
 #: A density maximum is a site candidate when at least this many times the mean density.
 SITE_DENSITY_FACTOR = 4.0
+#: The density is histogrammed from at most this many evenly spaced frames.
+DENSITY_MAX_FRAMES = 2000
 #: Site contrast (core occupancy / core volume fraction) below which there are no sites.
 SITE_CONTRAST_MIN = 3.0
 #: Default core radius as a fraction of the shortest site-site distance ...
@@ -95,14 +98,24 @@ def wrapped_fractional(positions: np.ndarray, cells: np.ndarray) -> np.ndarray:
     return np.mod(frac, 1.0, out=frac)
 
 
+def _voxel_index(frac: np.ndarray, bins: np.ndarray) -> np.ndarray:
+    """Flat index of the voxel of each wrapped fractional point ``(n, 3)`` on a grid of
+    ``bins`` voxels per axis (C order)."""
+    b0, b1, b2 = (int(b) for b in bins)
+    i = (frac * bins).astype(np.int64)
+    np.minimum(i, bins - 1, out=i)
+    return (i[:, 0] * b1 + i[:, 1]) * b2 + i[:, 2]
+
+
 def find_sites(frac: np.ndarray, cell: np.ndarray) -> Sites:
     """Site candidates from the density of fractional positions ``frac`` (any shape
     ``(..., 3)``, wrapped) in the mean cell ``cell``; see the module docstring."""
     lengths = np.linalg.norm(cell, axis=1)
     bins = np.maximum(8, np.ceil(lengths / VOXEL_A).astype(int))
-    idx = np.minimum((frac.reshape(-1, 3) * bins).astype(np.int64), bins - 1)
-    flat_idx = (idx * np.array([bins[1] * bins[2], bins[2], 1])).sum(axis=1)
-    hist = np.bincount(flat_idx, minlength=int(np.prod(bins))).reshape(bins).astype(float)
+    if frac.ndim == 3 and len(frac) > DENSITY_MAX_FRAMES:  # evenly spaced frames
+        frac = frac[:: int(np.ceil(len(frac) / DENSITY_MAX_FRAMES))]
+    hist = np.bincount(_voxel_index(frac.reshape(-1, 3), bins),
+                       minlength=int(np.prod(bins))).reshape(bins).astype(float)
     smooth = ndimage.gaussian_filter(hist, sigma=SMOOTH_A * bins / lengths, mode="wrap")
     size = np.maximum(3, 2 * np.ceil(MIN_SITE_SEPARATION_A * bins / lengths).astype(int) + 1)
     peaks = (smooth == ndimage.maximum_filter(smooth, size=tuple(size), mode="wrap"))
@@ -181,9 +194,9 @@ def core_sites(frac: np.ndarray, sites: Sites, core_radius_A: float,
 
     A grid of voxels a quarter of a core radius wide is classified once (k-d tree over
     the sites and their periodic images): voxels entirely inside one core, entirely
-    outside all cores, or on a core boundary. A position in a voxel of the first two
-    kinds is answered by one look-up; the others are checked exactly against the sites
-    within reach of their voxel."""
+    outside all cores, near the boundary of one core, or near two. A position in a voxel
+    of the first two kinds is answered by one look-up, one of the third by its distance
+    to that core's site, one of the fourth by the tree (all exact)."""
     cell = sites.cell
     flat = frac.reshape(-1, 3)
     out = np.full(len(flat), -1, dtype=np.int32)
@@ -196,18 +209,28 @@ def core_sites(frac: np.ndarray, sites: Sites, core_radius_A: float,
     half_diag = 0.5 * float(np.sum(np.linalg.norm(cell, axis=1) / bins))
     tree = _image_tree(sites)
     n_sites = len(sites)
-    dist, idx = tree.query(centres)
-    label = np.where(dist + half_diag <= core_radius_A, idx % n_sites, -1).astype(np.int64)
-    label[np.abs(dist - core_radius_A) < half_diag] = -2  # boundary: check exactly
-    strides = np.array([bins[1] * bins[2], bins[2], 1])
+    dist, idx = tree.query(centres, k=2)
+    nearest = idx[:, 0] % n_sites
+    # >= 0: inside that site's core; -1: outside all; -2: near the boundary of one core
+    # (check against ``nearest``); -3: near two or more cores (check with the tree)
+    label = np.where(dist[:, 0] + half_diag <= core_radius_A, nearest, -1).astype(np.int64)
+    label[np.abs(dist[:, 0] - core_radius_A) < half_diag] = -2
+    label[(label == -2) & (dist[:, 1] - half_diag <= core_radius_A)] = -3
     for a in range(0, len(flat), chunk):
         f = flat[a:a + chunk]
-        vox = (np.minimum((f * bins).astype(np.int64), bins - 1) * strides).sum(axis=1)
+        vox = _voxel_index(f, bins)
         lab = label[vox]
-        edge = np.flatnonzero(lab == -2)
-        if edge.size:
-            d, i = tree.query(f[edge] @ cell, distance_upper_bound=core_radius_A)
-            lab[edge] = np.where(np.isfinite(d), i % n_sites, -1)
+        one = np.flatnonzero(lab == -2)
+        if one.size:
+            site = nearest[vox[one]]
+            d = f[one] - sites.frac[site]
+            d -= np.rint(d)
+            d = d @ cell
+            lab[one] = np.where(np.einsum("ni,ni->n", d, d) <= core_radius_A**2, site, -1)
+        many = np.flatnonzero(lab == -3)
+        if many.size:
+            d, i = tree.query(f[many] @ cell, distance_upper_bound=core_radius_A)
+            lab[many] = np.where(np.isfinite(d), i % n_sites, -1)
         out[a:a + chunk] = lab
     return out.reshape(frac.shape[:-1])
 
