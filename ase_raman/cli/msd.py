@@ -271,9 +271,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--charges", default=None, metavar="X=Q,...",
                         help="charges in e for conductivity and Haven ratio, e.g. Li=1")
     parser.add_argument("--blocks", type=POSITIVE_INT, default=None, metavar="N",
-                        help="cut the trajectory into N blocks for error bars (default "
-                        f"{DEFAULT_BLOCKS} when every block has >= {_MIN_FRAMES_PER_BLOCK} "
-                        "frames, else 1 = least-squares errors)")
+                        help="cut the trajectory into N blocks for the MSD error band "
+                        f"(CSV <X>_err; default {DEFAULT_BLOCKS} when every block has >= "
+                        f"{_MIN_FRAMES_PER_BLOCK} frames, else 1); D's error comes from the "
+                        "GLS fit")
     parser.add_argument("-o", "--output", required=True, metavar="CSV",
                         help="MSD CSV: time_ps, then one column per species (Angstrom^2)")
     parser.add_argument("--png", default=None, type=image_path, help="plot of the MSDs and fits")

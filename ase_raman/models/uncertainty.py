@@ -45,7 +45,8 @@ def predict_frames_with_uncertainty(model, frames: Sequence[Atoms],
 
     Frames with non-finite positions or cells are refused before, non-finite alphas
     after the prediction (:mod:`ase_raman.finite`); ``name(k)`` names frame ``k`` in the
-    message (default ``"frame k of the batch"``)."""
+    message (default ``"frame k of the batch"``).
+    """
     from ..finite import check_frames, check_predictions
 
     if name is None:

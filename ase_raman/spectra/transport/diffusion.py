@@ -44,7 +44,7 @@ BALLISTIC_EXPONENT = 1.5
 MIN_FIT_POINTS = 3
 #: At most this many lags of the window enter the GLS fit (evenly spaced): neighbouring MSD
 #: points are almost perfectly correlated, so more add cost but no information.
-GLS_MAX_LAGS = 64
+GLS_MAX_LAGS = 32
 
 
 def auto_fit_window(time_fs: np.ndarray, msd: np.ndarray) -> tuple[float, float]:
