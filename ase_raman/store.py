@@ -2,7 +2,8 @@
 
 One file holds one run: the per-frame polarizability alpha (3x3, Angstrom^3) and the
 structure it was predicted for (positions, velocities when known, the cell), laid out
-per the H5MD 1.1 specification (https://www.nongnu.org/h5md/h5md.html)::
+per the H5MD 1.1 specification (de Buyl, Colberg and Höfling, Comput. Phys. Commun. 185,
+1546 (2014))::
 
     /h5md                      attrs version=[1, 1]; groups author (name), creator
                                (name, version), modules/units (version, system)
@@ -58,12 +59,6 @@ import numpy as np
 from ase import Atoms
 
 from .errors import AseRamanError, UsageError
-from .models.base import check_model_species
-from .models.uncertainty import (
-    predict_frames_with_uncertainty,
-    uncertainty_threshold,
-    warn_if_extrapolating,
-)
 from .writer_lease import LeaseWriter, live_writer, pid_alive
 
 __all__ = [
@@ -74,7 +69,7 @@ __all__ = [
     "open_store",
     "read_trajectory",
     "restart_atoms",
-    "predict_to_store",
+    "predict_to_store",  # noqa: F822 (lazy: see __getattr__)
     "clear_status_flags",
 ]
 
@@ -1100,122 +1095,11 @@ def restart_atoms(path: str | os.PathLike) -> Atoms:
         return traj.atoms(-1)
 
 
-# --------------------------------------------------------------------------------------
-# post-hoc prediction of a finished run
-# --------------------------------------------------------------------------------------
-def _check_species(model: Any, atoms: Atoms, where: str) -> None:
-    check_model_species((getattr(model, "metadata", {}) or {}).get("species"), atoms, where)
+def __getattr__(name: str) -> Any:
+    """``predict_to_store`` lives in :mod:`ase_raman.recording` (re-exported lazily, so
+    that the store does not import the models)."""
+    if name == "predict_to_store":
+        from .recording import predict_to_store
 
-
-def predict_to_store(
-    model: Any,
-    frames: Iterable[Atoms],
-    path: str | os.PathLike,
-    dt_fs: float,
-    every: int = 1,
-    *,
-    batch: int = 16,
-    mode: str = "w",
-    first_step: int = 0,
-    md_timestep_fs: float | None = None,
-    engine: str | None = None,
-    progress: Any = None,
-    parameters: dict[str, Any] | None = None,
-) -> int:
-    """Predict alpha for a finished run's frames and write them to an H5MD store.
-
-    ``frames``: the run's frames in order (any iterable, e.g.
-    ``ase_raman.io.trajectory.iter_frames``; consumed lazily, ``batch`` at a time).
-    ``dt_fs``: time in fs between consecutive frames of ``frames``. ``every``: keep
-    every ``every``-th of them (the first included). Frame ``i`` of ``frames`` is stored
-    with step ``first_step + i`` (or ``atoms.info["step"]`` when the reader set it) and
-    time ``i * dt_fs`` fs (or ``atoms.info["time_fs"]``). ``md_timestep_fs``: the MD
-    timestep if known (an attribute only).
-
-    ``mode="w"`` writes a temporary file renamed onto ``path`` at the end (never a
-    half-written output); ``mode="a"`` appends to (or resumes) an existing store, skipping
-    frames whose step it already holds. The first frame's species are checked against
-    the model's before any work (:class:`~ase_raman.errors.ModelSpeciesError`).
-    ``progress``: an optional callable ``progress(n_frames_done)``. ``parameters``:
-    extra ``/parameters`` attributes recorded when the store is created (dicts as JSON).
-    Returns the number of frames written.
-    """
-    if every < 1:
-        raise UsageError(f"--every must be >= 1, not {every}")
-    if dt_fs is None or not np.isfinite(dt_fs) or dt_fs <= 0:
-        raise UsageError("the time between frames is unknown: pass --dt-fs (fs)")
-    it = iter(frames)
-    try:
-        first = next(it)
-    except StopIteration:
-        raise UsageError("the trajectory holds no frame") from None
-    _check_species(model, first, "the trajectory")
-    path = Path(path)
-    meta = getattr(model, "metadata", None)
-
-    def thinned() -> Iterator[tuple[int, Atoms]]:
-        yield 0, first
-        for i, atoms in enumerate(it, start=1):
-            if i % every == 0:
-                yield i, atoms
-
-    def run(target: Path, store_mode: str) -> int:
-        written = 0
-        recorded: list[tuple[int, float]] = []
-        store = open_store(target, store_mode, species=first, model_metadata=meta,
-                           dt_fs=md_timestep_fs, engine=engine, flush_every=max(64, batch))
-        try:
-            if parameters and not store.initialised:
-                store.set_parameters(**parameters)
-            start_after = store.last_step if store_mode == "a" else None
-            pending: list[tuple[int, float, Atoms]] = []
-
-            def drain() -> int:
-                todo = pending[:]
-                pending.clear()
-                if not todo:
-                    return 0
-                alphas, unc = predict_frames_with_uncertainty(
-                    model, [a for _, _, a in todo],
-                    lambda k: f"the trajectory frame at step {todo[k][0]}")
-                n = 0
-                for k, ((step, t, atoms), alpha) in enumerate(zip(todo, alphas, strict=True)):
-                    energy = atoms.info.get("energy")
-                    n += store.append_atoms(atoms, alpha, step, t,
-                                            None if energy is None else float(energy),
-                                            None if unc is None else float(unc[k]))
-                    if unc is not None:
-                        recorded.append((step, float(unc[k])))
-                return n
-
-            for i, atoms in thinned():
-                step = int(atoms.info.get("step", first_step + i))
-                if start_after is not None and step <= start_after:
-                    continue
-                t = float(atoms.info.get("time_fs", i * dt_fs))
-                pending.append((step, t, atoms))
-                if len(pending) >= batch:
-                    written += drain()
-                    if progress is not None:
-                        progress(written)
-            written += drain()
-            if progress is not None:
-                progress(written)
-            if recorded:
-                steps_done, unc_done = zip(*recorded, strict=True)
-                warn_if_extrapolating(np.array(unc_done),
-                                      uncertainty_threshold(model, store.n_atoms),
-                                      frame_numbers=steps_done, source=f"{path} (steps)")
-        finally:
-            store.close()
-        return written
-
-    if mode == "a":
-        return run(path, "a")
-    if mode != "w":
-        raise UsageError(f"predict_to_store: mode must be 'w' or 'a', not {mode!r}")
-    from .atomic_write import atomic_output
-
-    with atomic_output(path) as tmp:
-        tmp.unlink()
-        return run(tmp, "w")
+        return predict_to_store
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

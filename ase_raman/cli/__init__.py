@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "msd": ".msd",
     "arrhenius": ".arrhenius",
     "vanhove": ".vanhove",
+    "mechanism": ".mechanism",
     "raman": ".raman",
     "vdos": ".vdos",
     "plot": ".plot",
@@ -47,7 +48,9 @@ class _OneLineParser(argparse.ArgumentParser):
     """An ArgumentParser whose usage errors are one line and exit 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"ase-raman: error: {self.prog}: {message} (see --help)\n")
+        command = self.prog.removeprefix("ase-raman").strip()  # "" for the main parser
+        where = f"{command}: " if command else ""
+        self.exit(2, f"ase-raman: error: {where}{message} (see --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -60,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="alpha-dot: spectral (omega^2, default) or finite difference")
     parser.add_argument("--cutoff", type=POSITIVE, default=50.0, metavar="CM",
                         help="central-peak cutoff for the JSON summary (default 50 cm^-1)")
-    add_scheduler_argument(parser)  # issue 11: --scheduler (Dask), ase_raman.parallel.cli
+    add_scheduler_argument(parser)  # --scheduler (Dask): ase_raman.parallel.cli
 
 
 def _check_dt(dt_cli: float | None, dt_data: float | None, where: str) -> float:
@@ -183,7 +183,7 @@ def find_peaks_summary(freqs: np.ndarray, y: np.ndarray, n: int = 8) -> list[dic
 
 
 def run(args: argparse.Namespace) -> int:
-    if getattr(args, "scheduler", None):  # issue 11: the command as one Dask task
+    if getattr(args, "scheduler", None):  # the command as one Dask task
         return run_on_scheduler(args, run)
     from ..spectra.plotting import save_figure, write_json
     from ..spectra.raman import central_peak_metrics, raman_spectrum

@@ -1,5 +1,4 @@
-"""Per-frame uncertainty along trajectories, and warnings when a run leaves the training
-distribution.
+"""Per-frame uncertainty along trajectories, and warnings when a run leaves the training data.
 
 Models that can (the ``lambda-soap`` learner) expose ``predict_with_uncertainty(frames)``
 returning alpha and its standard deviation per Cartesian component (Angstrom^3); the
@@ -33,7 +32,10 @@ class ExtrapolationWarning(UserWarning):
 
 
 def supports_uncertainty(model: object) -> bool:
-    return callable(getattr(model, "predict_with_uncertainty", None))
+    """Whether ``model`` declares :class:`~ase_raman.models.base.SupportsUncertainty`."""
+    from .base import SupportsUncertainty
+
+    return isinstance(model, SupportsUncertainty)
 
 
 def predict_frames_with_uncertainty(model, frames: Sequence[Atoms],
@@ -43,7 +45,8 @@ def predict_frames_with_uncertainty(model, frames: Sequence[Atoms],
 
     Frames with non-finite positions or cells are refused before, non-finite alphas
     after the prediction (:mod:`ase_raman.finite`); ``name(k)`` names frame ``k`` in the
-    message (default ``"frame k of the batch"``)."""
+    message (default ``"frame k of the batch"``).
+    """
     from ..finite import check_frames, check_predictions
 
     if name is None:
@@ -71,10 +74,17 @@ def _predict(model, frames: Sequence[Atoms]) -> tuple[np.ndarray, np.ndarray | N
 
 def uncertainty_threshold(model: object, n_atoms: int | np.ndarray | None = None
                           ) -> float | np.ndarray | None:
-    """The model's extrapolation threshold in Angstrom^3 for frames of ``n_atoms`` atoms
-    (an int, or an array per frame), when it records one; None when it records none, or
-    records one per atom and ``n_atoms`` is not given."""
-    training = getattr(model, "training", None) or {}
+    """The model's extrapolation threshold in Angstrom^3 for frames of ``n_atoms`` atoms.
+
+    ``n_atoms``: an int, or an array per frame. None when the model records no
+    threshold, or records one per atom and ``n_atoms`` is not given.
+    """
+    return training_threshold(getattr(model, "training", None) or {}, n_atoms)
+
+
+def training_threshold(training: dict, n_atoms: int | np.ndarray | None = None
+                       ) -> float | np.ndarray | None:
+    """:func:`uncertainty_threshold` from a model's ``metadata["training"]`` dict."""
     per_atom = training.get("uncertainty_threshold_A3_per_atom")
     if per_atom is not None:
         return None if n_atoms is None else float(per_atom) * np.asarray(n_atoms, float)
