@@ -48,8 +48,10 @@ def write_model_file(path: str | Path, arrays: dict[str, np.ndarray],
 
 
 def _check_declared_sizes(source: Path) -> None:
-    """Refuse an archive whose arrays declare more bytes than they hold (a crafted header
-    would make numpy allocate the declared size before reading)."""
+    """Refuse an archive whose arrays declare more bytes than they hold.
+
+    A crafted header would make numpy allocate the declared size before reading.
+    """
     try:
         with zipfile.ZipFile(source) as zf:
             for info in zf.infolist():
