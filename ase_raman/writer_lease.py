@@ -8,7 +8,8 @@ records a lease in the file itself and keeps it fresh:
 
 * ``/parameters`` attributes ``writer_host`` and ``writer_pid`` (who), and
 * the dataset ``/parameters/writer_lease``: float64 ``[pid, start, heartbeat, active]``,
-  ``start``/``heartbeat`` in seconds since the epoch (UTC), ``active`` 1 while open.
+  ``start``/``heartbeat`` in seconds since the epoch (UTC), ``active`` 1 while open
+  (all zeros once the writer closed the file).
 
 The writer rewrites the heartbeat when it opens the file, on every flush and at least
 every :data:`HEARTBEAT_S` seconds while frames arrive, and sets ``active`` to 0 when it
@@ -124,22 +125,22 @@ class LeaseWriter:
             params.create_dataset("writer_lease", data=np.zeros(4))
         self.beat(force=True)
 
-    def _write(self, active: bool) -> None:
+    def _write(self) -> None:
         now = time.time()
-        self._h5[LEASE_DATASET][...] = np.array(
-            [os.getpid(), self._start, now, 1.0 if active else 0.0])
+        self._h5[LEASE_DATASET][...] = np.array([os.getpid(), self._start, now, 1.0])
         self._last = now
 
     def beat(self, force: bool = False, flush: bool = True) -> None:
         """Rewrite the heartbeat (when :data:`HEARTBEAT_S` passed, or ``force``); ``flush``
         makes it visible to other processes at once."""
         if force or time.time() - self._last >= HEARTBEAT_S:
-            self._write(True)
+            self._write()
             if flush:
                 self._h5.flush()
 
     def release(self) -> None:
-        """Mark the lease inactive (the file is about to be closed)."""
+        """Clear the lease (the file is about to be closed): all zeros, so a closed store
+        holds no times or pids and the same frames give the same bytes."""
         with contextlib.suppress(OSError, KeyError, ValueError):
-            self._write(False)
+            self._h5[LEASE_DATASET][...] = np.zeros(4)
 
