@@ -52,7 +52,9 @@ def data(tmp_path_factory, small_model):
     (d / "bad.json").write_text('{"a": ')
     (d / "afile").write_text("x")
     (d / "adir").mkdir()
-    (d / "x.yaml").write_text("phonopy:\n  version: 2.20\n")
+    from test_harmonic_water import water_phonopy  # a valid phonopy.yaml (water, fc)
+
+    water_phonopy().save(d / "x.yaml", settings={"force_constants": True})
     (d / "manifest.yaml").write_text("- {name: a, trajectory: s.h5, model: null, "
                                      "temperature_K: 300, species: H}\n")
     return d
