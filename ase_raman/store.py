@@ -940,7 +940,7 @@ class StoredTrajectory:
         except KeyError as exc:
             self._h5.close()
             what = " ".join(str(exc).split())
-            if "Unable to" in what:  # h5py reports a damaged object as a KeyError
+            if "Unable to" in what and "not found" not in what:  # h5py: damaged object
                 raise StoreError(f"{self.path}: damaged store ({what}); copy it again from "
                                  "the original") from None
             raise StoreError(f"{self.path}: not an ase-raman H5MD store (missing {what})") \
