@@ -116,3 +116,42 @@ def test_no_user_or_host_name_unless_asked(tmp_path, monkeypatch):
     assert is_this_host(read_lease(quiet).host)
     with open_store(quiet, "a", species=SPECIES, dt_fs=0.5) as store:  # resume works
         assert store.n_frames == N_FRAMES
+
+
+# -- point 11: ASE opens our store ---------------------------------------------------------
+
+def test_ase_io_reads_the_store_and_leaves_other_hdf5_files(tmp_path):
+    import ase.io
+    from ase import units
+    from ase.io.formats import UnknownFileTypeError, filetype
+
+    path = tmp_path / "run.h5"
+    frames = write_store(path)
+    images = ase.io.read(path, ":")
+    assert filetype(str(path)) == "ase-raman-h5" and len(images) == N_FRAMES
+    for atoms, frame in zip(images, frames, strict=True):
+        np.testing.assert_allclose(atoms.positions, frame["positions"])
+        np.testing.assert_allclose(atoms.cell.array, frame["cell"])
+        np.testing.assert_allclose(atoms.get_velocities() * units.fs, frame["velocities"])
+        np.testing.assert_allclose(atoms.info["polarizability"], frame["polarizability"])
+    assert ase.io.read(path, -1).info["step"] == frames[-1]["step"]
+    other = tmp_path / "other.h5"  # an H5MD file another program wrote
+    with h5py.File(other, "w") as f:
+        f.create_group("h5md/creator").attrs["name"] = b"some-md-code"
+        f["particles/all/position/value"] = np.zeros((1, 2, 3))
+    assert filetype(str(other)) != "ase-raman-h5"
+    with pytest.raises(UnknownFileTypeError):
+        filetype(str(other), guess=False)
+
+
+def test_ase_magic_found_in_a_long_store(tmp_path):
+    from ase.io.formats import filetype
+
+    path = tmp_path / "long.h5"
+    rng = np.random.default_rng(1)
+    with open_store(path, "w", species=[8] * 200, dt_fs=1.0, flush_every=500) as store:
+        for k in range(1500):
+            store.append(step=k, time_fs=float(k), polarizability=np.eye(3),
+                         positions=rng.random((200, 3)), cell=np.eye(3) * 9.0)
+    assert path.stat().st_size > 5_000_000
+    assert filetype(str(path)) == "ase-raman-h5"
