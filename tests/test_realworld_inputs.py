@@ -288,3 +288,75 @@ def test_vdos_reads_velocity_columns_and_notes_the_fallback(tmp_path, capsys):
     _, v = csv_rows(tmp_path / "v.csv")
     assert v[np.argmax(v[:, 1]), 0] == pytest.approx(1000.0, abs=10.0)
 
+
+
+# -- 14: LAMMPS unit styles, no assert in parsing -----------------------------------------
+
+DUMP = """ITEM: TIMESTEP
+0
+ITEM: NUMBER OF ATOMS
+2
+ITEM: BOX BOUNDS pp pp pp
+0 10
+0 10
+0 10
+ITEM: ATOMS id type x y z vx vy vz
+1 1 1.0 2.0 3.0 0.1 0 0
+2 2 4.0 5.0 6.0 0 0.2 0
+"""
+
+
+@pytest.mark.parametrize("style", ["metal", "real", "electron", "nano", "si", "cgs", "micro"])
+def test_every_lammps_unit_style_ase_knows(tmp_path, style):
+    from ase import units
+    from ase.calculators.lammps import convert
+
+    from ase_raman.engines.lammps import iter_lammps_dump
+
+    path = tmp_path / "d.lammpstrj"
+    path.write_text(DUMP)
+    atoms, = iter_lammps_dump(path, ["O", "H"], lammps_units=style)
+    length = convert(1.0, "distance", style, "ASE")
+    np.testing.assert_allclose(atoms.positions[0], np.array([1.0, 2.0, 3.0]) * length,
+                               rtol=1e-11)
+    np.testing.assert_allclose(atoms.cell.lengths(), [10 * length] * 3, rtol=1e-11)
+    velocity = convert(0.1, "velocity", style, "ASE")  # ASE units
+    assert atoms.get_velocities()[0, 0] == pytest.approx(velocity, rel=1e-10)
+    assert atoms.get_velocities()[0, 0] * units.fs > 0
+
+
+def test_damaged_dump_header_is_caught_under_python_O(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "d.lammpstrj"
+    path.write_text(DUMP + DUMP.replace("ITEM: NUMBER OF ATOMS", "ITEM: NUMBER OF ATOMZ"))
+    code = ("import warnings, sys; from ase_raman.engines.lammps import iter_lammps_dump\n"
+            "with warnings.catch_warnings(record=True) as w:\n"
+            "    warnings.simplefilter('always')\n"
+            f"    frames = list(iter_lammps_dump({str(path)!r}, ['O', 'H']))\n"
+            "print(len(frames), str(w[0].message))")
+    out = subprocess.run([sys.executable, "-O", "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.startswith("1 ") and "incomplete header" in out
+
+
+# -- 15: i-PI input.xml parsed as XML, units from i-PI ------------------------------------
+
+def test_ipi_timestep_from_xml_not_from_a_comment(test_data, tmp_path):
+    from ase_raman.io.ipi import ipi_timestep_fs, ipi_unit_factor
+
+    text = (test_data / "ipi_cavmd" / "input.xml").read_text()
+    assert ipi_timestep_fs(test_data / "ipi_cavmd" / "input.xml") == pytest.approx(0.5)
+    commented = text.replace("<simulation", "<!-- <timestep units='femtosecond'>9</timestep>"
+                             " -->\n<simulation", 1)
+    (tmp_path / "input.xml").write_text(commented)
+    assert ipi_timestep_fs(tmp_path / "input.xml") == pytest.approx(0.5)
+    (tmp_path / "input.xml").write_text(text.replace("units='femtosecond'>0.5",
+                                                     "units='picosecond'>0.0005"))
+    assert ipi_timestep_fs(tmp_path / "input.xml") == pytest.approx(0.5)
+    assert ipi_unit_factor("time", "atomic_unit", "x") == pytest.approx(0.02418884326, rel=1e-8)
+    assert ipi_unit_factor("length", "atomic_unit", "x") == pytest.approx(Bohr, rel=1e-6)
+    (tmp_path / "input.xml").write_text(text.replace("units='femtosecond'", "units='parsec'"))
+    with pytest.raises(InputFileError, match="parsec"):
+        ipi_timestep_fs(tmp_path / "input.xml")
