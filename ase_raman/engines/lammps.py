@@ -49,7 +49,8 @@ def lammps_unit_factors(style: str) -> dict[str, float]:
     """fs per LAMMPS time unit, Angstrom per length unit, eV per energy unit and
     Angstrom/fs per velocity unit of a LAMMPS ``units`` style (the velocity unit is not
     always length/time: ``electron`` has bohr per atomic time unit and fs), from ASE's
-    tables (:func:`ase.calculators.lammps.convert`), rounded to 12 significant digits (metal: exactly 1000 fs, not 999.9999999999999)."""
+    tables (:func:`ase.calculators.lammps.convert`), rounded to 12 significant digits
+    (metal: exactly 1000 fs, not 999.9999999999999)."""
     from ase.calculators.lammps import convert
 
     def factor(quantity: str) -> float:
