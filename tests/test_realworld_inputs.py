@@ -360,3 +360,38 @@ def test_ipi_timestep_from_xml_not_from_a_comment(test_data, tmp_path):
     (tmp_path / "input.xml").write_text(text.replace("units='femtosecond'", "units='parsec'"))
     with pytest.raises(InputFileError, match="parsec"):
         ipi_timestep_fs(tmp_path / "input.xml")
+
+
+# -- 13: ASE databases --------------------------------------------------------------------
+
+def test_ase_db_alpha_from_data_or_key_value_pairs(test_data, tmp_path, capsys):
+    from ase.db import connect
+
+    frames = read_reference(test_data / "water_monomer_200.xyz", index="0:6",
+                            alpha_key="alpha", alpha_unit="bohr3")
+    path = tmp_path / "water.db"
+    db = connect(path)
+    for k, atoms in enumerate(frames):
+        alpha = atoms.info["polarizability"] / Bohr**3  # stored in bohr^3, as the source
+        clean = Atoms(atoms.symbols, atoms.positions)
+        if k % 3 == 0:
+            db.write(clean, data={"polarizability": alpha})
+        elif k % 3 == 1:
+            db.write(clean, polarizability=" ".join(f"{x:.17g}" for x in alpha.ravel()))
+        else:
+            voigt = {"xx": alpha[0, 0], "yy": alpha[1, 1], "zz": alpha[2, 2],
+                     "yz": alpha[1, 2], "xz": alpha[0, 2], "xy": alpha[0, 1]}
+            db.write(clean, **{f"polarizability_{c}": v for c, v in voigt.items()})
+    back = read_reference(path, alpha_unit="bohr3")
+    assert len(back) == 6
+    for a, b in zip(back, frames, strict=True):
+        np.testing.assert_allclose(a.info["polarizability"], b.info["polarizability"],
+                                   rtol=1e-12)
+        np.testing.assert_allclose(a.positions, b.positions)
+    # fit reads it the same way
+    model = tmp_path / "m.npz"
+    assert main(["fit", str(path), "--alpha-unit", "bohr3", "-o", str(model),
+                 "--hypers", '{"cutoff": 3.0, "max_radial": 2, "max_angular": 2}']) == 0
+    assert model.is_file()
+    with pytest.raises(MissingDataError, match="no 'alpha'"):
+        read_reference(path, alpha_key="alpha")
