@@ -395,3 +395,14 @@ def test_ase_db_alpha_from_data_or_key_value_pairs(test_data, tmp_path, capsys):
     assert model.is_file()
     with pytest.raises(MissingDataError, match="no 'alpha'"):
         read_reference(path, alpha_key="alpha")
+
+
+def test_lammps_units_option_on_the_command_line(tmp_path):
+    path = tmp_path / "d.lammpstrj"
+    path.write_text(DUMP + DUMP.replace("TIMESTEP\n0", "TIMESTEP\n1").replace(
+        "1.0 2.0 3.0", "1.5 2.0 3.0"))
+    assert main(["msd", str(path), "--type-map", "O,H", "--lammps-units", "electron",
+                 "--dt-fs", "1", "--species", "O", "-o", str(tmp_path / "m.csv"),
+                 "--quiet", "--no-drift-correction"]) == 0
+    _, rows = csv_rows(tmp_path / "m.csv")
+    assert rows[1, 1] == pytest.approx((0.5 * Bohr) ** 2, rel=1e-9)  # 0.5 bohr step
