@@ -1,7 +1,7 @@
 """Mean squared displacements from MD positions: unwrapping, FFT MSD, collective MSD.
 
-Conventions (DESIGN.md, "Transport conventions"): positions in Angstrom, time in fs at the
-API, cells as ASE does them (rows are the lattice vectors, Angstrom).
+Conventions (``docs/theory.md``, "Mean squared displacement and diffusion"): positions in
+Angstrom, time in fs at the API, cells as ASE does them (rows are the lattice vectors, Angstrom).
 
 ``MSD(t) = < |r_i(tau + t) - r_i(tau)|^2 >`` averaged over the atoms ``i`` of a species and
 over *all* time origins ``tau``, from unwrapped positions. The average over origins is
