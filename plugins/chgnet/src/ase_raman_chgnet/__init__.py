@@ -1,0 +1,62 @@
+"""CHGNet as an ase-raman MD calculator (entry point ``chgnet`` of ``ase_raman.calculators``).
+
+:func:`make_calculator` returns ``chgnet.model.dynamics.CHGNetCalculator`` (energy in eV,
+forces in eV/Angstrom, stress in eV/Angstrom^3) for one of the pretrained models whose
+weights ship inside the ``chgnet`` wheel. It never downloads: when the checkpoint file of
+the requested model is not installed it raises a one-line
+:class:`ase_raman.errors.UsageError`.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any
+
+from ase_raman.errors import UsageError
+
+__all__ = ["MODELS", "make_calculator", "checkpoint_path"]
+
+#: model name -> checkpoint file inside the chgnet package (chgnet 0.3-0.4 layout)
+MODELS: dict[str, str] = {
+    "0.3.0": "pretrained/0.3.0/chgnet_0.3.0_e29f68s314m37.pth.tar",
+    "0.2.0": "pretrained/0.2.0/chgnet_0.2.0_e30f77s348m32.pth.tar",
+    "r2scan": "pretrained/r2scan/chgnet_r2scan_transfer_learning_e15f36s161m23.pth.tar",
+}
+
+
+def checkpoint_path(model: str = "0.3.0") -> Path:
+    """The installed checkpoint file of ``model``; a one-line error when it is absent."""
+    if model not in MODELS:
+        raise UsageError(f"chgnet: unknown model {model!r}; known: {', '.join(MODELS)}")
+    spec = find_spec("chgnet")
+    if spec is None or not spec.submodule_search_locations:
+        raise UsageError("chgnet: the chgnet package is not installed (pip install "
+                         "'torch==2.13.0' -e plugins/chgnet)")
+    path = Path(list(spec.submodule_search_locations)[0]) / MODELS[model]
+    if not path.is_file():
+        raise UsageError(f"chgnet: the weights of model {model!r} are not in this "
+                         f"installation ({path}); refusing to download them: install a "
+                         "chgnet wheel that ships them")
+    return path
+
+
+def make_calculator(model: str = "0.3.0", device: str = "cpu", threads: int | None = None,
+                    **kwargs: Any) -> Any:
+    """A ``CHGNetCalculator`` for the pretrained ``model`` on ``device``.
+
+    ``threads``: torch intra-op threads (``torch.set_num_threads``; applies to the whole
+    process). Other keyword arguments go to ``CHGNetCalculator`` (e.g. ``stress_weight``).
+    """
+    checkpoint_path(model)  # refuse before chgnet could try anything else
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(int(threads))
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    from chgnet.model import CHGNet
+    from chgnet.model.dynamics import CHGNetCalculator
+
+    net = CHGNet.load(model_name=model, use_device=device, verbose=False)
+    return CHGNetCalculator(model=net, use_device=device, **kwargs)
