@@ -45,13 +45,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--analyse-only", action="store_true",
                         help="no MD: analyse what the stores hold now (partial runs too)")
     parser.add_argument("--quick", action="store_true",
-                        help="tiny settings for tests: 0.2 ps, 0.05 ps equilibration, 5 "
-                             "relax steps, 600 and 900 K, min image 6 Angstrom")
+                        help="tiny settings for tests: 0.1 ps, 0.02 ps equilibration, 3 "
+                             "relax steps, 600 and 900 K, min image 6 Angstrom, every 2")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     add_scheduler_argument(parser)
 
 
-_QUICK = {"ps": 0.2, "equilibration_ps": 0.05, "relax_steps": 5, "temperatures": (600, 900),
+_QUICK = {"ps": 0.1, "equilibration_ps": 0.02, "relax_steps": 3, "temperatures": (600, 900),
           "min_image_A": 6.0, "every": 2}
 
 

@@ -138,8 +138,9 @@ def produce(atoms: Atoms, calc: Any, model: Any, path: Path, temperature_K: floa
     rng = np.random.default_rng(seed + done)
     dyn = Bussi(atoms, timestep_fs * units.fs, temperature_K=temperature_K,
                 taut=100 * units.fs, rng=rng)
+    # flush every 8 frames: a kill loses at most 8 * every MD steps
     with PolarizabilityObserver(atoms, model, path, dyn=dyn, mode="a", logfile=None,
-                                record_uncertainty=False) as obs:
+                                batch=8, flush_every=8, record_uncertainty=False) as obs:
         dyn.attach(obs, interval=every)
         if progress is not None:
             dyn.attach(progress, interval=1)

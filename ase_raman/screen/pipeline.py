@@ -240,8 +240,8 @@ def _mobile_species(material: Material, symbols: list[str]) -> list[str]:
     for s in ("Li", "Na", "Ag", "K", "Cu", "Mg"):
         if s in symbols:
             return [s]
-    raise UsageError(f"{material.name}: no Li, Na, Ag, K, Cu or Mg: give 'species' in a "
-                     "manifest")
+    raise UsageError(f"{material.name}: no mobile species (Li, Na, Ag, K, Cu or Mg) in the "
+                     "structure: name one with 'species' in a manifest")
 
 
 def _alpha_model(settings: ScreenSettings, material: Material, symbols: list[str]) -> Any:
