@@ -31,7 +31,7 @@ from ase.calculators.calculator import Calculator, all_changes
 from ase.calculators.polarizability import StaticPolarizabilityCalculator
 
 from .models.base import TensorModel
-from .tensors import E2A2_PER_EV_TO_A3
+from .units import E2A2_PER_EV_TO_A3
 
 
 def _resolve_model(model: TensorModel | str | Path) -> TensorModel:

@@ -37,11 +37,11 @@ from ase import Atoms
 from ase.data import chemical_symbols
 
 from ..errors import ModelFileError, UsageError
+from ..features.featurizers import make_featurizer
 from ..features.lambda_soap import (
     LambdaSoapFeaturizer,
     LambdaSoapHypers,
     StructureFeatures,
-    make_featurizer,
 )
 from ..tensors import (
     cartesian_to_spherical,
@@ -240,6 +240,10 @@ class LambdaSoapRidge:
         self.hypers = LambdaSoapHypers.from_dict({**self.hypers.to_dict(), "featurizer": name})
         self._featurizer = None
         return self
+
+    def compute_features(self, frames: Sequence[Atoms]) -> StructureFeatures:
+        """Structure-level lambda-SOAP features of ``frames`` (the model's featuriser)."""
+        return self.featurizer.compute_arrays(list(frames), quiet=self.quiet)
 
     def predict_features(self, features: StructureFeatures) -> np.ndarray:
         """Polarizabilities (n, 3, 3) from precomputed structure-level features."""

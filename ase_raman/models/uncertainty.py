@@ -33,7 +33,10 @@ class ExtrapolationWarning(UserWarning):
 
 
 def supports_uncertainty(model: object) -> bool:
-    return callable(getattr(model, "predict_with_uncertainty", None))
+    """Whether ``model`` declares :class:`~ase_raman.models.base.SupportsUncertainty`."""
+    from .base import SupportsUncertainty
+
+    return isinstance(model, SupportsUncertainty)
 
 
 def predict_frames_with_uncertainty(model, frames: Sequence[Atoms]
@@ -57,7 +60,12 @@ def uncertainty_threshold(model: object, n_atoms: int | np.ndarray | None = None
     """The model's extrapolation threshold in Angstrom^3 for frames of ``n_atoms`` atoms
     (an int, or an array per frame), when it records one; None when it records none, or
     records one per atom and ``n_atoms`` is not given."""
-    training = getattr(model, "training", None) or {}
+    return training_threshold(getattr(model, "training", None) or {}, n_atoms)
+
+
+def training_threshold(training: dict, n_atoms: int | np.ndarray | None = None
+                       ) -> float | np.ndarray | None:
+    """:func:`uncertainty_threshold` from a model's ``metadata["training"]`` dict."""
     per_atom = training.get("uncertainty_threshold_A3_per_atom")
     if per_atom is not None:
         return None if n_atoms is None else float(per_atom) * np.asarray(n_atoms, float)

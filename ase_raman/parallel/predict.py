@@ -218,7 +218,7 @@ def prefetch_predictions(client: Any, model_path: str | os.PathLike, frames: Ite
     from ..models.modelfile import read_model_file
 
     if every < 1:
-        raise UsageError(f"--every must be >= 1, not {every}")
+        raise UsageError(f"every must be >= 1, not {every}")
     _, file_meta = read_model_file(model_path)
     species = list(file_meta.get("species") or [])
     key = ship_model(client, model_path)

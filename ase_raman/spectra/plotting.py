@@ -149,7 +149,7 @@ def plot_csv_files(
     from ..errors import UsageError
 
     if labels is not None and len(labels) != len(paths):
-        raise UsageError(f"--labels: got {len(labels)} labels for {len(paths)} files")
+        raise UsageError(f"got {len(labels)} labels for {len(paths)} files")
     loaded = [read_spectrum_csv(p) for p in paths]
     kinds = {meta["kind"] for _, meta in loaded}
     if len(kinds) > 1:

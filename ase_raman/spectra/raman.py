@@ -523,8 +523,10 @@ def central_peak_metrics(
     in the result under ``weighting``):
 
     * ``low_frequency_fraction``: integral of the intensity over [0, cutoff] divided by the
-      integral over the whole returned range (trapezoid). 0 for an insulator whose first
-      band is well above the cutoff, close to 1 when the low-frequency continuum dominates.
+      integral over the whole returned range (trapezoid), in [0, 1]. 0 for an insulator
+      whose first band is well above the cutoff, close to 1 when the low-frequency
+      continuum dominates. Negative intensities (round-off of the smoothed correlation)
+      count as 0 in every indicator.
     * ``central_to_phonon_ratio``: the strongest intensity in (0, cutoff] divided by the
       strongest above the cutoff (the main phonon peak, position ``phonon_peak_cm``).
     * ``central_width_cm``, ``central_amplitude``: a relaxational (Debye) central peak,
@@ -554,7 +556,9 @@ def central_peak_metrics(
     if cutoff_cm <= 0:
         raise UsageError(f"cutoff must be positive, got {cutoff_cm} cm^-1")
     f = np.asarray(spectrum.frequencies, float)
-    y = np.asarray(getattr(spectrum, column), float)
+    # a spectral intensity is >= 0: negatives are round-off of the smoothed correlation
+    # and would make a fraction leave [0, 1]
+    y = np.clip(np.asarray(getattr(spectrum, column), float), 0.0, None)
     if cutoff_cm >= f[-1]:
         raise UsageError(f"cutoff {cutoff_cm:g} cm^-1 is beyond the spectrum's range "
                          f"(up to {f[-1]:.6g} cm^-1)")
@@ -608,7 +612,7 @@ def central_peak_metrics(
     else:
         shape = "Debye relaxation band nu Gamma / (Gamma^2 + nu^2) (classical weighting)"
     return {
-        "low_frequency_fraction": low_int / total if total > 0 else float("nan"),
+        "low_frequency_fraction": min(1.0, low_int / total) if total > 0 else float("nan"),
         "central_to_phonon_ratio": central / phonon if phonon > 0 else float("nan"),
         "central_width_cm": width,
         "central_amplitude": amplitude,

@@ -7,10 +7,13 @@ through :func:`autocorrelation`, so there is one implementation to test and to s
 from __future__ import annotations
 
 import numpy as np
-from scipy import constants as _const
 from scipy import fft as sp_fft
 
 from ..errors import UsageError
+from ..units import (  # noqa: F401 (public names here too)
+    SECOND_RADIATION_CONSTANT_CM_K,
+    SPEED_OF_LIGHT_CM_PER_FS,
+)
 
 
 def _fast_length(n: int) -> int:
@@ -45,12 +48,6 @@ def autocorrelation(x: np.ndarray, axis: int = 0, normalize: bool = True) -> np.
 # Units and frequency grids
 # ---------------------------------------------------------------------------------------
 
-#: Speed of light in cm/fs: a wavenumber nu (cm^-1) is the frequency c * nu in fs^-1.
-SPEED_OF_LIGHT_CM_PER_FS: float = 2.99792458e-5
-#: Second radiation constant h c / k_B in cm K: ``h c nu / (k_B T) = C2 * nu / T``.
-SECOND_RADIATION_CONSTANT_CM_K: float = (
-    _const.h * _const.c * 100.0 / _const.k  # c in cm/s: h c / k_B in cm K
-)
 #: Number of Gaussian time-window standard deviations kept in a smoothed correlation
 #: (the window is exp(-8^2/2) ~ 1e-14 there, below double-precision significance).
 GAUSSIAN_LAG_CUTOFF: float = 8.0

@@ -30,8 +30,8 @@ import numpy as np
 
 from .. import __version__
 from ..errors import UsageError
+from ..units import SPEED_OF_LIGHT_CM_PER_FS
 from . import signal
-from .signal import SPEED_OF_LIGHT_CM_PER_FS
 
 __all__ = ["VDOS", "vdos", "vdos_from_positions", "velocities_from_positions"]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
+from ase.data import chemical_symbols
 
 from ase_raman.errors import ModelFileError, ModelSpeciesError, UsageError
 from ase_raman.models.base import reference_polarizabilities
@@ -68,6 +69,6 @@ class AdditiveIsotropic:
     def metadata(self) -> dict[str, Any]:
         return {"learner": self.name, "learner_version": __version__,
                 "distribution": self.distribution, "hypers": self.hypers,
-                "species": [int(z) for z in self.numbers],
+                "species": [chemical_symbols[int(z)] for z in self.numbers],
                 "units": {"polarizability": "Angstrom^3", "length": "Angstrom"},
                 "training": {}}
