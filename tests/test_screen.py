@@ -24,6 +24,7 @@ from ase_raman.cli import main
 from ase_raman.engines.calculators import installed_calculators, make_calculator
 from ase_raman.errors import UsageError
 
+
 def _csv_rows(path: Path) -> list[dict[str, str]]:
     with open(path) as fh:
         return list(csv.DictReader(line for line in fh if not line.startswith("#")))

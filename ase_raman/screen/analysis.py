@@ -12,14 +12,14 @@ Per pair (files in the pair's folder):
   ``cutoff_cm`` and the relaxational width) (``raman_bose.csv``);
 * the VDOS per species (``vdos.csv``).
 
-The conduction-mechanism verdict and residence time come from
-``ase_raman.spectra.transport.mechanism`` when that module is installed; without it the
-``verdict`` column stays empty and ``verdict_reason`` says why.
+* the conduction-mechanism verdict (``liquid-like``, ``hopping``, ``vibrating``), its
+  reasons and the residence time on sites
+  (:func:`~ase_raman.spectra.transport.mechanism.analyse_mechanism`, with the central
+  peak beside it) (``mechanism.json``).
 """
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -115,7 +115,7 @@ def analyse_pair(production: Path, folder: Path, temperature_K: float, species: 
                    sigma_cm=_resolution(settings.sigma_cm, (n - 1) * dt),
                    max_freq_cm=_nyquist(dt))
         dos.to_csv(folder / "vdos.csv")
-    row.update(_mechanism(positions, symbols, cells, dt, species[0], temperature_K, folder))
+    row.update(_mechanism(positions, symbols, cells, dt, species[0], folder))
     return row
 
 
@@ -148,30 +148,16 @@ def _fill(alpha: np.ndarray, good: np.ndarray) -> np.ndarray:
 
 
 def _mechanism(positions: np.ndarray, symbols: list[str], cells: np.ndarray, dt: float,
-               species: str, temperature_K: float, folder: Path) -> dict[str, Any]:
-    """Verdict and residence time from the mechanism module, when it is installed."""
-    try:
-        from ..spectra.transport import mechanism  # noqa: F401  (issue-22 API)
-    except ImportError:
-        return {"verdict": "", "residence_time_ps": None,
-                "verdict_reason": "ase_raman.spectra.transport.mechanism not available in "
-                                  "this installation"}
-    return _call_mechanism(positions, symbols, cells, dt, species, temperature_K, folder)
+               species: str, folder: Path) -> dict[str, Any]:
+    """Verdict and residence time (:mod:`ase_raman.spectra.transport.mechanism`), with
+    the Raman central peak of the same run beside them; ``mechanism.json``."""
+    from ..spectra.transport.mechanism import analyse_mechanism
+    from ..spectra.transport.report import write_json
 
-
-def _call_mechanism(positions: np.ndarray, symbols: list[str], cells: np.ndarray, dt: float,
-                    species: str, temperature_K: float, folder: Path) -> dict[str, Any]:
-    from ..spectra.transport import mechanism
-
-    analyse = getattr(mechanism, "analyse_mechanism", None) or getattr(
-        mechanism, "mechanism_report", None)
-    if analyse is None:
-        return {"verdict": "", "residence_time_ps": None,
-                "verdict_reason": "the mechanism module has no analyse_mechanism()"}
-    result = analyse(positions, symbols, dt, cells=cells, species=species,
-                     temperature_K=temperature_K)
-    payload = result if isinstance(result, dict) else getattr(result, "to_dict", lambda: {})()
-    (folder / "mechanism.json").write_text(json.dumps(payload, default=str, indent=1))
-    return {"verdict": str(payload.get("verdict", "")),
-            "residence_time_ps": _finite(payload.get("residence_time_ps")),
-            "verdict_reason": str(payload.get("reason", ""))}
+    raman = folder / "raman.json"
+    result = analyse_mechanism(positions, symbols, dt, species=species, cells=cells,
+                               raman=raman if raman.exists() else None)
+    write_json(folder / "mechanism.json", result.as_dict())
+    m = result.species[species]
+    return {"verdict": m.verdict, "residence_time_ps": _finite(m.residence_time_ps),
+            "verdict_reason": "; ".join(m.reasons)}

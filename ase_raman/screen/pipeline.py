@@ -35,6 +35,8 @@ from ..errors import AseRamanError, InputFileError, UsageError
 
 __all__ = ["ScreenSettings", "Material", "read_inputs", "run_material", "run_screen"]
 
+#: a screening manifest is a short list of materials
+MAX_MANIFEST_BYTES = 1024**2
 STRUCTURE_SUFFIXES = (".cif", ".vasp", ".poscar", ".xyz", ".extxyz")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 _MATERIAL_KEYS = {"name", "structure", "species", "charges", "polarizabilities", "family",
@@ -138,14 +140,9 @@ def _material_from_dict(raw: dict[str, Any], base: Path, where: str) -> Material
 
 
 def _read_manifest(path: Path) -> tuple[list[Material], dict[str, Any]]:
-    import yaml
+    from ..io.safe_yaml import load_yaml
 
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise InputFileError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputFileError(f"{path}: cannot read the manifest ({exc})") from None
+    doc = load_yaml(path, max_bytes=MAX_MANIFEST_BYTES)
     settings: dict[str, Any] = {}
     defaults: dict[str, Any] = {}
     if isinstance(doc, dict):
