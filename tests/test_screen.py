@@ -143,3 +143,18 @@ def test_manifest_settings_and_unsafe_yaml(tmp_path, capsys):
     assert err.startswith("ase-raman: error:") and "not valid YAML" in err
     assert main(["screen", str(manifest), "-o", str(tmp_path / "o"), "--temperatures",
                  "hot"]) == 2
+
+
+def test_screen_on_dask_matches_the_in_process_table(tmp_path):
+    pytest.importorskip("distributed", reason="--scheduler needs ase-raman[dask]")
+    inputs = _agi_inputs(tmp_path / "in")[1:]  # zincblende, 8 atoms
+    args = ["--temperatures", "600", "--ps", "0.04"]
+    assert _screen([*inputs, "-o", str(tmp_path / "here"), *args]) == 0
+    assert _screen([*inputs, "-o", str(tmp_path / "dask"), *args,
+                    "--scheduler", "local:1"]) == 0
+    here = _csv_rows(tmp_path / "here" / "results.csv")
+    there = _csv_rows(tmp_path / "dask" / "results.csv")
+    assert [r["status"] for r in there] == ["ok"]
+    # same seeds, same code: the same trajectory and numbers on the worker
+    for key in ("D_cm2_s", "low_frequency_fraction"):
+        assert float(there[0][key]) == pytest.approx(float(here[0][key]), rel=1e-6)

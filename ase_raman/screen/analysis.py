@@ -28,6 +28,8 @@ import numpy as np
 
 __all__ = ["analyse_pair"]
 
+#: bump when the analysis changes: finished pairs are then re-analysed from their stores
+ANALYSIS_VERSION = 2
 #: blocks for the D error (consecutive pieces of the production)
 N_BLOCKS = 4
 #: tracer MSD (Angstrom^2) at half the run below which D counts as unresolved

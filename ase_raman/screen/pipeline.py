@@ -265,8 +265,11 @@ def _alpha_model(settings: ScreenSettings, material: Material, symbols: list[str
 
 def pair_hash(settings: ScreenSettings, material: Material, temperature_K: float) -> str:
     """SHA-256 of everything that shapes one pair's MD and analysis."""
+    from .analysis import ANALYSIS_VERSION
+
     text = json.dumps({"settings": asdict(settings), "material": asdict(material),
-                       "T": temperature_K}, sort_keys=True, default=str)
+                       "T": temperature_K, "analysis": ANALYSIS_VERSION}, sort_keys=True,
+                      default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
