@@ -331,6 +331,10 @@ def run_material(material: Material, settings: ScreenSettings, out_dir: str,
                          "reason": reason})
             continue
         row = {**base, **row, "temperature_K": temperature}
+        if row.get("status") == "pending":
+            progress.update(key, stage="pending")
+            rows.append(row)
+            continue
         _write_json(marker, {"settings_hash": digest, "row": row})
         with contextlib.suppress(FileNotFoundError):
             (pair_dir / "failed.json").unlink()
@@ -417,8 +421,9 @@ def _run_pair(material: Material, settings: ScreenSettings, temperature: float,
                 settings.every, settings.seed + int(temperature), progress=tick)
         bar.close()
         progress.update(key, stage="analysis", production_steps=stored_steps(production))
-    if not production.exists():
-        raise UsageError(f"{key}: no production store yet (run without --analyse-only)")
+    if not production.exists() or stored_steps(production) == 0:
+        return {"status": "pending", "complete": False, "species": species[0],
+                "reason": "no production frames yet"}
     row = analyse_pair(production, pair_dir, temperature, species, material.charges,
                        settings)
     row["complete"] = stored_steps(production) >= n_prod

@@ -9,6 +9,9 @@ cell and q the manifest charge of the mobile species (nominal +1 for Li, Na, K, 
 when not given; recorded in ``charge_e``). It inherits the fit's error (a factor, shown
 as ``sigma_300K_err_S_cm`` = sigma x relative error of D(300 K)).
 
+With measured conductivities in the manifest (``measured_sigma_S_cm``),
+:func:`compare_measured` writes the Spearman rank correlation and a parity plot.
+
 Composite score (the seed work's form) ``S = w1 log10(sigma_300K) + w2 dV_ESW - w3 E_a
 - w4 sigma_e`` with weights ``settings.weights`` (keys ``log10_sigma``, ``esw_V``,
 ``Ea_eV``, ``sigma_e``) and the user columns ``esw_V`` (electrochemical stability window,
@@ -19,6 +22,7 @@ column is missing contributes nothing and is named in ``score_terms_missing``.
 from __future__ import annotations
 
 import csv
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -32,11 +36,12 @@ __all__ = ["RESULT_COLUMNS", "write_report", "material_summary"]
 #: columns of results.csv (one row per material and temperature)
 RESULT_COLUMNS = [
     "material", "family", "temperature_K", "status", "rank", "species", "n_atoms",
-    "production_ps", "D_cm2_s", "D_err_cm2_s", "sigma_T_S_cm", "haven_ratio",
-    "haven_ratio_err", "Ea_eV", "Ea_err_eV", "D_300K_cm2_s", "sigma_300K_S_cm",
-    "sigma_300K_err_S_cm", "charge_e", "verdict", "residence_time_ps", "verdict_reason",
-    "low_frequency_fraction", "central_width_cm", "score", "score_terms_missing",
-    "measured_sigma_S_cm", "esw_V", "band_gap_eV", "sigma_e_S_cm", "reason",
+    "production_ps", "D_cm2_s", "D_err_cm2_s", "D_resolved", "melted", "sigma_T_S_cm",
+    "haven_ratio", "haven_ratio_err", "Ea_eV", "Ea_err_eV", "D_300K_cm2_s",
+    "sigma_300K_S_cm", "sigma_300K_err_S_cm", "sigma_300K_note", "charge_e", "verdict",
+    "residence_time_ps", "verdict_reason", "low_frequency_fraction", "central_width_cm",
+    "score", "score_terms_missing", "measured_sigma_S_cm", "esw_V", "band_gap_eV",
+    "sigma_e_S_cm", "reason",
 ]
 NOMINAL_CHARGES = {"Li": 1.0, "Na": 1.0, "K": 1.0, "Ag": 1.0, "Cu": 1.0, "Mg": 2.0}
 T_ROOM = 300.0
@@ -65,6 +70,15 @@ def material_summary(rows: list[dict[str, Any]], charges: dict[str, float]
         out["summary_reason"] = str(exc)
         return out
     d300, d300_err = fit.predict(T_ROOM)
+    unresolved = sorted(f"{r['temperature_K']:g} K" for r in ok if not r.get("D_resolved", True))
+    melted = sorted(f"{r['temperature_K']:g} K" for r in ok if r.get("melted"))
+    notes = []
+    if unresolved:
+        notes.append(f"D unresolved (tracer MSD < 1 A^2) at {', '.join(unresolved)}: "
+                     "E_a and sigma(300 K) are not measured")
+    if melted:
+        notes.append(f"framework melted at {', '.join(melted)}")
+    out["sigma_300K_note"] = "; ".join(notes)
     species = ok[0]["species"]
     q = charges.get(species, NOMINAL_CHARGES.get(species))
     out.update(Ea_eV=fit.E_a_eV, Ea_err_eV=fit.E_a_err_eV, D_300K_cm2_s=d300, charge_e=q)
@@ -118,7 +132,71 @@ def write_report(rows: list[dict[str, Any]], materials: list[Any], settings: Any
     _write_csv(out / "results.csv", rows)
     plot_ranking(out / "ranking.png", rows)
     plot_arrhenius(out / "arrhenius.png", rows)
+    compare_measured(out, rows)
     return rows
+
+
+def compare_measured(out: Path, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """With ``measured_sigma_S_cm`` in the manifest: Spearman rank correlation of the
+    predicted sigma(300 K) with the measured one (all materials with both, and those
+    whose D was resolved at every temperature), ``comparison.json`` and
+    ``measured_vs_predicted.png``. None when fewer than 3 materials have both."""
+    from scipy.stats import spearmanr
+
+    from .pipeline import finite
+
+    per: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        pred, meas = finite(r.get("sigma_300K_S_cm")), finite(r.get("measured_sigma_S_cm"))
+        if pred and meas and pred > 0 and meas > 0:
+            per[r["material"]] = {"predicted_S_cm": pred, "measured_S_cm": meas,
+                                  "predicted_err_S_cm": finite(r.get("sigma_300K_err_S_cm")),
+                                  "family": r.get("family", ""),
+                                  "resolved": not r.get("sigma_300K_note")}
+    if len(per) < 3:
+        return None
+
+    def rho(names: list[str]) -> dict[str, Any]:
+        if len(names) < 3:
+            return {"n": len(names), "rho": None, "p_value": None}
+        res = spearmanr([per[n]["measured_S_cm"] for n in names],
+                        [per[n]["predicted_S_cm"] for n in names])
+        return {"n": len(names), "rho": float(res.statistic), "p_value": float(res.pvalue)}
+
+    names = sorted(per)
+    result = {"all": rho(names), "resolved_only": rho([n for n in names if per[n]["resolved"]]),
+              "materials": per}
+    _write_text(out / "comparison.json", json.dumps(result, indent=1, sort_keys=True))
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    for n in names:
+        m = per[n]
+        err = m["predicted_err_S_cm"] or 0.0
+        lower = min(err, 0.99 * m["predicted_S_cm"])
+        ax.errorbar(m["measured_S_cm"], m["predicted_S_cm"], yerr=[[lower], [err]],
+                    fmt="o" if m["resolved"] else "v", mfc="none" if not m["resolved"] else None)
+        ax.annotate(n, (m["measured_S_cm"], m["predicted_S_cm"]), fontsize=6,
+                    xytext=(3, 3), textcoords="offset points")
+    lo = min(min(m["measured_S_cm"], m["predicted_S_cm"]) for m in per.values())
+    hi = max(max(m["measured_S_cm"], m["predicted_S_cm"]) for m in per.values())
+    ax.plot([lo, hi], [lo, hi], "k:", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("measured sigma(RT) (S/cm)")
+    ax.set_ylabel("predicted sigma(300 K) (S/cm)")
+    r_all = result["all"]["rho"]
+    ax.set_title(f"Spearman rho = {r_all:.2f} (n = {len(names)}; open: D unresolved)",
+                 fontsize=9)
+    fig.tight_layout()
+    with atomic_output(out / "measured_vs_predicted.png") as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+    plt.close(fig)
+    return result
+
+
+def _write_text(path: Path, text: str) -> None:
+    with atomic_output(path) as tmp:
+        tmp.write_text(text + "\n")
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
