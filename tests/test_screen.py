@@ -158,3 +158,21 @@ def test_screen_on_dask_matches_the_in_process_table(tmp_path):
     # same seeds, same code: the same trajectory and numbers on the worker
     for key in ("D_cm2_s", "low_frequency_fraction"):
         assert float(there[0][key]) == pytest.approx(float(here[0][key]), rel=1e-6)
+
+
+def test_python_api_takes_your_own_calculator(tmp_path):
+    from ase.calculators.emt import EMT
+
+    from ase_raman.screen import Material, ScreenSettings, run_screen
+
+    pytest.importorskip("ase_raman_did", reason="--alpha did needs plugins/did")
+    path = tmp_path / "AgCu.vasp"  # EMT knows Ag and Cu; Ag is the mobile species
+    atoms = bulk("Ag", "fcc", a=4.09, cubic=True).repeat((2, 2, 2))
+    atoms.symbols[::4] = "Cu"
+    write(path, atoms, format="vasp")
+    settings = ScreenSettings(temperatures=(600.0,), ps=0.04, equilibration_ps=0.01,
+                              relax_steps=2, min_image_A=6.0, every=2, fixed_cell=True,
+                              did_polarizabilities={"Cu": 0.43})
+    rows = run_screen([Material("AgCu", str(path))], settings, str(tmp_path / "out"),
+                      calculator=EMT())
+    assert rows[0]["status"] == "ok" and rows[0]["D_cm2_s"] is not None

@@ -283,9 +283,11 @@ def _effective(settings: ScreenSettings, material: Material) -> ScreenSettings:
 
 
 def run_material(material: Material, settings: ScreenSettings, out_dir: str,
-                 quiet: bool = True, md: bool = True) -> list[dict[str, Any]]:
+                 quiet: bool = True, md: bool = True, calculator: Any = None
+                 ) -> list[dict[str, Any]]:
     """All pairs of one material; returns one row per temperature (never raises for a
-    bad material: its rows then have ``status`` ``failed`` and a ``reason``)."""
+    bad material: its rows then have ``status`` ``failed`` and a ``reason``).
+    ``calculator``: an ASE calculator object to use instead of ``settings.calculator``."""
 
     settings = _effective(settings, material)
     out = Path(out_dir)
@@ -296,7 +298,8 @@ def run_material(material: Material, settings: ScreenSettings, out_dir: str,
     base = {"material": material.name, "family": material.family,
             "measured_sigma_S_cm": material.measured_sigma_S_cm}
     try:
-        atoms, species, calc, model = _prepare(material, settings, folder, progress, md)
+        atoms, species, calc, model = _prepare(material, settings, folder, progress, md,
+                                               calculator)
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as exc:
@@ -351,11 +354,11 @@ def _reason(exc: BaseException) -> str:
 
 
 def _prepare(material: Material, settings: ScreenSettings, folder: Path, progress: Progress,
-             md: bool) -> tuple[Any, list[str], Any, Any]:
+             md: bool, calculator: Any = None) -> tuple[Any, list[str], Any, Any]:
     """Ordered supercell (cached), mobile species, calculator and alpha model; relaxes."""
     from ase.io import read
 
-    from ..engines.calculators import make_calculator
+    from ..engines.calculators import make_calculator, resolve_calculator
     from .md import _write_xyz
     from .structure import build_structure
 
@@ -377,7 +380,8 @@ def _prepare(material: Material, settings: ScreenSettings, folder: Path, progres
     calc = None
     relaxed = folder / "relaxed.xyz"
     if md:
-        calc = make_calculator(settings.calculator, **settings.calc_kwargs)
+        calc = (resolve_calculator(calculator) if calculator is not None
+                else make_calculator(settings.calculator, **settings.calc_kwargs))
         from .md import relax
 
         if not relaxed.exists():
@@ -451,23 +455,32 @@ class _bar:
 
 
 def run_screen(materials: list[Material], settings: ScreenSettings, out_dir: str,
-               client: Any = None, quiet: bool = True, md: bool = True
-               ) -> list[dict[str, Any]]:
+               client: Any = None, quiet: bool = True, md: bool = True,
+               calculator: Any = None) -> list[dict[str, Any]]:
     """Run every material (as Dask tasks on ``client`` when given), then write the
-    table and the plots (:mod:`ase_raman.screen.report`); returns the rows."""
+    table and the plots (:mod:`ase_raman.screen.report`); returns the rows.
+
+    ``calculator``: your own ASE calculator object (one instance shared by the
+    materials in this process; shipped to the workers with ``client``), instead of the
+    registered name ``settings.calculator``. The settings hash records only its class
+    name, so change ``settings.calculator`` to a new label when you change its setup."""
     from .report import write_report
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if calculator is not None and settings.calculator == ScreenSettings.calculator:
+        settings = ScreenSettings(**{**asdict(settings),
+                                     "calculator": f"object:{type(calculator).__name__}"})
     by_name: dict[str, list[dict[str, Any]]] = {}
     if client is None:
         for m in materials:
-            by_name[m.name] = run_material(m, settings, str(out), quiet, md)
+            by_name[m.name] = run_material(m, settings, str(out), quiet, md, calculator)
     else:
         from distributed import as_completed
 
         token = os.urandom(4).hex()
-        futures = {client.submit(run_material, m, settings, str(out), True, md, pure=False,
+        futures = {client.submit(run_material, m, settings, str(out), True, md, calculator,
+                                 pure=False,
                                  key=f"ase-raman-screen-{m.name}-{token}"): m.name
                    for m in materials}
         try:
