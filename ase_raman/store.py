@@ -2,7 +2,8 @@
 
 One file holds one run: the per-frame polarizability alpha (3x3, Angstrom^3) and the
 structure it was predicted for (positions, velocities when known, the cell), laid out
-per the H5MD 1.1 specification (https://www.nongnu.org/h5md/h5md.html)::
+per the H5MD 1.1 specification (de Buyl, Colberg and Höfling, Comput. Phys. Commun. 185,
+1546 (2014))::
 
     /h5md                      attrs version=[1, 1]; groups author (name), creator
                                (name, version), modules/units (version, system)

@@ -287,9 +287,12 @@ def check_predict_to_store(model: TensorModel, atoms: Atoms, directory: str | Pa
 
 
 def check_capabilities(model: TensorModel, frames: Sequence[Atoms]) -> None:
-    """Declared capabilities work: a :class:`~ase_raman.models.base.SupportsUncertainty`
-    model gives a finite, non-negative standard deviation of the shape of alpha, and its
-    alpha equals ``predict``'s."""
+    """Declared capabilities work.
+
+    A :class:`~ase_raman.models.base.SupportsUncertainty` model gives a finite,
+    non-negative standard deviation of the shape of alpha, and its alpha equals
+    ``predict``'s.
+    """
     if isinstance(model, SupportsUncertainty):
         alpha, std = model.predict_with_uncertainty(list(frames))
         alpha, std = np.asarray(alpha), np.asarray(std)
@@ -400,6 +403,7 @@ class LearnerContract:
 
     # -- shared helpers ---------------------------------------------------------------
     def learner_class(self) -> type:
+        """The class registered under :attr:`learner_name`."""
         return get_learner(self.learner_name)
 
     def fitted_model(self) -> TensorModel:
@@ -420,20 +424,25 @@ class LearnerContract:
 
     # -- the tests --------------------------------------------------------------------
     def test_contract_registered(self):
+        """The learner is an installed entry point with a matching name."""
         check_registered(self.learner_name, self.learner_class(), self.distribution)
 
     def test_contract_constructor_accepts_cli_arguments(self):
+        """``cls(hypers=None, quiet=True)`` builds a TensorModel."""
         cls = self.learner_class()
         model = cls(hypers=None, quiet=True)
         assert isinstance(model, TensorModel), f"{cls} does not implement TensorModel"
 
     def test_contract_shapes_and_symmetry(self):
+        """Predictions are finite, symmetric, of shape (n, 3, 3)."""
         check_predict_shapes(self.fitted_model(), self.evaluation_frames())
 
     def test_contract_batch_consistency(self):
+        """Batch and frame-by-frame predictions agree."""
         check_batch_consistency(self.fitted_model(), self.evaluation_frames(), self.rtol)
 
     def test_contract_units(self):
+        """Angstrom^3 in the metadata and on the training frames."""
         if self.max_training_relative_rmse is None:
             import unittest
 
@@ -442,16 +451,19 @@ class LearnerContract:
                     self.max_training_relative_rmse)
 
     def test_contract_invariance(self):
+        """Translations and permutations leave alpha unchanged."""
         model = self.fitted_model()
         for atoms in self.evaluation_frames()[:2]:
             check_invariance(model, atoms, self.rtol)
 
     def test_contract_rotation_equivariance(self):
+        """Rotations give R alpha R^T."""
         model = self.fitted_model()
         for seed, atoms in enumerate(self.evaluation_frames()[:2]):
             check_equivariance(model, atoms, self.rtol, self.improper_equivariant, seed=seed)
 
     def test_contract_extensivity(self):
+        """A 2x1x1 supercell doubles alpha (learners that claim it)."""
         if not self.extensive:
             import unittest
 
@@ -459,26 +471,32 @@ class LearnerContract:
         check_extensivity(self.fitted_model(), self._periodic_frame(), max(self.rtol, 1e-6))
 
     def test_contract_metadata(self):
+        """Typed, JSON-serialisable metadata with chemical-symbol species."""
         check_metadata(self.fitted_model(), self.learner_name)
 
     def test_contract_observer(self):
+        """The observer records the model's predictions."""
         with tempfile.TemporaryDirectory() as tmp:
             check_observer(self.fitted_model(), self.evaluation_frames()[0], tmp,
                            rtol=max(self.rtol, 1e-8))
 
     def test_contract_predict_to_store(self):
+        """``predict_to_store`` records the model's predictions."""
         with tempfile.TemporaryDirectory() as tmp:
             check_predict_to_store(self.fitted_model(), self.evaluation_frames()[0], tmp,
                                    rtol=max(self.rtol, 1e-8))
 
     def test_contract_capabilities(self):
+        """Declared capabilities (uncertainty) work."""
         check_capabilities(self.fitted_model(), self.evaluation_frames())
 
     def test_contract_calculator(self):
+        """The ASE calculator returns the model's prediction."""
         check_calculator(self.fitted_model(), self.evaluation_frames()[0],
                          rtol=max(self.rtol, 1e-10))
 
     def test_contract_save_load_and_no_pickle(self):
+        """Files round-trip exactly and never unpickle."""
         model = self.fitted_model()
         with tempfile.TemporaryDirectory() as tmp:
             saved = check_save_load_identity(model, self.evaluation_frames(), tmp)

@@ -1,4 +1,4 @@
-"""``ase-raman batch`` (issue 11): results table, ranking plot, resume, failures.
+"""``ase-raman batch``: results table, ranking plot, resume, failures.
 
 The same batch on a Dask cluster: tests/test_dask_predict.py (it shares that cluster)."""
 

@@ -1,4 +1,4 @@
-"""Dask path of predict/raman/batch (issue 11): same bytes on 1 and 2 workers and
+"""Dask path of predict/raman/batch: same bytes on 1 and 2 workers and
 in-process, a worker killed mid-run, --scheduler on the command line, batch entries as
 parallel tasks, the missing-dask error.
 

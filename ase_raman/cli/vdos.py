@@ -17,6 +17,7 @@ import numpy as np
 from ..errors import InputFileError, UsageError
 from ..parallel.cli import add_scheduler_argument, run_on_scheduler
 from ._common import add_frame_reading_options, add_spectrum_grid_options, frame_reading_options
+from ._types import NON_NEGATIVE, POSITIVE, image_path
 from .raman import (
     H5_SUFFIXES,
     _check_dt,
@@ -33,11 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="H5MD store (.h5) or a trajectory (extxyz with vel/velocities/"
                         "momenta columns or positions only, LAMMPS dump, XDATCAR, i-PI xyz)")
     parser.add_argument("-o", "--output", required=True, metavar="CSV", help="VDOS CSV to write")
-    parser.add_argument("--png", metavar="PNG", help="also plot the VDOS to this file")
+    parser.add_argument("--png", metavar="PNG", type=image_path,
+                        help="also plot the VDOS to this file")
     parser.add_argument("--json", metavar="JSON", help="summary: metadata and integrals")
-    parser.add_argument("--dt-fs", type=float, metavar="DT",
+    parser.add_argument("--dt-fs", type=POSITIVE, metavar="DT",
                         help="time between the frames in fs (required for extxyz)")
-    parser.add_argument("--sigma", type=float, default=4.0, metavar="CM",
+    parser.add_argument("--sigma", type=NON_NEGATIVE, default=4.0, metavar="CM",
                         help="Gaussian smoothing, cm^-1 (default 4; 0 = none)")
     add_spectrum_grid_options(parser)
     parser.add_argument("--no-mass-weighting", action="store_true",
@@ -45,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from-positions", action="store_true",
                         help="use positions by finite difference even when velocities exist")
     add_frame_reading_options(parser)
-    add_scheduler_argument(parser)  # issue 11: --scheduler (Dask), ase_raman.parallel.cli
+    add_scheduler_argument(parser)  # --scheduler (Dask): ase_raman.parallel.cli
 
 
 #: extxyz per-atom columns read as velocities in Angstrom/fs (ASE's ``momenta`` column is
@@ -142,7 +144,7 @@ def load_motion(path: Path, dt_cli: float | None, from_positions: bool,
 
 
 def run(args: argparse.Namespace) -> int:
-    if getattr(args, "scheduler", None):  # issue 11: the command as one Dask task
+    if getattr(args, "scheduler", None):  # the command as one Dask task
         return run_on_scheduler(args, run)
     from ..spectra.plotting import save_figure, write_json
     from ..spectra.vdos import vdos

@@ -61,17 +61,27 @@ class TensorModel(Protocol):
 
     name: ClassVar[str]
 
-    def fit(self, frames: Sequence[Atoms]) -> TensorModel: ...
+    def fit(self, frames: Sequence[Atoms]) -> TensorModel:
+        """Learn from frames carrying ``info["polarizability"]``; returns ``self``."""
+        ...
 
-    def predict(self, frames: Sequence[Atoms]) -> np.ndarray: ...
+    def predict(self, frames: Sequence[Atoms]) -> np.ndarray:
+        """alpha of each frame, shape (n, 3, 3), Angstrom^3, symmetric."""
+        ...
 
-    def save(self, path: str | Path) -> None: ...
+    def save(self, path: str | Path) -> None:
+        """Write the model file (never a pickle)."""
+        ...
 
     @classmethod
-    def load(cls, path: str | Path) -> TensorModel: ...
+    def load(cls, path: str | Path) -> TensorModel:
+        """Read a model file written by :meth:`save`."""
+        ...
 
     @property
-    def metadata(self) -> ModelMetadata: ...
+    def metadata(self) -> ModelMetadata:
+        """JSON-serialisable description of the model (:class:`ModelMetadata`)."""
+        ...
 
 
 @runtime_checkable
@@ -191,7 +201,12 @@ def check_species(model: object, atoms: Atoms, where: str) -> None:
 def reference_polarizabilities(frames: Sequence[Atoms]) -> np.ndarray:
     """Stack ``atoms.info["polarizability"]`` of every frame into (n, 3, 3) Angstrom^3."""
     from ..errors import MissingDataError
+    from ..finite import check_frames, require_finite
 
+    def name(i: int) -> str:
+        return f"frame {i} ({frames[i].info.get('source', 'training data')})"
+
+    check_frames(frames, name)
     out = np.empty((len(frames), 3, 3))
     for i, atoms in enumerate(frames):
         value = atoms.info.get("polarizability")
@@ -201,4 +216,5 @@ def reference_polarizabilities(frames: Sequence[Atoms]) -> np.ndarray:
                 "ase_raman.io.read_reference (alpha_key= names another key)"
             )
         out[i] = np.asarray(value, dtype=float).reshape(3, 3)
+    require_finite(out, "reference polarizability", name)
     return out

@@ -21,8 +21,7 @@ multiplied back, so the intercept is a per-atom polarizability and the model is 
 extensive (a 2x1x1 supercell gets twice the alpha). Fitted on cells of different sizes,
 the extensive form of version 1 (one intercept per structure, features standardised over
 all sizes) spent its variance on "bigger cells have larger alpha" and did not learn the
-thermal fluctuations of alpha within a system (held-out R^2 of the trace below zero
-within each AgI phase while the pooled R^2 was 0.999). Version-1 files still load and
+thermal fluctuations of alpha within a system. Version-1 files still load and
 predict as they were fitted. The lambda = 2 part has no intercept and is extensive as is.
 """
 

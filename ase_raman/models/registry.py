@@ -75,8 +75,11 @@ TRUST_ENV = "ASE_RAMAN_TRUST_MODELS"
 
 
 def models_trusted(trust: bool | None = None) -> bool:
-    """Whether loading model files that run code is allowed: ``trust`` when given, else
-    the environment variable :data:`TRUST_ENV` (set to 1 by ``--trust-model``)."""
+    """Whether loading model files that run code is allowed.
+
+    ``trust`` when given, else the environment variable :data:`TRUST_ENV` (set to 1 by
+    ``--trust-model``).
+    """
     if trust is not None:
         return bool(trust)
     return os.environ.get(TRUST_ENV, "").strip().lower() not in ("", "0", "false", "no")

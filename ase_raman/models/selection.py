@@ -28,7 +28,7 @@ from ase import Atoms
 
 from ..errors import UsageError
 from ..features.lambda_soap import LambdaSoapFeaturizer, LambdaSoapHypers
-from .base import SupportsPosterior, SupportsUncertainty
+from .base import SupportsPosterior, SupportsUncertainty, TensorModel
 from .metrics import frame_uncertainty
 
 STRATEGIES = ("fps", "uncertainty", "mixed", "variance")
@@ -166,7 +166,8 @@ def select_indices(descriptors: np.ndarray, n: int, strategy: str = "fps",
     return picked
 
 
-def select_frames(frames: Sequence[Atoms], n: int, strategy: str = "fps", model=None,
+def select_frames(frames: Sequence[Atoms], n: int, strategy: str = "fps",
+                  model: TensorModel | None = None,
                   known: Sequence[Atoms] = ()) -> tuple[list[int], np.ndarray | None]:
     """Pick ``n`` frames; returns their indices and (for model strategies) uncertainties."""
     if strategy not in STRATEGIES:

@@ -48,7 +48,7 @@ __all__ = [
 
 #: Frames per task. Fixed (not derived from the worker count) so that the same chunks
 #: are computed whatever the cluster; large enough that Dask's per-task cost (a few ms)
-#: is small next to featurisation (~10-60 ms per 100-atom frame).
+#: is small next to featurisation.
 CHUNK_FRAMES = 32
 
 #: client -> keys of the model files already registered through it.

@@ -42,6 +42,7 @@ class AdditiveIsotropic:
         return out
 
     def fit(self, frames) -> AdditiveIsotropic:
+        """Least-squares a_Z from the traces of ``info["polarizability"]``; returns self."""
         frames = list(frames)
         self.numbers = np.unique(np.concatenate([a.numbers for a in frames]))
         trace = np.trace(reference_polarizabilities(frames), axis1=1, axis2=2)
@@ -49,15 +50,18 @@ class AdditiveIsotropic:
         return self
 
     def predict(self, frames) -> np.ndarray:
+        """alpha = sum_i a_Z(i) I for each frame, shape (n, 3, 3), Angstrom^3."""
         if not len(self.numbers):
             raise UsageError("the template-additive model is not fitted; call fit(frames)")
         return (self._counts(list(frames)) @ self.alphas)[:, None, None] * np.eye(3)
 
     def save(self, path) -> None:
+        """Write the model file (a_Z and the atomic numbers)."""
         write_model_file(path, {"numbers": self.numbers, "alphas": self.alphas}, self.metadata)
 
     @classmethod
     def load(cls, path) -> AdditiveIsotropic:
+        """Read a model file written by :meth:`save`."""
         arrays, meta = read_model_file(path)
         if meta.get("learner") != cls.name:
             raise ModelFileError(f"{path}: written by {meta.get('learner')!r}, not {cls.name!r}")
@@ -67,6 +71,7 @@ class AdditiveIsotropic:
 
     @property
     def metadata(self) -> dict[str, Any]:
+        """Learner, versions, hypers, species (chemical symbols) and units."""
         return {"learner": self.name, "learner_version": __version__,
                 "distribution": self.distribution, "hypers": self.hypers,
                 "species": [chemical_symbols[int(z)] for z in self.numbers],
