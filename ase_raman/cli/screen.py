@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 HELP = ("screen solid electrolytes: structures -> ordered supercell -> relax -> MD at "
         "several temperatures with alpha recorded -> D, E_a, sigma(300 K), Raman, ranking")
@@ -56,17 +55,10 @@ _QUICK = {"ps": 0.1, "equilibration_ps": 0.02, "relax_steps": 3, "temperatures":
 
 
 def _json_arg(text: str | None, name: str) -> dict | None:
-    from ..errors import UsageError
+    """The JSON object of option ``name``, or None when the option was not given."""
+    from ._common import parse_json_option
 
-    if text is None:
-        return None
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{name} is not JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise UsageError(f"{name} must be a JSON object")
-    return value
+    return None if text is None else parse_json_option(text, name)
 
 
 def settings_from_args(args: argparse.Namespace, manifest: dict):

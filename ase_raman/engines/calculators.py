@@ -20,26 +20,21 @@ wherever a calculator is taken (:func:`resolve_calculator`).
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
 from typing import Any
 
 from ..errors import AseRamanError, UsageError
+from ..models.registry import LearnerInfo, entry_point_infos
 
 ENTRY_POINT_GROUP = "ase_raman.calculators"
 
 __all__ = ["ENTRY_POINT_GROUP", "CalculatorInfo", "installed_calculators",
-           "make_calculator", "resolve_calculator"]
+           "make_calculator", "resolve_calculator", "packaged_weights"]
 
 
-@dataclass(frozen=True)
-class CalculatorInfo:
-    """One registered calculator: name, providing distribution, its version, target."""
-
-    name: str
-    distribution: str
-    version: str
-    target: str
+#: one registered calculator: name, providing distribution, its version, target
+CalculatorInfo = LearnerInfo
 
 
 def _entry_points() -> dict[str, EntryPoint]:
@@ -48,14 +43,7 @@ def _entry_points() -> dict[str, EntryPoint]:
 
 def installed_calculators() -> list[CalculatorInfo]:
     """All calculators registered in the ``ase_raman.calculators`` group, by name."""
-    out = []
-    for name, ep in sorted(_entry_points().items()):
-        dist = getattr(ep, "dist", None)
-        out.append(CalculatorInfo(name=name,
-                                  distribution=dist.name if dist is not None else "?",
-                                  version=dist.version if dist is not None else "?",
-                                  target=ep.value))
-    return out
+    return entry_point_infos(ENTRY_POINT_GROUP)
 
 
 def make_calculator(spec: str, **kwargs: Any) -> Any:
@@ -100,3 +88,19 @@ def resolve_calculator(calculator: Any, **kwargs: Any) -> Any:
         raise AseRamanError(f"{calculator!r} is neither a calculator name nor an ASE "
                             "calculator")
     return calculator
+
+
+def packaged_weights(package: str, relative: str, label: str) -> Path:
+    """The file ``relative`` inside the installed ``package`` (model weights a plugin
+    loads). Raises a one-line :class:`UsageError` when the package or the file is
+    missing, so that a plugin refuses instead of letting its library download them."""
+    from importlib.util import find_spec
+
+    spec = find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise UsageError(f"{label}: the {package} package is not installed")
+    path = Path(list(spec.submodule_search_locations)[0]) / relative
+    if not path.is_file():
+        raise UsageError(f"{label}: the weights are not in this installation ({path}); "
+                         "refusing to download them")
+    return path

@@ -20,11 +20,12 @@ Per pair (files in the pair's folder):
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ..jsonsafe import finite_or_none as _finite
 
 __all__ = ["analyse_pair"]
 
@@ -36,14 +37,6 @@ N_BLOCKS = 4
 RESOLVED_MSD_A2 = 1.0
 #: framework MSD (Angstrom^2) at half the run above which the lattice counts as melted
 MELT_MSD_A2 = 4.0
-
-
-def _finite(value: Any) -> float | None:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
 
 
 def analyse_pair(production: Path, folder: Path, temperature_K: float, species: list[str],

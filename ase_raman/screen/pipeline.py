@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import math
 import os
 import re
 import threading
@@ -490,12 +489,3 @@ def run_screen(materials: list[Material], settings: ScreenSettings, out_dir: str
             client.cancel([f for f in futures if not f.done()])
     rows = [r for m in materials for r in by_name[m.name]]
     return write_report(rows, materials, settings, out)
-
-
-def finite(value: Any) -> float | None:
-    """``value`` as a finite float, else None."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None

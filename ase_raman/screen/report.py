@@ -143,7 +143,7 @@ def compare_measured(out: Path, rows: list[dict[str, Any]]) -> dict[str, Any] | 
     ``measured_vs_predicted.png``. None when fewer than 3 materials have both."""
     from scipy.stats import spearmanr
 
-    from .pipeline import finite
+    from ..jsonsafe import finite_or_none as finite
 
     per: dict[str, dict[str, Any]] = {}
     for r in rows:

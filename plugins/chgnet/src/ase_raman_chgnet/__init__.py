@@ -10,10 +10,10 @@ the requested model is not installed it raises a one-line
 from __future__ import annotations
 
 import os
-from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
+from ase_raman.engines.calculators import packaged_weights
 from ase_raman.errors import UsageError
 
 __all__ = ["MODELS", "make_calculator", "checkpoint_path"]
@@ -30,16 +30,7 @@ def checkpoint_path(model: str = "0.3.0") -> Path:
     """The installed checkpoint file of ``model``; a one-line error when it is absent."""
     if model not in MODELS:
         raise UsageError(f"chgnet: unknown model {model!r}; known: {', '.join(MODELS)}")
-    spec = find_spec("chgnet")
-    if spec is None or not spec.submodule_search_locations:
-        raise UsageError("chgnet: the chgnet package is not installed (pip install "
-                         "'torch==2.13.0' -e plugins/chgnet)")
-    path = Path(list(spec.submodule_search_locations)[0]) / MODELS[model]
-    if not path.is_file():
-        raise UsageError(f"chgnet: the weights of model {model!r} are not in this "
-                         f"installation ({path}); refusing to download them: install a "
-                         "chgnet wheel that ships them")
-    return path
+    return packaged_weights("chgnet", MODELS[model], f"chgnet model {model!r}")
 
 
 def make_calculator(model: str = "0.3.0", device: str = "cpu", threads: int | None = None,

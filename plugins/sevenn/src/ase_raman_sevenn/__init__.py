@@ -8,10 +8,10 @@ with a one-line :class:`ase_raman.errors.UsageError`.
 
 from __future__ import annotations
 
-from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
+from ase_raman.engines.calculators import packaged_weights
 from ase_raman.errors import UsageError
 
 __all__ = ["MODELS", "make_calculator", "checkpoint_path"]
@@ -34,15 +34,7 @@ def checkpoint_path(model: str = "7net-0") -> Path:
         raise UsageError(f"sevenn: model {model!r} is not shipped in the sevenn wheel "
                          f"(shipped: {', '.join(MODELS)}) and would need a download: "
                          "download it yourself and pass its path as model")
-    spec = find_spec("sevenn")
-    if spec is None or not spec.submodule_search_locations:
-        raise UsageError("sevenn: the sevenn package is not installed (pip install "
-                         "'torch==2.13.0' -e plugins/sevenn)")
-    path = Path(list(spec.submodule_search_locations)[0]) / MODELS[model]
-    if not path.is_file():
-        raise UsageError(f"sevenn: the weights of {model!r} are not in this installation "
-                         f"({path}); refusing to download them")
-    return path
+    return packaged_weights("sevenn", MODELS[model], f"sevenn model {model!r}")
 
 
 def make_calculator(model: str = "7net-0", device: str = "cpu", threads: int | None = None,
