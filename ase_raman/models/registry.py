@@ -38,8 +38,10 @@ def _entry_points() -> dict[str, EntryPoint]:
 
 
 def entry_point_infos(group: str) -> list[LearnerInfo]:
-    """Name, distribution, version and target of every entry point of ``group``, by
-    name (the learners here; also the calculators of ``ase_raman.calculators``).
+    """Name, distribution, version and target of every entry point of ``group``.
+
+    Sorted by name; used for the learners here and the calculators of
+    ``ase_raman.calculators``.
     """
     out = []
     for ep in sorted(entry_points(group=group), key=lambda ep: ep.name):
