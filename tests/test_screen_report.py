@@ -51,3 +51,16 @@ def test_score_rank_and_spearman_against_measured(tmp_path):
     for name in ("results.csv", "ranking.png", "arrhenius.png", "measured_vs_predicted.png"):
         assert (tmp_path / name).stat().st_size > 0
     assert compare_measured(tmp_path, rows[:2]) is None  # one material: no correlation
+
+
+def test_high_temperature_proxy_when_only_one_temperature_ran(tmp_path):
+    materials, rows = [], []
+    for name, ea, measured in (("a", 0.2, 1e-2), ("b", 0.4, 1e-6), ("c", 0.6, 1e-4)):
+        materials.append(Material(name, "", measured_sigma_S_cm=measured))
+        rows += [{**r, "measured_sigma_S_cm": measured}
+                 for r in _rows(name, ea, temps=(1000.0,))]
+    write_report(rows, materials, ScreenSettings(), tmp_path)
+    result = json.loads((tmp_path / "comparison.json").read_text())
+    assert result["all"]["n"] == 0
+    assert result["D_at_T"]["temperature_K"] == 1000.0
+    assert result["D_at_T"]["rho"] == pytest.approx(0.5)  # ranks (1, 3, 2) vs (1, 2, 3)

@@ -137,10 +137,14 @@ def write_report(rows: list[dict[str, Any]], materials: list[Any], settings: Any
 
 
 def compare_measured(out: Path, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """With ``measured_sigma_S_cm`` in the manifest: Spearman rank correlation of the
-    predicted sigma(300 K) with the measured one (all materials with both, and those
-    whose D was resolved at every temperature), ``comparison.json`` and
-    ``measured_vs_predicted.png``. None when fewer than 3 materials have both."""
+    """Spearman rank correlations with the manifest's ``measured_sigma_S_cm``.
+
+    Of the predicted sigma(300 K) (``all`` materials with both numbers, and
+    ``resolved_only``: D resolved at every temperature), and of the tracer D at the
+    highest temperature that at least 3 materials reached (``D_at_T``: the
+    high-temperature proxy, no extrapolation). Writes ``comparison.json`` and, with 3
+    predicted sigma(300 K), ``measured_vs_predicted.png``. None when nothing is comparable.
+    """
     from scipy.stats import spearmanr
 
     from ..jsonsafe import finite_or_none as finite
@@ -153,7 +157,20 @@ def compare_measured(out: Path, rows: list[dict[str, Any]]) -> dict[str, Any] | 
                                   "predicted_err_S_cm": finite(r.get("sigma_300K_err_S_cm")),
                                   "family": r.get("family", ""),
                                   "resolved": not r.get("sigma_300K_note")}
-    if len(per) < 3:
+    # the high-temperature proxy: tracer D at the highest temperature every material has
+    temps = sorted({r["temperature_K"] for r in rows if finite(r.get("D_cm2_s"))})
+    proxy: dict[str, float] = {}
+    proxy_t = None
+    for t in reversed(temps):
+        proxy = {r["material"]: float(r["D_cm2_s"]) for r in rows if r["temperature_K"] == t
+                 and (finite(r.get("D_cm2_s")) or 0) > 0
+                 and (finite(r.get("measured_sigma_S_cm")) or 0) > 0}
+        if len(proxy) >= 3:
+            proxy_t = t
+            break
+    measured = {r["material"]: float(r["measured_sigma_S_cm"]) for r in rows
+                if (finite(r.get("measured_sigma_S_cm")) or 0) > 0}
+    if len(per) < 3 and proxy_t is None:
         return None
 
     def rho(names: list[str]) -> dict[str, Any]:
@@ -164,9 +181,17 @@ def compare_measured(out: Path, rows: list[dict[str, Any]]) -> dict[str, Any] | 
         return {"n": len(names), "rho": float(res.statistic), "p_value": float(res.pvalue)}
 
     names = sorted(per)
-    result = {"all": rho(names), "resolved_only": rho([n for n in names if per[n]["resolved"]]),
-              "materials": per}
+    result: dict[str, Any] = {
+        "all": rho(names), "resolved_only": rho([n for n in names if per[n]["resolved"]]),
+        "materials": per}
+    if proxy_t is not None:
+        res = spearmanr([measured[n] for n in sorted(proxy)], [proxy[n] for n in sorted(proxy)])
+        result["D_at_T"] = {"temperature_K": proxy_t, "n": len(proxy),
+                            "rho": float(res.statistic), "p_value": float(res.pvalue),
+                            "D_cm2_s": proxy}
     _write_text(out / "comparison.json", json.dumps(result, indent=1, sort_keys=True))
+    if len(per) < 3:
+        return result
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
     for n in names:
