@@ -298,7 +298,7 @@ def run_material(material: Material, settings: ScreenSettings, out_dir: str,
             "measured_sigma_S_cm": material.measured_sigma_S_cm}
     try:
         atoms, species, calc, model = _prepare(material, settings, folder, progress, md,
-                                               calculator)
+                                               calculator, quiet)
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as exc:
@@ -353,7 +353,8 @@ def _reason(exc: BaseException) -> str:
 
 
 def _prepare(material: Material, settings: ScreenSettings, folder: Path, progress: Progress,
-             md: bool, calculator: Any = None) -> tuple[Any, list[str], Any, Any]:
+             md: bool, calculator: Any = None, quiet: bool = True
+             ) -> tuple[Any, list[str], Any, Any]:
     """Ordered supercell (cached), mobile species, calculator and alpha model; relaxes."""
     from ase.io import read
 
@@ -385,7 +386,10 @@ def _prepare(material: Material, settings: ScreenSettings, folder: Path, progres
 
         if not relaxed.exists():
             progress.update(material.name, stage="relax")
-        atoms = relax(atoms, calc, relaxed, settings.relax_steps, settings.fixed_cell)
+        bar = _bar(quiet, settings.relax_steps, f"{material.name} relaxation")
+        atoms = relax(atoms, calc, relaxed, settings.relax_steps, settings.fixed_cell,
+                      progress=bar.tick)
+        bar.close()
         progress.update(material.name, stage="relaxed")
     elif relaxed.exists():
         atoms = read(str(relaxed), format="extxyz")
