@@ -13,7 +13,8 @@ calculator plugin that is installed on the same cell. Prints one JSON line:
 * ``observer_fraction``: the observer's own measured time / the MD-alone time (the same
   quantity without the machine-load noise of comparing two runs);
 * ``calculator_ms_per_step``: {name: ms per MD step} for ``chgnet``, ``chgnet`` with
-  ``stress=False`` (``chgnet-ef``) and ``agi-prv`` (LAMMPS), where installed;
+  ``stress=False`` (``chgnet-ef``), ``sevenn`` (7net-0) and ``agi-prv`` (LAMMPS), where
+  installed;
 * ``ratio``: md_with_alpha / md_alone (the baseline run in this process).
 
 Usage: ``python benchmarks/bench_screen.py [--steps 30] [--every 10] [--repeats 3]``
@@ -91,6 +92,12 @@ def main() -> None:
     per_calc["chgnet-ef"] = statistics.median(
         _md_ms(make_calculator("chgnet", threads=1, stress=False), args.steps)[0]
         for _ in range(args.repeats))
+    try:
+        sevenn = make_calculator("sevenn", threads=1)
+        per_calc["sevenn"] = statistics.median(_md_ms(sevenn, max(3, args.steps // 3))[0]
+                                               for _ in range(args.repeats))
+    except Exception as exc:  # plugin not installed: say so in the JSON
+        per_calc["sevenn"] = f"unavailable: {type(exc).__name__}"
     try:
         prv = make_calculator("agi-prv")
         per_calc["agi-prv"] = statistics.median(_md_ms(prv, 10 * args.steps)[0]
