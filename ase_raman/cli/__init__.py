@@ -22,6 +22,8 @@ COMMANDS: dict[str, str] = {
     "fit": ".fit",
     "predict": ".predict",
     "models": ".models",
+    "calculators": ".calculators",
+    "screen": ".screen",
     "msd": ".msd",
     "arrhenius": ".arrhenius",
     "vanhove": ".vanhove",
