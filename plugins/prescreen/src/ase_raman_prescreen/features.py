@@ -17,8 +17,9 @@ ships inside matminer (Magpie tables; nothing is downloaded):
   as minimum, maximum, range, mean and mean absolute deviation;
 * ``chemistry``: atomic fraction of Li, O, S+Se+Te, halogens and N.
 
-Each composition costs a few small numpy operations on a ``(n_elements, n_properties)``
-table whose rows are looked up once per element (:class:`CompositionFeaturizer`). The
+Element data are looked up once per element and kept (:class:`CompositionFeaturizer`);
+a batch of compositions is then a few masked numpy reductions over a
+``(n_compositions, n_elements, n_properties)`` array. The
 ``magpie``, ``stoichiometry`` and ``valence`` blocks are equal to matminer's own
 featurisers (checked in the tests); :func:`matminer_features` computes them through
 matminer, without the cache (the baseline of ``benchmarks/bench_prescreen.py``).
@@ -102,35 +103,60 @@ class CompositionFeaturizer:
             self._rows[symbol] = row
         return row
 
-    def featurize_amounts(self, amounts: dict[str, float]) -> np.ndarray:
-        """Features of one composition given as ``{symbol: amount}``."""
-        symbols = list(amounts)
-        x = np.fromiter(amounts.values(), dtype=float, count=len(symbols))
-        x = x / x.sum()
-        table = np.stack([self.element_row(s) for s in symbols])
-        n_mag, n_ox = len(MAGPIE_PROPERTIES), len(OXIDATION_PROPERTIES)
-        mag = table[:, :n_mag]
-        ox = table[:, n_mag:n_mag + n_ox]
-        groups = table[:, n_mag + n_ox:]
+    def featurize_batch(self, compositions: Sequence[dict[str, float]]) -> np.ndarray:
+        """``(n, n_features)`` features of compositions given as ``{symbol: amount}``.
 
-        def stats(values: np.ndarray, with_mode: bool) -> np.ndarray:
-            lo, hi = values.min(axis=0), values.max(axis=0)
-            mean = x @ values
-            dev = x @ np.abs(values - mean)
+        Vectorised over the batch: compositions are padded to the largest number of
+        elements and the statistics are masked reductions over that axis.
+        """
+        n = len(compositions)
+        if n == 0:
+            return np.empty((0, self.n_features))
+        width = max(len(c) for c in compositions)
+        symbols = sorted({s for c in compositions for s in c})
+        index = {s: i for i, s in enumerate(symbols)}
+        table = np.stack([self.element_row(s) for s in symbols])
+        idx = np.zeros((n, width), dtype=np.intp)
+        x = np.zeros((n, width))
+        for i, comp in enumerate(compositions):
+            k = len(comp)
+            idx[i, :k] = [index[s] for s in comp]
+            x[i, :k] = list(comp.values())
+        mask = x > 0
+        x /= x.sum(axis=1, keepdims=True)
+        values = table[idx]  # (n, width, n_properties)
+        n_mag, n_ox = len(MAGPIE_PROPERTIES), len(OXIDATION_PROPERTIES)
+        m3 = mask[:, :, None]
+
+        def stats(v: np.ndarray, with_mode: bool) -> np.ndarray:
+            lo = np.where(m3, v, np.inf).min(axis=1)
+            hi = np.where(m3, v, -np.inf).max(axis=1)
+            mean = np.einsum("nk,nkp->np", x, v)
+            dev = np.einsum("nk,nkp->np", x, np.abs(v - mean[:, None, :]))
             cols = [lo, hi, hi - lo, mean, dev]
             if with_mode:
-                top = np.isclose(x, x.max())
-                cols.append(values[top].min(axis=0))
-            return np.stack(cols, axis=1).ravel()  # property-major, like matminer
+                top = mask & np.isclose(x, x.max(axis=1, keepdims=True))
+                cols.append(np.where(top[:, :, None], v, np.inf).min(axis=1))
+            return np.stack(cols, axis=2).reshape(n, -1)  # property-major, like matminer
 
-        avg_val = x @ mag[:, [MAGPIE_PROPERTIES.index(f"N{o}Valence") for o in ORBITALS]]
-        total_val = x @ mag[:, MAGPIE_PROPERTIES.index("NValence")]
+        mag = values[:, :, :n_mag]
+        ox = values[:, :, n_mag:n_mag + n_ox]
+        groups = values[:, :, n_mag + n_ox:]
+        val_cols = [MAGPIE_PROPERTIES.index(f"N{o}Valence") for o in ORBITALS]
+        avg_val = np.einsum("nk,nkp->np", x, mag[:, :, val_cols])
+        total_val = np.einsum("nk,nk->n", x, mag[:, :, MAGPIE_PROPERTIES.index("NValence")])
         with np.errstate(divide="ignore", invalid="ignore"):
-            frac_val = avg_val / total_val
-        stoich = [float(len(x))] + [float(np.sum(x ** p) ** (1.0 / p)) for p in STOICHIOMETRY_P]
+            frac_val = avg_val / total_val[:, None]
+        norms = [mask.sum(axis=1).astype(float)]
+        norms += [np.sum(x ** p, axis=1) ** (1.0 / p) for p in STOICHIOMETRY_P]
         return np.concatenate([
-            stats(mag, True), stoich, avg_val, frac_val, stats(ox, False), x @ groups,
-        ])
+            stats(mag, True), np.stack(norms, axis=1), avg_val, frac_val, stats(ox, False),
+            np.einsum("nk,nkp->np", x, groups),
+        ], axis=1)
+
+    def featurize_amounts(self, amounts: dict[str, float]) -> np.ndarray:
+        """Features of one composition given as ``{symbol: amount}``."""
+        return self.featurize_batch([amounts])[0]
 
     def featurize(self, formula: str) -> np.ndarray:
         """Features of one formula (raises :class:`~.formula.FormulaError`)."""
@@ -138,10 +164,7 @@ class CompositionFeaturizer:
 
     def featurize_many(self, formulas: Sequence[str]) -> np.ndarray:
         """``(len(formulas), n_features)`` matrix."""
-        out = np.empty((len(formulas), self.n_features))
-        for i, formula in enumerate(formulas):
-            out[i] = self.featurize(formula)
-        return out
+        return self.featurize_batch([parse_formula(f) for f in formulas])
 
 
 def matminer_features(formulas: Sequence[str]) -> np.ndarray:

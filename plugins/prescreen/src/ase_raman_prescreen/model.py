@@ -42,8 +42,8 @@ MAX_MEMBER_BYTES = 256 * 1024 * 1024
 GRIDS: dict[str, dict[str, list]] = {
     "full": {
         "num_leaves": [7, 15],
-        "min_data_in_leaf": [5, 15],
-        "num_boost_round": [300, 600, 1000],
+        "min_data_in_leaf": [10, 20, 40],
+        "num_boost_round": [500, 1000, 2000],
         "objective": ["l2"],
     },
     "quick": {

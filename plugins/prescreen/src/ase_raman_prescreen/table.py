@@ -153,10 +153,6 @@ def all_feature_names(use_structure: bool) -> list[str]:
     return feature_names() + (list(STRUCTURE_FEATURES) if use_structure else [])
 
 
-def _chemical_system(formula: str) -> str:
-    return "-".join(sorted(parse_formula(formula)))
-
-
 def design_from_table(table: Table, cols: Columns, featurizer: CompositionFeaturizer,
                       use_structure: bool, targets: bool = False,
                       censored_value: float | None = None) -> Design:
@@ -177,6 +173,7 @@ def design_from_table(table: Table, cols: Columns, featurizer: CompositionFeatur
     sigma = np.full(len(table.rows), np.nan) if targets else None
     ea = np.full(len(table.rows), np.nan) if targets and cols.ea else None
     seen: dict[str, int] = {}
+    amounts: list[dict[str, float]] = []
     for i, row in enumerate(table.rows):
         where = table.where(i, name_col)
         formula = row[formula_col].strip()
@@ -198,7 +195,7 @@ def design_from_table(table: Table, cols: Columns, featurizer: CompositionFeatur
                         row.get(cols.cell_formula, ""))
             if not formula:
                 raise FormulaError(f"empty {formula_col!r}")
-            X[i, :n_comp] = featurizer.featurize(formula)
+            amounts.append(parse_formula(formula))
             if targets:
                 sigma[i] = parse_sigma(row[cols.sigma], censored_value)
                 if ea is not None and row[cols.ea].strip():
@@ -217,7 +214,8 @@ def design_from_table(table: Table, cols: Columns, featurizer: CompositionFeatur
         else:
             seen[name] = 1
         names.append(name)
-    groups = [_chemical_system(f) for f in formulas]
+    X[:, :n_comp] = featurizer.featurize_batch(amounts)
+    groups = ["-".join(sorted(a)) for a in amounts]
     return Design(formulas, names, X, structures, sigma, ea, groups)
 
 
@@ -227,11 +225,11 @@ def design_from_cifs(paths: Sequence[Path], featurizer: CompositionFeaturizer,
     n_comp = len(feature_names())
     width = n_comp + (len(STRUCTURE_FEATURES) if use_structure else 0)
     X = np.full((len(paths), width), np.nan)
-    formulas, names = [], []
+    formulas, names, amounts = [], [], []
     for i, path in enumerate(paths):
         formula, sfeat = cif_structure_features(path)
         try:
-            X[i, :n_comp] = featurizer.featurize(formula)
+            amounts.append(parse_formula(formula))
         except InputFileError as exc:
             raise InputFileError(f"{path}: {exc}") from None
         if use_structure:
@@ -240,5 +238,6 @@ def design_from_cifs(paths: Sequence[Path], featurizer: CompositionFeaturizer,
         names.append(Path(path).stem)
     if len(set(names)) != len(names):
         raise UsageError("two CIF files have the same name; rename one")
+    X[:, :n_comp] = featurizer.featurize_batch(amounts)
     return Design(formulas, names, X, [str(p) for p in paths],
-                  groups=[_chemical_system(f) for f in formulas])
+                  groups=["-".join(sorted(a)) for a in amounts])
