@@ -198,7 +198,8 @@ def write_manifest(ranked: list[dict], top: int, path: Path, base: Path,
         # written by ase-raman prescreen predict (model: prescreen.model)
         entries:
           - name: LLZO
-            structure: cifs/LLZO.cif     # relative to the manifest's folder
+            structure: cifs/LLZO.cif     # relative to the manifest's folder when the
+                                         # CIF lies below it, else absolute
             formula: Li7La3Zr2O12
             log10_sigma_pred: -3.41
             log10_sigma_err: 0.92
@@ -214,7 +215,9 @@ def write_manifest(ranked: list[dict], top: int, path: Path, base: Path,
         if not r["structure"]:
             skipped += 1
             continue
-        rel = os.path.relpath(Path(r["structure"]).resolve(), Path(base).resolve())
+        cif = Path(r["structure"]).resolve()
+        rel = os.path.relpath(cif, Path(base).resolve())
+        rel = str(cif) if rel.startswith("..") else rel
         entry = {"name": r["name"], "structure": rel, "formula": r["formula"],
                  "log10_sigma_pred": round(float(r["log10_sigma_pred"]), 4),
                  "log10_sigma_err": round(float(r["log10_sigma_err"]), 4), "rank": r["rank"]}
