@@ -17,6 +17,7 @@ from ase_raman_prescreen.features import CompositionFeaturizer, matminer_feature
 from ase_raman_prescreen.formula import FormulaError, parse_formula
 from ase_raman_prescreen.metrics import regression_metrics, top_recall
 from ase_raman_prescreen.model import PrescreenModel, calibrate
+from ase_raman_prescreen.workflow import SCREEN_KEYS
 
 from ase_raman.cli import main
 from ase_raman.errors import ModelFileError
@@ -94,7 +95,7 @@ def test_fit_writes_safe_archive_and_report(fitted):
 
 def test_predict_ranks_table_and_cifs_and_writes_manifest(fitted, tmp_path):
     model, _ = fitted
-    cands = [{"name": r["ID"], "formula": r["True Composition"], "note": r["Family"]}
+    cands = [{"name": r["ID"], "formula": r["True Composition"], "Family": r["Family"]}
              for r in _rows(TEST)]
     for c in cands:
         if (DATA / "cifs" / f"{c['name']}.cif").exists():
@@ -108,19 +109,41 @@ def test_predict_ranks_table_and_cifs_and_writes_manifest(fitted, tmp_path):
     rows = _rows(ranked)
     assert list(rows[0])[:6] == ["rank", "name", "formula", "log10_sigma_pred",
                                  "log10_sigma_err", "structure"]
-    assert "note" in rows[0]
+    assert "Family" in rows[0]
     assert len(rows) == len(cands) + 3
     assert [int(r["rank"]) for r in rows] == list(range(1, len(rows) + 1))
     pred = [float(r["log10_sigma_pred"]) for r in rows]
     assert pred == sorted(pred, reverse=True)
     assert all(float(r["log10_sigma_err"]) > 0 for r in rows)
-    doc = yaml.safe_load(manifest.read_text())
-    assert len(doc["entries"]) == 2
-    for e in doc["entries"]:
+    text = manifest.read_text()
+    doc = yaml.safe_load(text)
+    assert list(doc) == ["materials"] and len(doc["materials"]) == 2
+    for e in doc["materials"]:
+        assert set(e) <= set(SCREEN_KEYS) and {"name", "structure"} <= set(e)
         assert (manifest.parent / e["structure"]).is_file()
-        assert {"name", "formula", "log10_sigma_pred", "log10_sigma_err", "rank"} <= set(e)
     with_structure = [r for r in rows if r["structure"]]
-    assert [e["name"] for e in doc["entries"]] == [r["name"] for r in with_structure[:2]]
+    assert [e["name"] for e in doc["materials"]] == [r["name"] for r in with_structure[:2]]
+    assert f"# rank {with_structure[0]['rank']}: {with_structure[0]['formula']}" in text
+    by_name = {r["ID"]: r for r in _rows(TEST)}
+    first = doc["materials"][0]
+    if first["name"] in by_name:
+        assert first.get("family", "") == by_name[first["name"]]["Family"]
+
+
+def test_manifest_is_read_by_screen(fitted, tmp_path):
+    pipeline = pytest.importorskip("ase_raman.screen.pipeline")
+    model, _ = fitted
+    manifest = tmp_path / "screen.yaml"
+    cands = [{"name": "ro9 x", "structure": str(DATA / "cifs" / "ro9.cif"),
+              "Ionic conductivity (S cm-1)": "9.6e-12", "Family": "Borophosphates"}]
+    table = _write(tmp_path / "c.csv", cands)
+    assert main(["prescreen", "predict", str(model), str(table), str(DATA / "cifs" / "me3.cif"),
+                 "-o", str(tmp_path / "r.csv"), "--top", "5", "--manifest",
+                 str(manifest)]) == 0
+    materials, _ = pipeline.read_inputs([str(manifest)])
+    assert sorted(m.name for m in materials) == ["me3", "ro9_x"]
+    ro9 = next(m for m in materials if m.name == "ro9_x")
+    assert ro9.measured_sigma_S_cm == pytest.approx(9.6e-12) and ro9.family == "Borophosphates"
 
 
 def test_evaluate_scores_and_plots(fitted, tmp_path):

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import math
 import os
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -175,7 +177,7 @@ def predict_and_rank(model_path: str | Path, inputs: Sequence[str], output: str 
         if manifest is not None:
             tmp_yaml = stack.enter_context(atomic_output(manifest))
             n_skipped = write_manifest(ranked, top, tmp_yaml, Path(manifest).parent,
-                                       user_cols, model_path)
+                                       model_path)
             if n_skipped:
                 print(f"ase-raman prescreen: {n_skipped} better-ranked candidates have no "
                       "structure (CIF) and are not in the manifest")
@@ -188,53 +190,85 @@ def _cell(value: object) -> str:
     return str(value)
 
 
+#: per-material keys ``ase-raman screen`` accepts (it refuses any other key).
+SCREEN_KEYS = ("name", "structure", "species", "charges", "polarizabilities", "family",
+               "measured_sigma_S_cm", "esw_V", "band_gap_eV", "sigma_e_S_cm", "temperatures",
+               "fixed_cell", "min_image_A", "seed")
+_SCREEN_FLOAT_KEYS = ("measured_sigma_S_cm", "esw_V", "band_gap_eV", "sigma_e_S_cm",
+                      "min_image_A")
+#: candidate-table columns passed to the manifest under another key.
+SCREEN_COLUMN_ALIASES = {"Family": "family", "Ionic conductivity (S cm-1)": "measured_sigma_S_cm"}
+
+
+def _screen_name(name: str) -> str:
+    """A material name ``ase-raman screen`` accepts (letters, digits, ``_ . + -``)."""
+    clean = re.sub(r"[^A-Za-z0-9_.+-]", "_", name)
+    return clean if re.match(r"^[A-Za-z0-9]", clean) else f"m_{clean}"
+
+
+def _screen_entry(r: dict, base: Path) -> dict:
+    cif = Path(r["structure"]).resolve()
+    rel = os.path.relpath(cif, Path(base).resolve())
+    entry: dict = {"name": _screen_name(r["name"]),
+                   "structure": str(cif) if rel.startswith("..") else rel}
+    for column, value in r["_extra"].items():
+        key = SCREEN_COLUMN_ALIASES.get(column, column)
+        if key not in SCREEN_KEYS or key in entry or not str(value).strip():
+            continue
+        if key in _SCREEN_FLOAT_KEYS or key == "seed":
+            try:
+                number = float(value)
+            except ValueError:
+                continue  # e.g. '<1E-10': not a measured value
+            if not (math.isfinite(number) and number > 0) and key != "seed":
+                continue
+            entry[key] = int(number) if key == "seed" else number
+        elif key in ("family", "species"):
+            entry[key] = str(value).strip()
+    return entry
+
+
 def write_manifest(ranked: list[dict], top: int, path: Path, base: Path,
-                   user_cols: Sequence[str], model_path: str | Path) -> int:
-    """Write the ``top`` best candidates with a structure as an ``ase-raman screen``
-    manifest (YAML); returns how many better-ranked candidates lacked a structure.
+                   model_path: str | Path) -> int:
+    """Write the ``top`` best candidates that have a structure as an ``ase-raman screen``
+    manifest; returns how many better-ranked candidates lacked a structure.
 
-    Format::
+    The manifest is the one ``ase-raman screen`` reads: a ``materials:`` list whose
+    entries carry only keys it knows (:data:`SCREEN_KEYS`): ``name``, ``structure``
+    (relative to the manifest's folder when the CIF lies below it, else absolute),
+    and, from the candidate table's columns of the same name (or ``Family`` and
+    ``Ionic conductivity (S cm-1)``), ``family``, ``species``, ``measured_sigma_S_cm``,
+    ... The prescreen ranking (rank, formula, predicted log10 sigma and its error bar)
+    stands in a comment above each entry::
 
-        # written by ase-raman prescreen predict (model: prescreen.model)
-        entries:
-          - name: LLZO
-            structure: cifs/LLZO.cif     # relative to the manifest's folder when the
-                                         # CIF lies below it, else absolute
-            formula: Li7La3Zr2O12
-            log10_sigma_pred: -3.41
-            log10_sigma_err: 0.92
-            rank: 1
-            ...                          # the candidate table's own columns
+        materials:
+          # rank 1: Li10GeP2S12, predicted log10 sigma -2.41 +- 0.93 (S/cm)
+          - name: lgps
+            structure: cifs/lgps.cif
+            family: LGPS
     """
     import yaml
 
-    entries, skipped = [], 0
+    blocks, skipped = [], 0
     for r in ranked:
-        if len(entries) == top:
+        if len(blocks) == top:
             break
         if not r["structure"]:
             skipped += 1
             continue
-        cif = Path(r["structure"]).resolve()
-        rel = os.path.relpath(cif, Path(base).resolve())
-        rel = str(cif) if rel.startswith("..") else rel
-        entry = {"name": r["name"], "structure": rel, "formula": r["formula"],
-                 "log10_sigma_pred": round(float(r["log10_sigma_pred"]), 4),
-                 "log10_sigma_err": round(float(r["log10_sigma_err"]), 4), "rank": r["rank"]}
+        comment = (f"  # rank {r['rank']}: {r['formula']}, predicted log10 sigma "
+                   f"{float(r['log10_sigma_pred']):.2f} +- {float(r['log10_sigma_err']):.2f} "
+                   "(S/cm)")
         if "ea_pred_eV" in r:
-            entry["ea_pred_eV"] = round(float(r["ea_pred_eV"]), 4)
-            entry["ea_err_eV"] = round(float(r["ea_err_eV"]), 4)
-        for c in user_cols:
-            value = r["_extra"].get(c, "")
-            if c not in entry and value != "":
-                entry[c] = value
-        entries.append(entry)
-    if not entries:
+            comment += f", E_a {float(r['ea_pred_eV']):.3f} +- {float(r['ea_err_eV']):.3f} eV"
+        body = yaml.safe_dump([_screen_entry(r, base)], sort_keys=False, allow_unicode=True)
+        blocks.append(comment + "\n" + "".join(f"  {line}\n" for line in body.splitlines()))
+    if not blocks:
         raise InputFileError("no candidate has a structure (CIF): the manifest needs one per "
                              "entry (give CIF files or a 'structure' column of CIF paths)")
-    text = (f"# written by ase-raman prescreen predict (model: {Path(model_path).name}); "
-            f"the {len(entries)} best-ranked candidates with a structure\n")
-    text += yaml.safe_dump({"entries": entries}, sort_keys=False, allow_unicode=True)
+    text = (f"# ase-raman screen manifest written by ase-raman prescreen predict (model: "
+            f"{Path(model_path).name}):\n# the {len(blocks)} best-ranked candidates that "
+            "have a structure\nmaterials:\n" + "".join(blocks))
     path.write_text(text)
     return skipped
 
@@ -271,4 +305,4 @@ def evaluate(model_path: str | Path, test: str | Path, cols: Columns,
 
 
 __all__ = ["fit_from_table", "predict_and_rank", "evaluate", "write_manifest",
-           "RANKED_COLUMNS"]
+           "RANKED_COLUMNS", "SCREEN_KEYS"]
