@@ -157,10 +157,11 @@ def design_from_table(table: Table, cols: Columns, featurizer: CompositionFeatur
                       use_structure: bool, targets: bool = False,
                       censored_value: float | None = None) -> Design:
     """Validate every row and build its features (and targets when ``targets``)."""
-    formula_col = table.pick(cols.formula, FORMULA_DEFAULTS, "formula")
-    name_col = table.pick(cols.name, NAME_DEFAULTS, "name", required=False)
     struct_col = table.pick(cols.structure, STRUCTURE_DEFAULTS, "structure (CIF path)",
                             required=False)
+    formula_col = table.pick(cols.formula, FORMULA_DEFAULTS, "formula",
+                             required=struct_col is None)
+    name_col = table.pick(cols.name, NAME_DEFAULTS, "name", required=False)
     if targets:
         table.pick(cols.sigma, (), "conductivity")
         if cols.ea is not None:
@@ -176,7 +177,7 @@ def design_from_table(table: Table, cols: Columns, featurizer: CompositionFeatur
     amounts: list[dict[str, float]] = []
     for i, row in enumerate(table.rows):
         where = table.where(i, name_col)
-        formula = row[formula_col].strip()
+        formula = row[formula_col].strip() if formula_col else ""
         cif = row.get(struct_col, "").strip() if struct_col else ""
         try:
             if cif:
@@ -194,7 +195,8 @@ def design_from_table(table: Table, cols: Columns, featurizer: CompositionFeatur
                         tuple(row.get(c, "") for c in cols.lattice),
                         row.get(cols.cell_formula, ""))
             if not formula:
-                raise FormulaError(f"empty {formula_col!r}")
+                raise FormulaError(f"no formula ({formula_col or 'no formula column'}) and "
+                                   "no CIF")
             amounts.append(parse_formula(formula))
             if targets:
                 sigma[i] = parse_sigma(row[cols.sigma], censored_value)
