@@ -31,7 +31,7 @@ from ase.calculators.calculator import Calculator, all_changes
 from ase.calculators.polarizability import StaticPolarizabilityCalculator
 
 from .models.base import TensorModel
-from .tensors import E2A2_PER_EV_TO_A3
+from .units import E2A2_PER_EV_TO_A3
 
 
 def _resolve_model(model: TensorModel | str | Path) -> TensorModel:
@@ -69,6 +69,7 @@ class PolarizabilityCalculator(Calculator):
     def calculate(self, atoms: Atoms | None = None,
                   properties: list[str] | None = None,
                   system_changes: list[str] = all_changes) -> None:
+        """Predict alpha (Angstrom^3) of ``atoms`` unless cached; see ASE's ``Calculator``."""
         super().calculate(atoms, properties or ["polarizability"], system_changes)
         key = _structure_key(self.atoms)
         alpha = self._memo.get(key)
@@ -98,5 +99,6 @@ class AseStaticPolarizability(StaticPolarizabilityCalculator):
         self.model = _resolve_model(model)
 
     def __call__(self, atoms: Atoms, *args: Any, **kwargs: Any) -> np.ndarray:
+        """alpha of ``atoms`` in e^2 Angstrom^2 / eV (ASE's unit)."""
         alpha_a3 = np.asarray(self.model.predict([atoms.copy()])[0])
         return alpha_a3 / E2A2_PER_EV_TO_A3

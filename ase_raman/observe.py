@@ -27,66 +27,69 @@ from __future__ import annotations
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any, TextIO
 
-import numpy as np
 from ase import Atoms, units
 
-from .errors import ModelSpeciesError, UsageError
-from .models.uncertainty import (
-    predict_frames_with_uncertainty,
-    uncertainty_threshold,
-    warn_if_extrapolating,
-)
-from .store import Store, StoreError, open_store
+from .errors import UsageError
+from .models.base import TensorModel, check_species
+from .recording import Recorder
+from .store import Store, open_store
 
 __all__ = ["PolarizabilityObserver"]
+
+_RESUME_HINT = ("the observer records step_offset + dyn.nsteps; when resuming, start the "
+                "dynamics from ase_raman.store.restart_atoms(path) or pass step_offset=, or "
+                "mode='w' for a new run")
 
 
 class PolarizabilityObserver:
     """Predict and store alpha (Angstrom^3) of ``atoms`` each time it is called.
 
+    A thin adapter over :class:`ase_raman.recording.Recorder`: it snapshots the atoms at
+    each call and hands the snapshot to the recorder.
+
     Parameters
     ----------
-    atoms:
+    atoms : ase.Atoms
         The atoms the dynamics moves (read at each call; never modified).
-    model:
-        A :class:`~ase_raman.models.base.TensorModel` (e.g. from ``load_model``).
-    path:
+    model : TensorModel
+        The fitted model (e.g. from ``load_model``).
+    path : path or Store
         The H5MD output file (or an open :class:`~ase_raman.store.Store`).
-    dyn:
-        The ASE dynamics; its ``nsteps`` gives the step and ``dt`` the timestep.
-        Without it, pass ``dt_fs`` and the observer counts its own calls times
-        ``interval``.
-    interval:
-        MD steps between calls (stored as an attribute; taken from ``dyn.observers``
-        when attached, else needed only without ``dyn``).
-    dt_fs:
+    dyn : ase.md.md.MolecularDynamics, optional
+        The ASE dynamics; its ``nsteps`` gives the step and ``dt`` the timestep. When it
+        offers ``closelater``, the observer is closed with it. Without it, pass ``dt_fs``
+        and the observer counts its own calls times ``interval``.
+    interval : int, optional
+        MD steps between calls (stored as an attribute; taken from the dynamics'
+        observer list when attached, else needed only without ``dyn``).
+    dt_fs : float, optional
         MD timestep in fs (default: ``dyn.dt / ase.units.fs``).
-    batch:
-        frames predicted together (1 = predict at each call).
-    flush_every:
-        frames between writes to disk (rounded up to whole batches); a crash loses at
+    batch : int
+        Frames predicted together (1 = predict at each call).
+    flush_every : int
+        Frames between writes to disk (rounded up to whole batches); a crash loses at
         most these.
-    mode:
+    mode : {"a", "w", "x"}
         ``"a"`` resume or create (default), ``"w"`` overwrite, ``"x"`` new file only.
-    step_offset:
-        added to ``dyn.nsteps``; default 0 for a new file, and when resuming, the last
+    step_offset : int, optional
+        Added to ``dyn.nsteps``; default 0 for a new file, and when resuming, the last
         stored step minus ``dyn.nsteps`` at the first call.
-    logfile:
-        where the closing summary goes (default stdout; None for silence).
-    record_uncertainty:
-        also store the model's per-frame uncertainty of alpha (Angstrom^3) when it gives
-        one (the lambda-soap learner does), and warn on close, naming the MD steps, when
-        a stretch of frames lies outside the training distribution
-        (:mod:`ase_raman.models.uncertainty`).
+    logfile : file, "-" or None
+        Where the closing summary goes (default stdout; None for silence).
+    record_uncertainty : bool
+        Also store the model's per-frame uncertainty of alpha (Angstrom^3) when it gives
+        one, and warn on close, naming the MD steps, when a stretch of frames lies outside
+        the training distribution (:mod:`ase_raman.models.uncertainty`).
     """
 
     def __init__(
         self,
         atoms: Atoms,
-        model: Any,
+        model: TensorModel,
         path: str | os.PathLike | Store,
         dyn: Any = None,
         *,
@@ -101,18 +104,14 @@ class PolarizabilityObserver:
     ):
         self.atoms = atoms
         self.model = model
-        self.record_uncertainty = bool(record_uncertainty)
-        self._uncertainties: list[tuple[int, float]] = []
         self.dyn = dyn
-        self.batch = max(1, int(batch))
         self.interval = interval
         if dt_fs is None:
             if dyn is None or getattr(dyn, "dt", None) is None:
                 raise UsageError("PolarizabilityObserver needs dyn= (with a timestep) or dt_fs=")
             dt_fs = float(dyn.dt) / units.fs
         self.dt_fs = float(dt_fs)
-        self._check_species()
-        meta = getattr(model, "metadata", None)
+        check_species(model, atoms, "the atoms")
         from ase.md.md import MolecularDynamics
 
         #: record velocities: always inside MD (zero before the first step if unset)
@@ -121,28 +120,49 @@ class PolarizabilityObserver:
             self.store = path
         else:
             self.store = open_store(
-                path, mode, species=atoms, pbc=atoms.pbc, model_metadata=meta,
+                path, mode, species=atoms, pbc=atoms.pbc, model_metadata=model.metadata,
                 dt_fs=self.dt_fs, sampling_interval=interval, engine="ase",
                 velocities=self.record_velocities,
-                flush_every=max(1, int(flush_every)) * 10**6,  # we flush ourselves
+                flush_every=10**9,  # the recorder flushes
             )
-        self.flush_every = max(self.batch, int(flush_every))
+        self.recorder = Recorder(model, self.store, batch=batch, flush_every=flush_every,
+                                 record_uncertainty=record_uncertainty,
+                                 source=f"{self.store.path} (MD steps)",
+                                 store_error_hint=_RESUME_HINT)
         self._resuming = self.store.last_step is not None
         self._step_offset = step_offset
-        self._pending: list[tuple[int, float, Atoms, float | None]] = []
-        self._since_flush = 0
         self._calls = 0
-        self._recorded = 0
-        self._first_time: float | None = None
-        self._last_time: float | None = None
-        self.predict_seconds = 0.0
         self.observer_seconds = 0.0
         self._logfile = logfile
         self._closed = False
         self._end_hook_attached = False
+        closelater = getattr(dyn, "closelater", None)
+        if callable(closelater):
+            closelater(self)  # dyn.close() closes the observer too
+
+    @property
+    def batch(self) -> int:
+        """Frames predicted together."""
+        return self.recorder.batch
+
+    @property
+    def flush_every(self) -> int:
+        """Frames between writes to disk."""
+        return self.recorder.flush_every
+
+    @property
+    def record_uncertainty(self) -> bool:
+        """Whether the model's per-frame uncertainty is stored."""
+        return self.recorder.record_uncertainty
+
+    @property
+    def predict_seconds(self) -> float:
+        """Seconds spent in the model's predictions."""
+        return self.recorder.predict_seconds
 
     # -- the call ASE makes --------------------------------------------------------------
     def __call__(self) -> None:
+        """Snapshot the atoms at the current MD step and queue them for prediction."""
         t0 = time.perf_counter()
         if not self._end_hook_attached and self.dyn is not None and hasattr(self.dyn, "attach"):
             # runs after this observer at every step: flush when dyn.run() ends, so the
@@ -155,18 +175,15 @@ class PolarizabilityObserver:
         if self.record_velocities:
             snap.set_masses(self.atoms.get_masses())
             snap.set_momenta(self.atoms.get_momenta())  # zeros when the atoms have none
-        self._pending.append((step, step * self.dt_fs, snap, self._energy_if_known()))
         self._calls += 1
-        if len(self._pending) >= self.batch:
-            self._drain()
+        self.recorder.add(step, step * self.dt_fs, snap, self._energy_if_known())
         self.observer_seconds += time.perf_counter() - t0
 
     def _flush_at_end_of_run(self) -> None:
         if self._closed:
             return
         max_steps = getattr(self.dyn, "max_steps", None)
-        if max_steps is not None and self.dyn.nsteps >= max_steps and (
-                self._pending or self._since_flush):
+        if max_steps is not None and self.dyn.nsteps >= max_steps:
             self.flush()
 
     def _current_step(self) -> int:
@@ -199,67 +216,25 @@ class PolarizabilityObserver:
             return None
         return float(results["energy"])
 
-    def _check_species(self) -> None:
-        allowed = (getattr(self.model, "metadata", {}) or {}).get("species")
-        if allowed:
-            missing = sorted(set(self.atoms.get_chemical_symbols()) - set(allowed))
-            if missing:
-                raise ModelSpeciesError(
-                    f"the atoms contain {', '.join(missing)}, which the model was not trained "
-                    f"on (model species: {', '.join(allowed)})")
-
-    def _drain(self) -> None:
-        if not self._pending:
-            return
-        todo, self._pending = self._pending, []
-        t0 = time.perf_counter()
-        snaps = [snap for _, _, snap, _ in todo]
-        if self.record_uncertainty:
-            alphas, unc = predict_frames_with_uncertainty(self.model, snaps)
-        else:
-            alphas, unc = np.asarray(self.model.predict(snaps)), None
-        self.predict_seconds += time.perf_counter() - t0
-        for k, ((step, t, snap, energy), alpha) in enumerate(zip(todo, alphas, strict=True)):
-            frame_unc = None if unc is None else float(unc[k])
-            if frame_unc is not None:
-                self._uncertainties.append((step, frame_unc))
-            try:
-                stored = self.store.append_atoms(snap, alpha, step, t, energy, frame_unc)
-            except StoreError as exc:
-                raise StoreError(
-                    f"{exc} (the observer records step_offset + dyn.nsteps = {step}; when "
-                    "resuming, start the dynamics from ase_raman.store.restart_atoms(path) "
-                    "or pass step_offset=, or mode='w' for a new run)") from None
-            if stored:
-                self._recorded += 1
-                self._since_flush += 1
-                if self._first_time is None:
-                    self._first_time = t
-                self._last_time = t
-        if self._since_flush >= self.flush_every:
-            self.store.flush()
-            self._since_flush = 0
-
     # -- public --------------------------------------------------------------------------
     def flush(self) -> None:
         """Predict any pending frames and write everything to disk."""
         t0 = time.perf_counter()
-        self._drain()
-        self.store.flush()
-        self._since_flush = 0
+        self.recorder.flush()
         self.observer_seconds += time.perf_counter() - t0
 
     def summary(self) -> dict[str, Any]:
         """Frames recorded in this session, time covered (fs), the file and totals."""
-        covered = 0.0 if self._first_time is None else self._last_time - self._first_time
+        rec = self.recorder
+        first, last = rec.first_time_fs, rec.last_time_fs
         return {
             "file": str(self.store.path),
-            "frames_recorded": self._recorded,
+            "frames_recorded": rec.frames_recorded,
             "frames_in_file": self.store.n_frames,
-            "first_time_fs": self._first_time,
-            "last_time_fs": self._last_time,
-            "time_covered_fs": covered,
-            "predict_seconds": self.predict_seconds,
+            "first_time_fs": first,
+            "last_time_fs": last,
+            "time_covered_fs": 0.0 if first is None else last - first,
+            "predict_seconds": rec.predict_seconds,
             "observer_seconds": self.observer_seconds,
         }
 
@@ -268,15 +243,12 @@ class PolarizabilityObserver:
         if self._closed:
             return self.summary()
         try:
-            self.flush()
+            t0 = time.perf_counter()
+            self.recorder.finish()
+            self.observer_seconds += time.perf_counter() - t0
         finally:
             self.store.close()
             self._closed = True
-        if self._uncertainties:
-            steps, values = zip(*self._uncertainties, strict=True)
-            warn_if_extrapolating(np.array(values),
-                                  uncertainty_threshold(self.model, self.store.n_atoms),
-                                  frame_numbers=steps, source=f"{self.store.path} (MD steps)")
         info = self.summary()
         log = sys.stdout if self._logfile == "-" else self._logfile
         if log is not None:
@@ -292,9 +264,11 @@ class PolarizabilityObserver:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def __del__(self) -> None:  # best effort: never lose buffered frames silently
+    def __del__(self) -> None:
+        """Warn (no I/O here) when the observer was never closed."""
         if not getattr(self, "_closed", True):
-            try:
-                self.close()
-            except Exception:
-                pass
+            pending = self.recorder.n_pending if hasattr(self, "recorder") else 0
+            warnings.warn(
+                f"PolarizabilityObserver for {self.store.path} was not closed: frames after "
+                f"its last flush ({pending} not yet predicted) are not in the file; use it "
+                "as a context manager or call close()", ResourceWarning, stacklevel=2)

@@ -2,7 +2,8 @@
 
 One file holds one run: the per-frame polarizability alpha (3x3, Angstrom^3) and the
 structure it was predicted for (positions, velocities when known, the cell), laid out
-per the H5MD 1.1 specification (https://www.nongnu.org/h5md/h5md.html)::
+per the H5MD 1.1 specification (de Buyl, Colberg and Höfling, Comput. Phys. Commun. 185,
+1546 (2014))::
 
     /h5md                      attrs version=[1, 1]; groups author (name), creator
                                (name, version), modules/units (version, system)
@@ -46,6 +47,7 @@ import json
 import os
 import socket
 import struct
+import time
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -57,12 +59,7 @@ import numpy as np
 from ase import Atoms
 
 from .errors import AseRamanError, UsageError
-from .models.base import check_model_species
-from .models.uncertainty import (
-    predict_frames_with_uncertainty,
-    uncertainty_threshold,
-    warn_if_extrapolating,
-)
+from .writer_lease import LeaseWriter, live_writer, pid_alive
 
 __all__ = [
     "StoreError",
@@ -72,7 +69,7 @@ __all__ = [
     "open_store",
     "read_trajectory",
     "restart_atoms",
-    "predict_to_store",
+    "predict_to_store",  # noqa: F822 (lazy: see __getattr__)
     "clear_status_flags",
 ]
 
@@ -139,6 +136,42 @@ def _lookup3(data: bytes, initval: int = 0) -> int:
     return c
 
 
+@dataclass
+class _Superblock:
+    """The fields of an HDF5 version 2/3 superblock this module needs."""
+
+    body: bytearray  # the bytes the checksum covers
+    size_of_offsets: int
+    flags: int  # non-zero: a writer has (or had, if killed) the file open
+    eoa: int  # end-of-file address the file records, bytes
+    checksum_ok: bool
+
+    @property
+    def eoa_at(self) -> int:
+        return 12 + 2 * self.size_of_offsets
+
+
+def _read_superblock(path: Path) -> _Superblock | None:
+    """The superblock of ``path`` when it is HDF5 with a version 2/3 superblock at byte
+    0 (the only versions with status flags), else None."""
+    with open(path, "rb") as fh:
+        head = fh.read(48)
+    if len(head) < 12 or head[:8] != b"\x89HDF\r\n\x1a\n" or head[8] not in (2, 3) \
+            or head[9] not in (4, 8):
+        return None
+    size_of_offsets = head[9]
+    body_len = 12 + 4 * size_of_offsets
+    if len(head) < body_len + 4:
+        return None
+    body = bytearray(head[:body_len])
+    (stored_sum,) = struct.unpack("<I", head[body_len:body_len + 4])
+    fmt = {4: "<I", 8: "<Q"}[size_of_offsets]
+    eoa_at = 12 + 2 * size_of_offsets
+    (eoa,) = struct.unpack(fmt, body[eoa_at:eoa_at + size_of_offsets])
+    return _Superblock(body, size_of_offsets, head[11], eoa,
+                       _lookup3(bytes(body)) == stored_sum)
+
+
 def clear_status_flags(path: str | os.PathLike, eoa_margin: int = 1 << 20) -> bool:
     """Clear the "open for write" flags a killed HDF5 writer leaves in the superblock.
 
@@ -150,27 +183,19 @@ def clear_status_flags(path: str | os.PathLike, eoa_margin: int = 1 << 20) -> bo
     file was changed.
     """
     path = Path(path)
+    sb = _read_superblock(path)
+    if sb is None:
+        return False
+    if not sb.checksum_ok:
+        raise StoreError(f"{path}: HDF5 superblock checksum mismatch; the file is damaged")
+    if sb.flags == 0:
+        return False
+    fmt = {4: "<I", 8: "<Q"}[sb.size_of_offsets]
+    new_eoa = max(sb.eoa, os.path.getsize(path)) + eoa_margin
+    body = sb.body
+    body[11] = 0
+    body[sb.eoa_at:sb.eoa_at + sb.size_of_offsets] = struct.pack(fmt, new_eoa)
     with open(path, "r+b") as fh:
-        head = fh.read(48)
-        if head[:8] != b"\x89HDF\r\n\x1a\n" or head[8] not in (2, 3):
-            return False
-        size_of_offsets = head[9]
-        flags = head[11]
-        n_addr = 4
-        body_len = 12 + n_addr * size_of_offsets
-        fh.seek(0)
-        body = bytearray(fh.read(body_len))
-        (stored_sum,) = struct.unpack("<I", fh.read(4))
-        if _lookup3(bytes(body)) != stored_sum:
-            raise StoreError(f"{path}: HDF5 superblock checksum mismatch; the file is damaged")
-        if flags == 0:
-            return False
-        fmt = {4: "<I", 8: "<Q"}[size_of_offsets]
-        eoa_at = 12 + 2 * size_of_offsets
-        (eoa,) = struct.unpack(fmt, body[eoa_at : eoa_at + size_of_offsets])
-        new_eoa = max(eoa, os.path.getsize(path)) + eoa_margin
-        body[11] = 0
-        body[eoa_at : eoa_at + size_of_offsets] = struct.pack(fmt, new_eoa)
         fh.truncate(new_eoa)  # grow (sparse) so the file is not seen as truncated
         fh.seek(0)
         fh.write(bytes(body) + struct.pack("<I", _lookup3(bytes(body))))
@@ -218,27 +243,58 @@ def _is_crash_flag_error(exc: OSError) -> bool:
     return "already open for write" in msg or "file consistency flags" in msg
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+#: Opening a store to read: attempts, and the wait before the first retry (doubling), s.
+OPEN_ATTEMPTS = 5
+OPEN_RETRY_S = 0.1
+
+
+def _check_complete(path: Path) -> _Superblock | None:
+    """:class:`StoreError` (one line) when ``path`` is not an HDF5 file or is shorter than
+    its superblock says (cut short). A file a writer has open may be caught mid-flush:
+    re-checked :data:`OPEN_ATTEMPTS` times over about 3 s before it is called truncated.
+    Returns the superblock (None for other HDF5 superblock versions)."""
+    size = path.stat().st_size
+    if size < 8:
+        raise StoreError(f"{path}: {size} bytes, not an HDF5 store (empty or cut short); "
+                         "pass the .h5 file ase-raman wrote")
+    for attempt in range(OPEN_ATTEMPTS):
+        sb = _read_superblock(path)
+        if sb is None:
+            return None
+        if not sb.checksum_ok:
+            raise StoreError(f"{path}: HDF5 superblock checksum mismatch: the file is damaged "
+                             "(copy it again from the original)")
+        size = path.stat().st_size
+        if size >= sb.eoa:
+            return sb
+        if sb.flags == 0 or attempt == OPEN_ATTEMPTS - 1:
+            break
+        time.sleep(OPEN_RETRY_S * 2**attempt)
+    raise StoreError(f"{path}: truncated store: {size} bytes on disk, its HDF5 superblock "
+                     f"records {sb.eoa}; the file was cut short (interrupted copy or full "
+                     "disk?): copy it again from the original")
 
 
 def _h5_open_read(path: Path) -> h5py.File:
-    """Open for reading; SWMR read where possible (works while a writer appends)."""
+    """Open for reading; SWMR read where a writer has the file open (works while it
+    appends), a plain read otherwise (HDF5's SWMR reader retries damaged metadata for a
+    long time; the plain reader fails at once)."""
     if not path.exists():
         raise StoreError(f"{path}: no such store file")
+    if not path.is_file():
+        raise StoreError(f"{path}: is not a file (a folder?); pass the .h5 store")
+    sb = _check_complete(path)
+    modes: tuple[dict[str, Any], ...] = ({"swmr": True}, {})
+    if sb is None or sb.flags == 0:
+        modes = ({},) if sb is None else ({}, {"swmr": True})
     errors = []
-    for kwargs in ({"swmr": True}, {}):
+    for kwargs in modes:
         try:
             return h5py.File(path, "r", rdcc_nbytes=CHUNK_CACHE_BYTES, **kwargs)
         except OSError as exc:  # not SWMR-capable, or not HDF5 at all
             errors.append(exc)
-    raise StoreError(f"{path}: cannot open as an HDF5 store ({errors[-1]})")
+    msg = " ".join(str(errors[-1]).split())
+    raise StoreError(f"{path}: cannot open as an HDF5 store ({msg})")
 
 
 # --------------------------------------------------------------------------------------
@@ -296,6 +352,7 @@ class Store:
         self._closed = False
         if "particles/all/position" in h5:
             self._attach_existing()
+        self._lease = LeaseWriter(h5)
 
     # -- layout ------------------------------------------------------------------------
     @property
@@ -373,9 +430,7 @@ class Store:
         self._start_swmr()
 
     def _start_swmr(self) -> None:
-        params = self._h5.require_group("parameters")
-        params.attrs["writer_pid"] = np.int64(os.getpid())
-        params.attrs["writer_host"] = socket.gethostname()
+        self._lease.beat(force=True, flush=False)
         if not self._h5.swmr_mode:
             self._h5.swmr_mode = True
 
@@ -471,7 +526,14 @@ class Store:
                 f"{self.path}: frame at step {step} has {positions.shape[0]} atoms, the store "
                 f"holds {len(self._species)}"
             )
+        for name, value in (("positions", frame.positions), ("polarizability", alpha),
+                            ("cell", frame.cell)):
+            if not np.all(np.isfinite(value)):
+                raise StoreError(
+                    f"{self.path}: frame at step {step} has non-finite {name} (NaN or inf); "
+                    "nothing of it was stored: check the input frame (or the model)")
         self._buffer.append(frame)
+        self._lease.beat()
         if len(self._buffer) >= self._flush_every:
             self.flush()
         return True
@@ -497,6 +559,7 @@ class Store:
         """Write the buffered frames and flush the file (they then survive a crash)."""
         self._check_open()
         if not self._buffer:
+            self._lease.beat(force=True, flush=False)
             self._h5.flush()
             return
         frames = self._buffer
@@ -548,6 +611,7 @@ class Store:
             ds.resize(n0 + k, axis=0)
             ds[n0:] = steps
             ds.flush()
+        self._lease.beat(force=True, flush=False)
         h5.flush()
         self._committed = n0 + k
         self._last_step = int(steps[-1])
@@ -613,6 +677,7 @@ class Store:
             self.flush()
         finally:
             self._closed = True
+            self._lease.release()
             self._h5.close()
 
     def __enter__(self) -> Store:
@@ -667,6 +732,8 @@ def open_store(
     if pbc is None and isinstance(species, Atoms):
         pbc = species.pbc
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        _refuse_live_writer(path, overwrite=mode == "w" or path.stat().st_size == 0)
     if mode == "a" and path.exists() and path.stat().st_size > 0:
         h5 = _open_for_append(path)
     else:
@@ -700,6 +767,26 @@ def open_store(
     return store
 
 
+def _refuse_live_writer(path: Path, overwrite: bool = False) -> None:
+    """:class:`StoreError` when another live process holds the writer lease of ``path``
+    (see :mod:`ase_raman.writer_lease`), whatever the HDF5 file-locking setting; also
+    when the file is truncated or damaged, unless it is to be overwritten. Only a file
+    whose superblock says a writer has it open (status flags set) can have a live one."""
+    try:
+        sb = _check_complete(path)
+    except StoreError:
+        if not overwrite:
+            raise
+        return
+    if sb is None or sb.flags == 0:
+        return
+    holder = live_writer(path)
+    if holder is not None:
+        raise StoreError(
+            f"{path}: {holder} is still writing this store; a second writer is refused (wait "
+            "for it to finish or stop it, or write to another file)")
+
+
 def _open_for_append(path: Path) -> h5py.File:
     try:
         return h5py.File(path, "a", libver="latest", rdcc_nbytes=CHUNK_CACHE_BYTES)
@@ -711,11 +798,12 @@ def _open_for_append(path: Path) -> h5py.File:
         params = f["parameters"].attrs if "parameters" in f else {}
         pid = int(params.get("writer_pid", -1))
         host = str(params.get("writer_host", ""))
-        if pid > 0 and host == socket.gethostname() and pid != os.getpid() and _pid_alive(pid):
+        if pid > 0 and host == socket.gethostname() and pid != os.getpid() and pid_alive(pid):
             raise StoreError(
                 f"{path}: process {pid} on this host is still writing this file; stop it "
                 "first (or, if that process is not an ase-raman writer, run h5clear -s on it)"
             )
+    _refuse_live_writer(path)  # again, right before the repair
     clear_status_flags(path)
     try:
         return h5py.File(path, "a", libver="latest", rdcc_nbytes=CHUNK_CACHE_BYTES)
@@ -851,8 +939,17 @@ class StoredTrajectory:
             self._load()
         except KeyError as exc:
             self._h5.close()
-            raise StoreError(f"{self.path}: not an ase-raman H5MD store (missing {exc})") \
-                from exc
+            what = " ".join(str(exc).split())
+            if "Unable to" in what:  # h5py reports a damaged object as a KeyError
+                raise StoreError(f"{self.path}: damaged store ({what}); copy it again from "
+                                 "the original") from None
+            raise StoreError(f"{self.path}: not an ase-raman H5MD store (missing {what})") \
+                from None
+        except (OSError, ValueError) as exc:
+            self._h5.close()
+            what = " ".join(str(exc).split())
+            raise StoreError(f"{self.path}: damaged store ({what}); copy it again from the "
+                             "original") from None
 
     def _load(self) -> None:
         h5 = self._h5
@@ -998,116 +1095,11 @@ def restart_atoms(path: str | os.PathLike) -> Atoms:
         return traj.atoms(-1)
 
 
-# --------------------------------------------------------------------------------------
-# post-hoc prediction of a finished run
-# --------------------------------------------------------------------------------------
-def _check_species(model: Any, atoms: Atoms, where: str) -> None:
-    check_model_species((getattr(model, "metadata", {}) or {}).get("species"), atoms, where)
+def __getattr__(name: str) -> Any:
+    """``predict_to_store`` lives in :mod:`ase_raman.recording` (re-exported lazily, so
+    that the store does not import the models)."""
+    if name == "predict_to_store":
+        from .recording import predict_to_store
 
-
-def predict_to_store(
-    model: Any,
-    frames: Iterable[Atoms],
-    path: str | os.PathLike,
-    dt_fs: float,
-    every: int = 1,
-    *,
-    batch: int = 16,
-    mode: str = "w",
-    first_step: int = 0,
-    md_timestep_fs: float | None = None,
-    engine: str | None = None,
-    progress: Any = None,
-) -> int:
-    """Predict alpha for a finished run's frames and write them to an H5MD store.
-
-    ``frames``: the run's frames in order (any iterable, e.g.
-    ``ase_raman.io.trajectory.iter_frames``; consumed lazily, ``batch`` at a time).
-    ``dt_fs``: time in fs between consecutive frames of ``frames``. ``every``: keep
-    every ``every``-th of them (the first included). Frame ``i`` of ``frames`` is stored
-    with step ``first_step + i`` (or ``atoms.info["step"]`` when the reader set it) and
-    time ``i * dt_fs`` fs (or ``atoms.info["time_fs"]``). ``md_timestep_fs``: the MD
-    timestep if known (an attribute only).
-
-    ``mode="w"`` writes a temporary file renamed onto ``path`` at the end (never a
-    half-written output); ``mode="a"`` appends to (or resumes) an existing store, skipping
-    frames whose step it already holds. The first frame's species are checked against
-    the model's before any work (:class:`~ase_raman.errors.ModelSpeciesError`).
-    ``progress``: an optional callable ``progress(n_frames_done)``.
-    Returns the number of frames written.
-    """
-    if every < 1:
-        raise UsageError(f"--every must be >= 1, not {every}")
-    if dt_fs is None or not np.isfinite(dt_fs) or dt_fs <= 0:
-        raise UsageError("the time between frames is unknown: pass --dt-fs (fs)")
-    it = iter(frames)
-    try:
-        first = next(it)
-    except StopIteration:
-        raise UsageError("the trajectory holds no frame") from None
-    _check_species(model, first, "the trajectory")
-    path = Path(path)
-    meta = getattr(model, "metadata", None)
-
-    def thinned() -> Iterator[tuple[int, Atoms]]:
-        yield 0, first
-        for i, atoms in enumerate(it, start=1):
-            if i % every == 0:
-                yield i, atoms
-
-    def run(target: Path, store_mode: str) -> int:
-        written = 0
-        recorded: list[tuple[int, float]] = []
-        store = open_store(target, store_mode, species=first, model_metadata=meta,
-                           dt_fs=md_timestep_fs, engine=engine, flush_every=max(64, batch))
-        try:
-            start_after = store.last_step if store_mode == "a" else None
-            pending: list[tuple[int, float, Atoms]] = []
-
-            def drain() -> int:
-                todo = pending[:]
-                pending.clear()
-                if not todo:
-                    return 0
-                alphas, unc = predict_frames_with_uncertainty(model, [a for _, _, a in todo])
-                n = 0
-                for k, ((step, t, atoms), alpha) in enumerate(zip(todo, alphas, strict=True)):
-                    energy = atoms.info.get("energy")
-                    n += store.append_atoms(atoms, alpha, step, t,
-                                            None if energy is None else float(energy),
-                                            None if unc is None else float(unc[k]))
-                    if unc is not None:
-                        recorded.append((step, float(unc[k])))
-                return n
-
-            for i, atoms in thinned():
-                step = int(atoms.info.get("step", first_step + i))
-                if start_after is not None and step <= start_after:
-                    continue
-                t = float(atoms.info.get("time_fs", i * dt_fs))
-                pending.append((step, t, atoms))
-                if len(pending) >= batch:
-                    written += drain()
-                    if progress is not None:
-                        progress(written)
-            written += drain()
-            if progress is not None:
-                progress(written)
-            if recorded:
-                steps_done, unc_done = zip(*recorded, strict=True)
-                warn_if_extrapolating(np.array(unc_done),
-                                      uncertainty_threshold(model, store.n_atoms),
-                                      frame_numbers=steps_done, source=f"{path} (steps)")
-        finally:
-            store.close()
-        return written
-
-    if mode == "a":
-        return run(path, "a")
-    if mode != "w":
-        raise UsageError(f"predict_to_store: mode must be 'w' or 'a', not {mode!r}")
-    from .atomic_write import atomic_output
-
-    with atomic_output(path) as tmp:
-        tmp.unlink()
-        return run(tmp, "w")
+        return predict_to_store
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -28,14 +28,9 @@ Conventions
 from __future__ import annotations
 
 import numpy as np
-from ase.units import Bohr, Hartree
 
 from .errors import TensorError
-
-#: Angstrom^3 per bohr^3 (atomic units of polarizability to Angstrom^3).
-BOHR3_TO_A3: float = Bohr**3
-#: Angstrom^3 per (e^2 Angstrom^2 / eV), the unit of ASE's static polarizability calculators.
-E2A2_PER_EV_TO_A3: float = Bohr * Hartree
+from .units import BOHR3_TO_A3, E2A2_PER_EV_TO_A3  # noqa: F401 (public names here too)
 
 #: Units accepted wherever a polarizability unit is given, with their factor to Angstrom^3.
 ALPHA_UNITS: dict[str, float] = {

@@ -36,7 +36,13 @@ What the contract guarantees to users of any learner
   predictions; ``cls.load`` refuses a file of another learner and a file carrying a
   pickled object array (:class:`~ase_raman.errors.ModelFileError`), so loading a model
   never executes code;
-* **metadata** is JSON-serialisable.
+* **metadata** is JSON-serialisable, names the learner, and its ``species`` (when given)
+  are chemical symbols (:class:`~ase_raman.models.base.ModelMetadata`);
+* **pipelines**: the fitted model records a short trajectory through
+  :class:`~ase_raman.PolarizabilityObserver` and through
+  :func:`~ase_raman.store.predict_to_store` (``ase-raman predict``) into an H5MD file
+  holding its own predictions, and :class:`~ase_raman.calculator.PolarizabilityCalculator`
+  returns the same alpha as ``predict``.
 """
 
 from __future__ import annotations
@@ -49,9 +55,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 from ase import Atoms
+from ase.data import chemical_symbols
 
 from .errors import AseRamanError, ModelFileError
-from .models.base import TensorModel, reference_polarizabilities
+from .models.base import SupportsUncertainty, TensorModel, reference_polarizabilities
 from .models.modelfile import read_model_file, write_model_file
 from .models.registry import get_learner, installed_learners, load_model
 
@@ -62,7 +69,11 @@ __all__ = [
     "check_extensivity",
     "check_foreign_file_refused",
     "check_invariance",
+    "check_calculator",
+    "check_capabilities",
     "check_metadata",
+    "check_observer",
+    "check_predict_to_store",
     "check_pickle_refused",
     "check_predict_shapes",
     "check_registered",
@@ -201,13 +212,105 @@ def check_extensivity(model: TensorModel, atoms: Atoms, rtol: float = 1e-6) -> N
 
 
 def check_metadata(model: TensorModel, learner_name: str) -> dict[str, Any]:
-    """Metadata is a JSON-serialisable dict naming the learner; returns it."""
+    """Metadata is a JSON-serialisable dict naming the learner; returns it.
+
+    Its keys have the types of :class:`~ase_raman.models.base.ModelMetadata`; in
+    particular ``species`` is a list of chemical symbols (``"Cu"``, not 29).
+    """
     meta = model.metadata
     assert isinstance(meta, dict), f"metadata is {type(meta)}, expected dict"
     json.dumps(meta)  # raises TypeError when not serialisable
     assert meta.get("learner") == learner_name, (
         f"metadata['learner'] is {meta.get('learner')!r}, expected {learner_name!r}")
+    species = meta.get("species")
+    if species is not None:
+        assert isinstance(species, list), f"metadata['species'] is {type(species)}, not list"
+        bad = [s for s in species if not (isinstance(s, str) and s in chemical_symbols[1:])]
+        assert not bad, (f"metadata['species'] holds {bad!r}: species must be chemical "
+                         "symbols such as 'Cu' (not atomic numbers)")
+    for key, kind in (("learner_version", str), ("distribution", str), ("hypers", dict),
+                      ("units", dict), ("training", dict)):
+        if key in meta:
+            assert isinstance(meta[key], kind), (
+                f"metadata[{key!r}] is {type(meta[key]).__name__}, expected {kind.__name__}")
     return meta
+
+
+def _trajectory(atoms: Atoms, n: int, seed: int = 0) -> list[Atoms]:
+    """``n`` copies of ``atoms`` with small random displacements (0.02 Angstrom)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        frame = _copies([atoms])[0]
+        frame.positions += rng.normal(scale=0.02, size=frame.positions.shape)
+        out.append(frame)
+    return out
+
+
+def _stored_alpha(path: Path) -> np.ndarray:
+    from .store import read_trajectory
+
+    with read_trajectory(path) as traj:
+        return np.asarray(traj.polarizability[:])
+
+
+def check_observer(model: TensorModel, atoms: Atoms, directory: str | Path,
+                   n_frames: int = 5, rtol: float = 1e-8) -> None:
+    """The observer records ``n_frames`` frames of a moving ``atoms`` with their alpha."""
+    from .observe import PolarizabilityObserver
+
+    frames = _trajectory(atoms, n_frames)
+    moving = _copies([atoms])[0]
+    path = Path(directory) / "observer-contract.h5"
+    with PolarizabilityObserver(moving, model, path, dt_fs=1.0, interval=1, batch=2,
+                                logfile=None) as observer:
+        for frame in frames:
+            moving.positions[:] = frame.positions
+            observer()
+    stored = _stored_alpha(path)
+    assert stored.shape == (n_frames, 3, 3), f"the observer stored {stored.shape[0]} frames"
+    _close(stored, np.asarray(model.predict(frames)), rtol,
+           "the observer stored other values than predict")
+
+
+def check_predict_to_store(model: TensorModel, atoms: Atoms, directory: str | Path,
+                           n_frames: int = 5, rtol: float = 1e-8) -> None:
+    """``predict_to_store`` (what ``ase-raman predict`` runs) writes predict's alpha."""
+    from .store import predict_to_store
+
+    frames = _trajectory(atoms, n_frames, seed=1)
+    path = Path(directory) / "predict-contract.h5"
+    written = predict_to_store(model, frames, path, dt_fs=1.0, batch=2)
+    assert written == n_frames, f"predict_to_store wrote {written} of {n_frames} frames"
+    _close(_stored_alpha(path), np.asarray(model.predict(frames)), rtol,
+           "predict_to_store stored other values than predict")
+
+
+def check_capabilities(model: TensorModel, frames: Sequence[Atoms]) -> None:
+    """Declared capabilities work.
+
+    A :class:`~ase_raman.models.base.SupportsUncertainty` model gives a finite,
+    non-negative standard deviation of the shape of alpha, and its alpha equals
+    ``predict``'s.
+    """
+    if isinstance(model, SupportsUncertainty):
+        alpha, std = model.predict_with_uncertainty(list(frames))
+        alpha, std = np.asarray(alpha), np.asarray(std)
+        assert alpha.shape == std.shape == (len(frames), 3, 3), (
+            f"predict_with_uncertainty gave shapes {alpha.shape}, {std.shape}")
+        assert np.all(np.isfinite(std)) and np.all(std >= 0), "uncertainty not finite/>= 0"
+        _close(alpha, np.asarray(model.predict(list(frames))), 1e-8,
+               "predict_with_uncertainty's alpha differs from predict")
+
+
+def check_calculator(model: TensorModel, atoms: Atoms, rtol: float = 1e-10) -> None:
+    """:class:`~ase_raman.calculator.PolarizabilityCalculator` returns predict's alpha."""
+    from .calculator import PolarizabilityCalculator
+
+    calc = PolarizabilityCalculator(model)
+    frame = _copies([atoms])[0]
+    _close(calc.get_polarizability(frame), np.asarray(model.predict([frame]))[0], rtol,
+           "PolarizabilityCalculator disagrees with predict")
 
 
 def check_save_load_identity(model: TensorModel, frames: Sequence[Atoms],
@@ -300,6 +403,7 @@ class LearnerContract:
 
     # -- shared helpers ---------------------------------------------------------------
     def learner_class(self) -> type:
+        """The class registered under :attr:`learner_name`."""
         return get_learner(self.learner_name)
 
     def fitted_model(self) -> TensorModel:
@@ -320,20 +424,25 @@ class LearnerContract:
 
     # -- the tests --------------------------------------------------------------------
     def test_contract_registered(self):
+        """The learner is an installed entry point with a matching name."""
         check_registered(self.learner_name, self.learner_class(), self.distribution)
 
     def test_contract_constructor_accepts_cli_arguments(self):
+        """``cls(hypers=None, quiet=True)`` builds a TensorModel."""
         cls = self.learner_class()
         model = cls(hypers=None, quiet=True)
         assert isinstance(model, TensorModel), f"{cls} does not implement TensorModel"
 
     def test_contract_shapes_and_symmetry(self):
+        """Predictions are finite, symmetric, of shape (n, 3, 3)."""
         check_predict_shapes(self.fitted_model(), self.evaluation_frames())
 
     def test_contract_batch_consistency(self):
+        """Batch and frame-by-frame predictions agree."""
         check_batch_consistency(self.fitted_model(), self.evaluation_frames(), self.rtol)
 
     def test_contract_units(self):
+        """Angstrom^3 in the metadata and on the training frames."""
         if self.max_training_relative_rmse is None:
             import unittest
 
@@ -342,16 +451,19 @@ class LearnerContract:
                     self.max_training_relative_rmse)
 
     def test_contract_invariance(self):
+        """Translations and permutations leave alpha unchanged."""
         model = self.fitted_model()
         for atoms in self.evaluation_frames()[:2]:
             check_invariance(model, atoms, self.rtol)
 
     def test_contract_rotation_equivariance(self):
+        """Rotations give R alpha R^T."""
         model = self.fitted_model()
         for seed, atoms in enumerate(self.evaluation_frames()[:2]):
             check_equivariance(model, atoms, self.rtol, self.improper_equivariant, seed=seed)
 
     def test_contract_extensivity(self):
+        """A 2x1x1 supercell doubles alpha (learners that claim it)."""
         if not self.extensive:
             import unittest
 
@@ -359,9 +471,32 @@ class LearnerContract:
         check_extensivity(self.fitted_model(), self._periodic_frame(), max(self.rtol, 1e-6))
 
     def test_contract_metadata(self):
+        """Typed, JSON-serialisable metadata with chemical-symbol species."""
         check_metadata(self.fitted_model(), self.learner_name)
 
+    def test_contract_observer(self):
+        """The observer records the model's predictions."""
+        with tempfile.TemporaryDirectory() as tmp:
+            check_observer(self.fitted_model(), self.evaluation_frames()[0], tmp,
+                           rtol=max(self.rtol, 1e-8))
+
+    def test_contract_predict_to_store(self):
+        """``predict_to_store`` records the model's predictions."""
+        with tempfile.TemporaryDirectory() as tmp:
+            check_predict_to_store(self.fitted_model(), self.evaluation_frames()[0], tmp,
+                                   rtol=max(self.rtol, 1e-8))
+
+    def test_contract_capabilities(self):
+        """Declared capabilities (uncertainty) work."""
+        check_capabilities(self.fitted_model(), self.evaluation_frames())
+
+    def test_contract_calculator(self):
+        """The ASE calculator returns the model's prediction."""
+        check_calculator(self.fitted_model(), self.evaluation_frames()[0],
+                         rtol=max(self.rtol, 1e-10))
+
     def test_contract_save_load_and_no_pickle(self):
+        """Files round-trip exactly and never unpickle."""
         model = self.fitted_model()
         with tempfile.TemporaryDirectory() as tmp:
             saved = check_save_load_identity(model, self.evaluation_frames(), tmp)

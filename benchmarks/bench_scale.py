@@ -1,4 +1,4 @@
-"""Benchmark: Dask predict scaling and overhead (issue 11). Prints one JSON line.
+"""Benchmark: Dask predict scaling and overhead. Prints one JSON line.
 
 Same alpha-AgI frames, same model file, same H5MD writer
 (:func:`ase_raman.store.predict_to_store` in-process,

@@ -14,7 +14,7 @@ vibrational density of states of that run. Three additions to the MD script do i
    dyn.attach(obs, interval=K)`` records alpha (Angstrom^3), positions, velocities, the
    cell and the energy every K MD steps into an H5MD store, while the MD runs.
 3. **The spectra.** ``ase_raman.spectra.raman.raman_spectrum(alpha, dt_fs)`` (eqs. S1-S3
-   of DESIGN.md, no Bose factor) and ``ase_raman.spectra.vdos.vdos(velocities, dt_fs,
+   of docs/theory.md, no Bose factor) and ``ase_raman.spectra.vdos.vdos(velocities, dt_fs,
    masses)`` from the store, written as CSV and PNG.
 
 Physics note: fcc Al has one atom per primitive cell, so it has no first-order

@@ -38,6 +38,8 @@ INPUT_XML = """<simulation verbosity="low">
     <trajectory filename="vel" stride="{stride}" format="xyz"> velocities </trajectory>
     <trajectory filename="alpha" stride="{stride}" extra_type="polarizability"> extras
     </trajectory>
+    <trajectory filename="unc" stride="{stride}" extra_type="polarizability_uncertainty">
+      extras </trajectory>
     <properties stride="{stride}" filename="out"> [step, time{{femtosecond}},
       potential{{electronvolt}}] </properties>
   </output>
@@ -116,7 +118,7 @@ def test_ipi_server_with_our_driver(tmp_path, al_model):
     assert ipi_timestep_fs(tmp_path / "input.xml") == pytest.approx(2.0)
     n = ipi_to_store(tmp_path / "sim.pos_0.xyz", tmp_path / "sim.alpha_0",
                      tmp_path / "ipi.h5", velocities=tmp_path / "sim.vel_0.xyz",
-                     model_metadata=al_model.metadata)
+                     model_metadata=al_model.metadata, uncertainty=tmp_path / "sim.unc_0")
     assert n == len(frames)
     with read_trajectory(tmp_path / "ipi.h5") as traj:
         np.testing.assert_array_equal(traj.step, np.arange(0, N_STEPS + 1, STRIDE))
@@ -130,3 +132,10 @@ def test_ipi_server_with_our_driver(tmp_path, al_model):
         t_kin = mass * (v * 1e5).__pow__(2).sum() / (3 * len(v) * units._k)
         assert 200 < t_kin < 1200
         assert traj.parameters["engine"] == "i-pi"
+        # the i-PI path records the model's uncertainty too
+        from ase_raman.models.metrics import frame_uncertainty
+
+        np.testing.assert_array_equal(traj.polarizability_uncertainty_step, traj.step)
+        _, std = al_model.predict_with_uncertainty(frames)
+        np.testing.assert_allclose(traj.polarizability_uncertainty, frame_uncertainty(std),
+                                   rtol=1e-4)

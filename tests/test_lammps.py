@@ -74,6 +74,13 @@ def test_lammps_run_recorded(tmp_path, si_model):
                                        dump_frames[i].get_velocities() * units.fs, rtol=1e-9)
         np.testing.assert_allclose(traj.polarizability, si_model.predict(dump_frames),
                                    rtol=1e-9, atol=1e-9)
+        # the live LAMMPS path records the model's uncertainty too
+        from ase_raman.models.metrics import frame_uncertainty
+
+        np.testing.assert_array_equal(traj.polarizability_uncertainty_step, traj.step)
+        _, std = si_model.predict_with_uncertainty(dump_frames)
+        np.testing.assert_allclose(traj.polarizability_uncertainty, frame_uncertainty(std),
+                                   rtol=1e-8, atol=1e-12)
         assert np.ptp(traj.polarizability[:, 0, 1]) > 1e-3  # 1500 K: alpha fluctuates
         # SW silicon: about -4.3 eV per atom near the diamond minimum
         np.testing.assert_array_equal(traj.potential_energy_step, traj.step)

@@ -269,3 +269,18 @@ def test_bad_input_gives_clear_errors():
         raman_spectrum(bad, 10.0)
     with pytest.raises(UsageError, match="positive"):
         raman_spectrum(alpha, -1.0)
+
+
+def test_central_peak_fraction_is_not_negative_without_a_central_component():
+    """A pure 300 cm^-1 oscillation: round-off negatives must not make the fraction < 0."""
+    dt, n = 2.0, 16384
+    phase = 2 * np.pi * 300.0 * C_LIGHT * np.arange(n) * dt
+    alpha = np.zeros((n, 3, 3))
+    alpha[:, 0, 1] = alpha[:, 1, 0] = np.cos(phase)
+    alpha[:, 0, 0] = 0.3 * np.cos(phase)
+    for qc, temperature in ((None, None), ("bose", 300.0)):
+        spec = raman_spectrum(alpha, dt, quantum_correction=qc, temperature=temperature,
+                              max_freq_cm=1000.0)
+        metrics = central_peak_metrics(spec, cutoff_cm=50.0)
+        assert 0.0 <= metrics["low_frequency_fraction"] < 1e-6
+        assert metrics["central_to_phonon_ratio"] >= 0.0

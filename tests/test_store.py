@@ -235,5 +235,5 @@ def test_predict_to_store_refuses_foreign_species_before_work(tmp_path,
     with pytest.raises(ModelSpeciesError, match="Al"):
         predict_to_store(model, [bulk("Al", "fcc", a=4.05, cubic=True)], out, dt_fs=1.0)
     assert not out.exists() and not list(tmp_path.iterdir())
-    with pytest.raises(AseRamanError, match="--dt-fs"):
+    with pytest.raises(AseRamanError, match="dt_fs"):
         predict_to_store(model, [], out, dt_fs=None)

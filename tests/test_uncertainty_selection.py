@@ -290,3 +290,47 @@ def test_select_cli_known_frames_are_not_picked_again(test_data, tmp_path):
              for out in (first, again, second)}
     assert picks[first] == picks[again] and len(picks[first]) == 4
     assert not picks[first] & picks[second] and len(picks[second]) == 4
+
+
+def _reference_fps(points, n, known=None):
+    """Brute-force standard FPS: each pick maximises the distance to the nearest pick or
+    known point; without known points the first pick is the point farthest from the mean."""
+    picked = []
+    known = [] if known is None else list(known)
+    for _ in range(n):
+        centres = known + [points[j] for j in picked]
+        if not centres:
+            best = int(np.argmax([np.linalg.norm(p - points.mean(axis=0)) for p in points]))
+        else:
+            score = [-np.inf if i in picked else min(np.linalg.norm(p - c) for c in centres)
+                     for i, p in enumerate(points)]
+            best = int(np.argmax(score))
+        picked.append(best)
+    return picked
+
+
+def test_farthest_point_sampling_is_standard_fps():
+    """No virtual pick at the pool mean after the first: equals the brute-force FPS."""
+    rng = np.random.default_rng(3)
+    points = rng.normal(size=(120, 3))
+    assert farthest_point_sampling(points, 40) == _reference_fps(points, 40)
+    known = rng.normal(size=(7, 3)) * 2.0
+    assert farthest_point_sampling(points, 25, known) == _reference_fps(points, 25, known)
+
+
+def test_farthest_point_sampling_picks_the_mean_when_it_is_farthest():
+    """A frame at the pool mean is picked once it is the farthest from every pick."""
+    points = np.array([[-1.0, 0.0], [1.0, 0.0], [0.0, 0.0], [-0.9, 0.0], [0.9, 0.0]])
+    assert farthest_point_sampling(points, 3) == _reference_fps(points, 3)
+    assert farthest_point_sampling(points, 3)[2] == 2
+
+
+def test_distances_to_known_are_computed_in_bounded_blocks():
+    from ase_raman.models.selection import distances_to_set
+
+    rng = np.random.default_rng(4)
+    points, centres = rng.normal(size=(53, 4)), rng.normal(size=(17, 4))
+    dense = np.min(np.linalg.norm(points[:, None] - centres[None], axis=-1), axis=1)
+    for block in (1, 5, 40, 10**6):
+        np.testing.assert_allclose(distances_to_set(points, centres, block), dense,
+                                   rtol=1e-12, atol=1e-12)

@@ -1,12 +1,14 @@
 """``ase-raman harmonic``: Raman activities and spectrum of harmonic (phonopy) Gamma modes.
 
-Modes: ``--phonopy phonopy.yaml [--force-sets FORCE_SETS]`` (force constants produced by
-phonopy) or ``--modes mesh.yaml`` (also band.yaml, qpoints.yaml, their .hdf5 forms; the
-hdf5 files need ``--reference`` for the structure). Polarizability: ``--model MODEL.npz``
-(central differences along each mode, ``--step`` amu^1/2 Angstrom) or ``--dielectric
-DIR`` (dielectric results of displaced structures, any names; least-squares fit, see
-:mod:`ase_raman.spectra.harmonic.fit`). ``--reference POSCAR``: the undisplaced cell of
-the displaced set when it is not phonopy's cell (a supercell, another atom order).
+Modes: ``--phonopy phonopy.yaml [--force-sets FORCE_SETS | --force-constants FILE]
+[--born BORN]`` (force constants produced by phonopy; FORCE_SETS and BORN are taken from
+beside the yaml by default) or ``--modes mesh.yaml`` (also band.yaml, qpoints.yaml,
+their .hdf5 forms; the hdf5 files need ``--reference`` for the structure).
+Polarizability: ``--model MODEL.npz`` (central differences along each mode, ``--step``
+amu^1/2 Angstrom) or ``--dielectric DIR`` (dielectric results of displaced structures,
+any names; least-squares fit, see :mod:`ase_raman.spectra.harmonic.fit`).
+``--reference POSCAR``: the undisplaced cell of the displaced set when it is not phonopy's
+cell (a supercell, another atom order).
 
 ``--generate-displacements DIR`` writes the structures an external DFPT code must compute
 (and an index) instead. Prints one summary line per Raman-active peak.
@@ -18,6 +20,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import UsageError
+from ._types import FRACTION, POSITIVE, SYMPREC, image_path
 
 HELP = "harmonic Raman (phonopy modes + model or DFPT dielectric tensors): table, CSV, PNG"
 
@@ -28,7 +31,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="phonopy.yaml (with force constants, or with --force-sets)")
     src.add_argument("--modes", metavar="FILE",
                      help="phonopy mesh/band/qpoints .yaml or .hdf5 with Gamma eigenvectors")
-    parser.add_argument("--force-sets", metavar="FORCE_SETS", help="phonopy FORCE_SETS file")
+    parser.add_argument("--force-sets", metavar="FORCE_SETS",
+                        help="phonopy FORCE_SETS file (default: FORCE_SETS beside the "
+                        "--phonopy yaml when it has no forces; never the current folder's)")
+    parser.add_argument("--force-constants", metavar="FILE",
+                        help="FORCE_CONSTANTS or force_constants.hdf5 (e.g. from DFPT) for "
+                        "--phonopy")
+    born = parser.add_mutually_exclusive_group()
+    born.add_argument("--born", metavar="BORN",
+                      help="phonopy BORN file (Born charges, dielectric tensor) for the "
+                      "non-analytic correction of LO-TO splitting (default: BORN beside the "
+                      "--phonopy yaml when present)")
+    born.add_argument("--no-born", action="store_true",
+                      help="no non-analytic correction even when a BORN file is beside")
+    parser.add_argument("--q-direction", metavar="'QX QY QZ'",
+                        help="with BORN: direction of q -> 0 (reduced reciprocal coordinates, "
+                        "e.g. '1 0 0') for LO modes (default: none, TO modes only)")
     parser.add_argument("--irreps", metavar="YAML",
                         help="phonopy irreps.yaml for the labels (default: one beside --modes, "
                         "else phonopy assigns them)")
@@ -42,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reference", metavar="POSCAR",
                         help="undisplaced structure of the displaced set (default: phonopy's "
                         "cell); with an hdf5 --modes file, the cell of the modes")
-    parser.add_argument("--step", type=float, default=0.05, metavar="Q",
+    parser.add_argument("--step", type=POSITIVE, default=0.05, metavar="Q",
                         help="finite-difference step along the modes, amu^1/2 Angstrom "
                         "(default 0.05)")
     parser.add_argument("--format", default="vasp", choices=("vasp", "extxyz"),
@@ -50,34 +68,46 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bands", metavar="LIST",
                         help="1-based bands to displace, e.g. '4 5 6' (default: every "
                         "symmetry-allowed optical mode)")
-    parser.add_argument("--rcond", type=float, default=1e-2,
+    parser.add_argument("--rcond", type=FRACTION, default=1e-2,
                         help="relative singular-value cutoff of the fit (default 1e-2)")
     parser.add_argument("--allow-undetermined", action="store_true",
                         help="report allowed modes the displacements miss as not determined")
     parser.add_argument("-o", "--output", metavar="CSV", help="spectrum CSV to write")
     parser.add_argument("--table", metavar="CSV", help="mode table (band, frequency_cm-1, "
                         "irrep, activity_A4_amu, raman_active, ...)")
-    parser.add_argument("--png", metavar="PNG", help="plot the spectrum")
+    parser.add_argument("--png", metavar="PNG", type=image_path, help="plot the spectrum")
     parser.add_argument("--like", metavar="MD_CSV",
                         help="MD spectrum CSV whose grid and options to use")
-    parser.add_argument("--sigma", type=float, metavar="CM",
+    parser.add_argument("--sigma", type=POSITIVE, metavar="CM",
                         help="Gaussian sigma in cm^-1 (default 4, or --like's)")
-    parser.add_argument("--temperature", type=float, metavar="K",
+    parser.add_argument("--temperature", type=POSITIVE, metavar="K",
                         help="temperature of the classical amplitude and quantum factor "
                         "(default 300)")
     parser.add_argument("--quantum-correction", choices=("bose", "harmonic"),
                         help="as for `ase-raman raman` (default none)")
     laser = parser.add_mutually_exclusive_group()
-    laser.add_argument("--laser-nm", type=float, metavar="NM", help="laser wavelength (532)")
-    laser.add_argument("--laser-cm", type=float, metavar="CM", help="laser wavenumber")
+    laser.add_argument("--laser-nm", type=POSITIVE, metavar="NM", help="laser wavelength (532)")
+    laser.add_argument("--laser-cm", type=POSITIVE, metavar="CM", help="laser wavenumber")
     laser.add_argument("--no-prefactor", action="store_true",
                        help="no (w_in - w)^4 / w prefactor")
-    parser.add_argument("--max-freq", type=float, metavar="CM", help="grid end, cm^-1")
-    parser.add_argument("--resolution", type=float, metavar="CM",
+    parser.add_argument("--max-freq", type=POSITIVE, metavar="CM", help="grid end, cm^-1")
+    parser.add_argument("--resolution", type=POSITIVE, metavar="CM",
                         help="grid spacing (default sigma/8)")
-    parser.add_argument("--cells", type=float, default=1.0,
+    parser.add_argument("--cells", type=POSITIVE, default=1.0,
                         help="copies of the modes' cell in the MD cell (scales intensities)")
-    parser.add_argument("--symprec", type=float, default=1e-5, help="symmetry tolerance, A")
+    parser.add_argument("--symprec", type=SYMPREC, default=1e-5, help="symmetry tolerance, A")
+
+
+def _q_direction(text: str | None) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        values = [float(x) for x in text.replace(",", " ").split()]
+    except ValueError:
+        values = []
+    if len(values) != 3:
+        raise UsageError(f"--q-direction {text!r}: expected three numbers, e.g. '1 0 0'")
+    return values
 
 
 def _modes(args: argparse.Namespace):  # -> GammaModes
@@ -86,10 +116,14 @@ def _modes(args: argparse.Namespace):  # -> GammaModes
     if args.phonopy:
         if args.irreps:
             raise UsageError("--irreps goes with --modes (phonopy assigns labels itself)")
-        phonon = load_phonopy(args.phonopy, force_sets=args.force_sets, symprec=args.symprec)
-        return modes_from_phonopy(phonon, source=str(args.phonopy))
-    if args.force_sets:
-        raise UsageError("--force-sets goes with --phonopy")
+        phonon = load_phonopy(args.phonopy, force_sets=args.force_sets,
+                              force_constants=args.force_constants, symprec=args.symprec,
+                              born=False if args.no_born else args.born)
+        return modes_from_phonopy(phonon, source=str(args.phonopy),
+                                  q_direction=_q_direction(args.q_direction))
+    for option in ("force_sets", "force_constants", "born", "q_direction"):
+        if getattr(args, option):
+            raise UsageError(f"--{option.replace('_', '-')} goes with --phonopy")
     structure = None
     if args.reference and Path(args.modes).suffix in (".hdf5", ".h5"):
         structure = args.reference
@@ -125,7 +159,11 @@ def run(args: argparse.Namespace) -> int:
     if args.model:
         if args.reference and Path(args.modes or "").suffix not in (".hdf5", ".h5"):
             raise UsageError("--reference is for --dielectric sets (or hdf5 --modes)")
-        result = raman_from_model(modes, args.model, step=args.step, symprec=args.symprec)
+        from ..models.registry import load_model
+
+        result = raman_from_model(modes, load_model(args.model), model_file=args.model,
+                                  step=args.step,
+                                  symprec=args.symprec)
     else:
         reference = None
         if args.reference and not (args.modes and Path(args.modes).suffix in (".hdf5", ".h5")):

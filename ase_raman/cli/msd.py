@@ -13,11 +13,14 @@ import argparse
 import os
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from ..errors import AseRamanError, InputFileError, UsageError
 from ..parallel.cli import add_scheduler_argument, run_on_scheduler
+from ._common import add_frame_reading_options, frame_reading_options
+from ._types import POSITIVE, POSITIVE_INT, image_path
 
 HELP = "MSD per species, diffusion coefficient, conductivity and Haven ratio from MD"
 
@@ -29,7 +32,7 @@ DEFAULT_BLOCKS = 5
 _MIN_FRAMES_PER_BLOCK = 10
 #: Relative tolerance when a file's time step and --dt-fs are compared.
 _DT_RTOL = 1e-6
-#: Fewest frames for an MSD with a fit.
+#: Fewest frames for a fit of D (shorter runs of >= 2 frames get the MSD only).
 _MIN_FRAMES = 6
 
 
@@ -70,37 +73,39 @@ def _read_h5(path: str, every: int) -> Frames:
             if np.allclose(steps, steps[0], rtol=1e-6, atol=1e-9) and steps[0] > 0:
                 dt = float(steps[0])
         species = np.asarray(traj.species)
+        _check_finite(path, pos, cells, every)
         return Frames(pos, cells, list(traj.symbols), atomic_masses[species],
                       np.asarray(traj.pbc, dtype=bool), dt)
 
 
-def _frame_source(path: str, fmt: str | None, every: int):
-    """(iterator of Atoms, dt of the file in fs or None): ``ase_raman.io.trajectory``
-    (streaming readers; dt from the run's INCAR/OUTCAR or i-PI input), else
-    ``ase.io.iread`` as a fallback."""
-    try:
-        from ..io.trajectory import frame_interval_fs, iter_frames
-    except ImportError:
-        iter_frames = frame_interval_fs = None
-    if iter_frames is not None:
-        dt = frame_interval_fs(path, format=fmt)
-        return iter_frames(path, format=fmt, every=every), dt
-    import ase.io
+def _check_finite(path: str, positions: np.ndarray, cells: np.ndarray, every: int) -> None:
+    """Non-finite positions or cells would give ``D = null`` with exit 0: refuse them."""
+    from ..finite import require_finite
 
-    if fmt is None and "XDATCAR" in os.path.basename(path).upper():
-        fmt = "vasp-xdatcar"  # species from the species line, not the comment line
-    return ase.io.iread(path, index=slice(None, None, every), format=fmt), None
+    for what, values in (("positions", positions), ("cell", cells)):
+        require_finite(values, what, lambda i: f"{path}: frame {i * every}")
 
 
-def load_frames(path: str, fmt: str | None = None, every: int = 1, quiet: bool = True) -> Frames:
-    """Read all frames of ``path`` (every ``every``-th) into a :class:`Frames`."""
+def _frame_source(path: str, fmt: str | None, every: int, reading: dict[str, Any]):
+    """(iterator of Atoms, dt of the file in fs or None) from the streaming readers of
+    :mod:`ase_raman.io.trajectory` (dt from the run's INCAR/OUTCAR or i-PI input)."""
+    from ..io.trajectory import frame_interval_fs, iter_frames
+
+    dt = frame_interval_fs(path, format=fmt)
+    return iter_frames(path, format=fmt, every=every, **reading), dt
+
+
+def load_frames(path: str, fmt: str | None = None, every: int = 1, quiet: bool = True,
+                reading: dict[str, Any] | None = None) -> Frames:
+    """Read all frames of ``path`` (every ``every``-th) into a :class:`Frames`;
+    ``reading``: ``type_map``/``drop_labels`` for :func:`ase_raman.io.iter_frames`."""
     if every < 1:
         raise UsageError(f"--every must be a positive integer, got {every}")
     if not os.path.exists(path):
         raise InputFileError(f"{path}: no such file")
     if _is_h5(path):
         return _read_h5(path, every)
-    source, dt = _frame_source(path, fmt, every)
+    source, dt = _frame_source(path, fmt, every, reading or {})
     positions, cells = [], []
     first = None
     try:
@@ -126,6 +131,8 @@ def load_frames(path: str, fmt: str | None = None, every: int = 1, quiet: bool =
         raise InputFileError(f"{path}: cannot read frames ({msg})") from None
     if first is None:
         raise InputFileError(f"{path}: no frames found")
+    _check_finite(path, np.asarray(positions, dtype=float), np.asarray(cells, dtype=float),
+                  every)
     return Frames(
         positions=np.asarray(positions, dtype=float),
         cells=np.asarray(cells, dtype=float),
@@ -134,6 +141,26 @@ def load_frames(path: str, fmt: str | None = None, every: int = 1, quiet: bool =
         pbc=np.asarray(first.pbc, dtype=bool),
         dt_file_fs=None if dt is None else float(dt) * every,
     )
+
+
+def check_frame_count(n_frames: int, path: str) -> None:
+    """A displacement needs two frames: UsageError for fewer."""
+    if n_frames < 2:
+        raise UsageError(f"{path}: {n_frames} frame(s) read; a displacement needs at least 2 "
+                         "(check --every and the file)")
+
+
+def short_run_summary(result: Any, temperature_K: float | None,
+                      reason: str) -> dict[str, dict]:
+    """The ``--json`` summary of a run too short for the fit: per species the counts and
+    conditions, no ``D_*`` keys, and ``no_fit_reason`` saying why."""
+    from ..spectra.transport.report import SUMMARY_VERSION
+
+    return {sym: {"n_atoms": result.counts[sym], "n_frames": len(result.time_fs),
+                  "dt_fs": result.dt_fs, "volume_A3": result.volume_A3,
+                  "temperature_K": temperature_K, "n_blocks": result.n_blocks,
+                  "no_fit_reason": reason, "summary_version": SUMMARY_VERSION}
+            for sym in result.species}
 
 
 def resolve_dt(frames: Frames, dt_fs: float | None, every: int) -> float:
@@ -185,6 +212,8 @@ def parse_charges(text: str | None, available: list[str]) -> dict[str, float]:
             if not sep:
                 raise ValueError
             out[sym] = float(val)
+            if not np.isfinite(out[sym]):
+                raise ValueError
         except ValueError:
             raise UsageError(f"--charges {text!r}: expected SYMBOL=CHARGE pairs, "
                              "e.g. Li=1,S=-2") from None
@@ -204,7 +233,7 @@ def parse_window(text: str | None) -> tuple[float, float] | None:
         window = (float(start) * 1000.0, float(end) * 1000.0)
     except ValueError:
         raise UsageError(f"--fit-window {text!r}: expected START_PS:END_PS, e.g. 1:5") from None
-    if not (window[1] > window[0] >= 0):
+    if not (np.isfinite(window[1]) and window[1] > window[0] >= 0):
         raise UsageError(f"--fit-window {text!r}: need 0 <= START < END")
     return window
 
@@ -216,16 +245,17 @@ def add_trajectory_arguments(parser: argparse.ArgumentParser) -> None:
                         "i-PI xyz, .traj, or an ase-raman .h5 store)")
     parser.add_argument("--format", default=None,
                         help="file format for ASE (default: guessed from the file)")
-    parser.add_argument("--dt-fs", type=float, default=None,
+    parser.add_argument("--dt-fs", type=POSITIVE, default=None,
                         help="time between consecutive frames of the file in fs (XDATCAR: "
                         "POTIM x NBLOCK); required unless the run's files hold it")
-    parser.add_argument("--every", type=int, default=1, metavar="K",
+    parser.add_argument("--every", type=POSITIVE_INT, default=1, metavar="K",
                         help="use every K-th frame (default 1)")
     parser.add_argument("--unwrapped", action="store_true",
                         help="positions are already unwrapped: take them as given")
     parser.add_argument("--no-drift-correction", action="store_true",
                         help="keep the centre-of-mass drift (default: subtract it)")
     parser.add_argument("--quiet", action="store_true", help="no progress or table output")
+    add_frame_reading_options(parser)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -234,21 +264,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="comma-separated species (default: all), e.g. Li or Li,P,S,I")
     parser.add_argument("--fit-window", default=None, metavar="START_PS:END_PS",
                         help="diffusive window of the linear fit in ps (default: from "
-                        "0.1 t_max, or later if still ballistic, to 0.5 t_max)")
-    parser.add_argument("--temperature", type=float, default=None, metavar="T",
+                        "0.05 t_max, or later if still ballistic, to 0.5 t_max)")
+    parser.add_argument("--temperature", type=POSITIVE, default=None, metavar="T",
                         help="temperature in K (recorded for 'ase-raman arrhenius'; needed "
                         "for conductivities)")
     parser.add_argument("--charges", default=None, metavar="X=Q,...",
                         help="charges in e for conductivity and Haven ratio, e.g. Li=1")
-    parser.add_argument("--blocks", type=int, default=None, metavar="N",
-                        help="cut the trajectory into N blocks for error bars (default "
-                        f"{DEFAULT_BLOCKS} when every block has >= {_MIN_FRAMES_PER_BLOCK} "
-                        "frames, else 1 = least-squares errors)")
+    parser.add_argument("--blocks", type=POSITIVE_INT, default=None, metavar="N",
+                        help="cut the trajectory into N blocks for the MSD error band "
+                        f"(CSV <X>_err; default {DEFAULT_BLOCKS} when every block has >= "
+                        f"{_MIN_FRAMES_PER_BLOCK} frames, else 1); D's error comes from the "
+                        "GLS fit")
     parser.add_argument("-o", "--output", required=True, metavar="CSV",
                         help="MSD CSV: time_ps, then one column per species (Angstrom^2)")
-    parser.add_argument("--png", default=None, help="plot of the MSDs and fits")
+    parser.add_argument("--png", default=None, type=image_path, help="plot of the MSDs and fits")
     parser.add_argument("--json", default=None, help="per-species summary (D, sigma, H_R)")
-    add_scheduler_argument(parser)  # issue 11: --scheduler (Dask), ase_raman.parallel.cli
+    add_scheduler_argument(parser)  # --scheduler (Dask): ase_raman.parallel.cli
 
 
 def _choose_blocks(requested: int | None, n_frames: int) -> int:
@@ -270,7 +301,7 @@ def warn_jump(max_jump: float, path: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if getattr(args, "scheduler", None):  # issue 11: the command as one Dask task
+    if getattr(args, "scheduler", None):  # the command as one Dask task
         return run_on_scheduler(args, run)
     from ..spectra.transport.msd import mean_squared_displacement
     from ..spectra.transport.report import (
@@ -285,11 +316,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--temperature must be positive (K), got {args.temperature}")
     if args.charges and args.temperature is None:
         raise UsageError("--charges needs --temperature (K) for the conductivity")
-    frames = load_frames(args.trajectory, args.format, args.every, quiet=args.quiet)
+    frames = load_frames(args.trajectory, args.format, args.every, quiet=args.quiet,
+                         reading=frame_reading_options(args))
     dt = resolve_dt(frames, args.dt_fs, args.every)
     n_frames = frames.positions.shape[0]
-    if n_frames < _MIN_FRAMES:
-        raise UsageError(f"{args.trajectory}: {n_frames} frames are too few for an MSD fit")
+    check_frame_count(n_frames, args.trajectory)
     species = parse_species(args.species, frames.symbols)
     charges = parse_charges(args.charges, frames.symbols)
     n_blocks = _choose_blocks(args.blocks, n_frames)
@@ -300,7 +331,13 @@ def run(args: argparse.Namespace) -> int:
         masses=frames.masses, charges=charges or None, n_blocks=n_blocks,
     )
     warn_jump(result.max_jump, args.trajectory)
-    summary = transport_summary(result, window_fs=window, temperature_K=args.temperature)
+    if n_frames < _MIN_FRAMES:  # the MSD is written; only the fit needs a longer run
+        reason = (f"{n_frames} frames are too few to fit D (the fit needs >= {_MIN_FRAMES}); "
+                  "the MSD is written without a fit")
+        print(f"ase-raman: warning: {args.trajectory}: {reason}", file=sys.stderr)
+        summary = short_run_summary(result, args.temperature, reason)
+    else:
+        summary = transport_summary(result, window_fs=window, temperature_K=args.temperature)
     write_msd_csv(args.output, result, with_collective=bool(charges))
     if args.png:
         plot_msd(args.png, result, summary)
@@ -310,6 +347,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{n_frames} frames, dt = {dt:g} fs, {result.time_ps[-1]:g} ps; "
               f"errors: {n_blocks} block(s)")
         for sym, info in summary.items():
+            if "D_cm2_s" not in info:
+                continue
             line = (f"{sym:>3} (N={info['n_atoms']}): D = {info['D_cm2_s']:.3e} "
                     f"+- {info['D_err_cm2_s']:.1e} cm^2/s "
                     f"(fit {info['fit_window_ps'][0]:g}-{info['fit_window_ps'][1]:g} ps)")

@@ -16,6 +16,8 @@ import tempfile
 from pathlib import Path
 
 from ..errors import UsageError
+from ._common import add_frame_reading_options
+from ._types import POSITIVE_INT
 
 HELP = ("select the trajectory frames most worth a DFPT calculation (fps, uncertainty, mixed, "
         "variance)")
@@ -23,7 +25,7 @@ HELP = ("select the trajectory frames most worth a DFPT calculation (fps, uncert
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("trajectory", metavar="TRAJ", help="pool of candidate frames")
-    parser.add_argument("--n", type=int, required=True, help="number of frames to select")
+    parser.add_argument("--n", type=POSITIVE_INT, required=True, help="number of frames to select")
     parser.add_argument("--model", default=None, metavar="MODEL.npz",
                         help="model whose uncertainty guides the choice")
     parser.add_argument("--strategy", default=None,
@@ -35,8 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "rounds): picks keep away from them (fps) or count them as "
                              "learned (variance)")
     parser.add_argument("--index", default=None, metavar="START:STOP:STEP")
-    parser.add_argument("--every", type=int, default=1, help="keep every K-th frame")
+    parser.add_argument("--every", type=POSITIVE_INT, default=1, help="keep every K-th frame")
     parser.add_argument("--format", default=None, help="trajectory format")
+    add_frame_reading_options(parser)
     parser.add_argument("-o", "--output", required=True, metavar="DIR")
 
 
@@ -46,16 +49,17 @@ def run(args: argparse.Namespace) -> int:
     from ..io import iter_frames
     from ..models.registry import load_model
     from ..models.selection import select_frames
-    from ._common import parse_index
+    from ._common import frame_reading_options, parse_index
 
     out = Path(args.output)
     if out.exists() and any(out.iterdir()):
         raise UsageError(f"-o {out}: folder exists and is not empty; choose a new folder")
     model = load_model(args.model) if args.model else None
     strategy = args.strategy or ("uncertainty" if model is not None else "fps")
+    reading = frame_reading_options(args)
     frames = list(iter_frames(args.trajectory, format=args.format,
-                              index=parse_index(args.index), every=args.every))
-    known = [atoms for path in args.known for atoms in iter_frames(path)]
+                              index=parse_index(args.index), every=args.every, **reading))
+    known = [atoms for path in args.known for atoms in iter_frames(path, **reading)]
     picked, uncertainty = select_frames(frames, args.n, strategy=strategy, model=model,
                                         known=known)
 

@@ -27,9 +27,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
-from ase import Atoms, units
+from ase import Atoms
 
-from ..errors import InputFileError, ModelSpeciesError, UsageError
+from ..errors import InputFileError, UsageError
+from ..io._common import open_text
+from ..models.base import TensorModel, check_species
+from ..models.uncertainty import predict_frames_with_uncertainty
+from ..units import FS_PER_ATOMIC_TIME, VELOCITY_AU_TO_A_PER_FS
 
 __all__ = [
     "ipi_executable",
@@ -43,10 +47,8 @@ __all__ = [
     "ipi_to_store",
 ]
 
-#: Angstrom/fs per atomic unit of velocity (bohr per atomic time unit)
-VELOCITY_AU_TO_A_PER_FS = units.Bohr / (units._aut * 1e15)
 #: fs per i-PI time unit
-TIME_UNITS_FS = {"femtosecond": 1.0, "picosecond": 1000.0, "atomic_unit": units._aut * 1e15}
+TIME_UNITS_FS = {"femtosecond": 1.0, "picosecond": 1000.0, "atomic_unit": FS_PER_ATOMIC_TIME}
 
 
 class IPIPolarizabilityDriver:
@@ -56,18 +58,15 @@ class IPIPolarizabilityDriver:
     ``pbc``, or periodic when it has no cell: i-PI sends the cell of every structure);
     ``calc``: an ASE calculator (energy, forces; stress when periodic and available);
     ``model``: a :class:`~ase_raman.models.base.TensorModel`; ``extras_key``: the JSON key
-    of alpha in the extras (what ``extra_type=`` names in i-PI's input).
+    of alpha in the extras (what ``extra_type=`` names in i-PI's input). When the model
+    gives an uncertainty, the extras also hold ``<extras_key>_uncertainty`` (the per-frame
+    uncertainty of alpha, Angstrom^3), which i-PI writes with a second
+    ``<trajectory extra_type="polarizability_uncertainty"> extras </trajectory>``.
     """
 
-    def __init__(self, template: Atoms, calc: Any, model: Any,
+    def __init__(self, template: Atoms, calc: Any, model: TensorModel,
                  extras_key: str = "polarizability"):
-        allowed = (getattr(model, "metadata", {}) or {}).get("species")
-        if allowed:
-            missing = sorted(set(template.get_chemical_symbols()) - set(allowed))
-            if missing:
-                raise ModelSpeciesError(
-                    f"the template contains {', '.join(missing)}, which the model was not "
-                    f"trained on (model species: {', '.join(allowed)})")
+        check_species(model, template, "the template")
         # i-PI always sends a cell; a template without one (plain xyz) is periodic in it
         pbc = template.pbc if template.cell.rank == 3 else True
         self.atoms = Atoms(numbers=template.numbers, positions=template.positions,
@@ -94,8 +93,11 @@ class IPIPolarizabilityDriver:
             virial = -atoms.get_volume() * atoms.get_stress(voigt=False)
         else:
             virial = np.zeros((3, 3))  # i-PI needs a virial; zero when none is known
-        alpha = np.asarray(self.model.predict([atoms.copy()]))[0]
-        extras = json.dumps({self.extras_key: alpha.tolist()})
+        alphas, unc = predict_frames_with_uncertainty(self.model, [atoms.copy()])
+        payload: dict[str, Any] = {self.extras_key: np.asarray(alphas[0]).tolist()}
+        if unc is not None:
+            payload[f"{self.extras_key}_uncertainty"] = float(unc[0])
+        extras = json.dumps(payload)
         self.n_evaluations += 1
         return energy, forces, np.asarray(virial, dtype=np.float64), extras
 
@@ -206,7 +208,7 @@ def iter_ipi_extras(path: str | os.PathLike, key: str | None = None
         arr = np.array(values, dtype=float)
         return step, (arr.reshape(3, 3) if arr.size == 9 else arr)
 
-    with open(p, errors="replace") as fh:
+    with open_text(p) as fh:
         for lineno, line in enumerate(fh, start=1):
             m = _EXTRAS_HEAD.search(line)
             if m:
@@ -239,7 +241,7 @@ def iter_ipi_velocities(path: str | os.PathLike) -> Iterator[tuple[int, np.ndarr
     p = Path(path)
     if not p.is_file():
         raise InputFileError(f"{p}: no such i-PI velocities file")
-    with open(p, errors="replace") as fh:
+    with open_text(p) as fh:
         while True:
             head = fh.readline()
             if not head:
@@ -279,17 +281,22 @@ def ipi_to_store(positions: str | os.PathLike, extras: str | os.PathLike,
                  out: str | os.PathLike, *, velocities: str | os.PathLike | None = None,
                  input_xml: str | os.PathLike | None = None, dt_fs: float | None = None,
                  model_metadata: dict[str, Any] | None = None,
-                 extras_key: str = "polarizability") -> int:
+                 extras_key: str = "polarizability",
+                 uncertainty: str | os.PathLike | None = None) -> int:
     """Join i-PI's positions (and velocities) trajectory with its alpha extras into an
     H5MD store ``out``; returns the frames written.
 
     Frames are matched by step; steps present in only one file are skipped. Time is
     ``step * dt_fs`` with ``dt_fs`` the MD timestep in fs (default: from ``input_xml``,
-    else ``input.xml`` beside ``positions``). The output is written to a temporary name
-    and renamed at the end.
+    else ``input.xml`` beside ``positions``). ``uncertainty``: i-PI's extras file of
+    ``<extras_key>_uncertainty`` (written by the driver when the model gives one): stored
+    per frame, with an :class:`~ase_raman.models.uncertainty.ExtrapolationWarning` when a
+    stretch exceeds the threshold in ``model_metadata["training"]``. The output is written
+    to a temporary name and renamed at the end.
     """
     from ..atomic_write import atomic_output
     from ..io.ipi import iter_ipi_xyz
+    from ..models.uncertainty import training_threshold, warn_if_extrapolating
     from ..store import open_store
 
     positions = Path(positions)
@@ -299,6 +306,10 @@ def ipi_to_store(positions: str | os.PathLike, extras: str | os.PathLike,
     if dt_fs is None:
         raise UsageError("the i-PI timestep is unknown: pass input_xml= or dt_fs= (fs)")
     alpha_by_step = dict(iter_ipi_extras(extras, key=extras_key))
+    unc_by_step = {} if uncertainty is None else {
+        step: float(np.ravel(value)[0])
+        for step, value in iter_ipi_extras(uncertainty, key=f"{extras_key}_uncertainty")}
+    recorded: list[tuple[int, float]] = []
     vel_iter = iter_ipi_velocities(velocities) if velocities is not None else None
     written = 0
     with atomic_output(out) as tmp:
@@ -321,9 +332,18 @@ def ipi_to_store(positions: str | os.PathLike, extras: str | os.PathLike,
                     store = open_store(tmp, "w", species=atoms, model_metadata=model_metadata,
                                        dt_fs=dt_fs, engine="i-pi",
                                        velocities=vel_iter is not None)
+                unc = unc_by_step.get(step)
                 store.append(step, step * dt_fs, alpha, atoms.positions, atoms.cell.array,
-                             vel)
+                             vel, uncertainty=unc)
+                if unc is not None:
+                    recorded.append((step, unc))
                 written += 1
+            if recorded:
+                steps, values = zip(*recorded, strict=True)
+                threshold = training_threshold((model_metadata or {}).get("training") or {},
+                                               store.n_atoms)
+                warn_if_extrapolating(np.array(values), threshold, frame_numbers=steps,
+                                      source=f"{out} (steps)")
         finally:
             if store is not None:
                 store.close()

@@ -34,7 +34,9 @@ from typing import Any
 import numpy as np
 from ase import Atoms, units
 
-from ..errors import InputFileError, ModelSpeciesError, UsageError
+from ..errors import InputFileError, UsageError
+from ..io._common import open_text
+from ..models.base import TensorModel, check_species
 
 __all__ = [
     "load_lammps",
@@ -94,11 +96,14 @@ class LammpsPolarizabilityRecorder:
     of ``every`` steps (``run every pre no post no`` after a first full setup) and
     records the state at each chunk boundary; :meth:`record` records the current state.
     ``batch`` frames are predicted together; the store is flushed every ``flush_every``
-    frames and on :meth:`close`.
+    frames and on :meth:`close`. Recording goes through :class:`ase_raman.recording.Recorder`
+    (alpha, its per-frame uncertainty when the model gives one, extrapolation warning).
     """
 
-    def __init__(self, lmp: Any, model: Any, path: str | os.PathLike, type_map: TypeMap, *,
+    def __init__(self, lmp: Any, model: TensorModel, path: str | os.PathLike,
+                 type_map: TypeMap, *,
                  every: int = 10, batch: int = 8, flush_every: int = 64, mode: str = "a"):
+        from ..recording import Recorder
         from ..store import open_store
 
         if every < 1:
@@ -106,8 +111,6 @@ class LammpsPolarizabilityRecorder:
         self.lmp = lmp
         self.model = model
         self.every = int(every)
-        self.batch = max(1, int(batch))
-        self.flush_every = max(self.batch, int(flush_every))
         style = lmp.extract_global("units")
         if style not in LAMMPS_UNITS:
             raise UsageError(f"LAMMPS units {style!r} not supported (use metal or real)")
@@ -119,20 +122,15 @@ class LammpsPolarizabilityRecorder:
         if missing:
             raise UsageError(f"type_map lacks LAMMPS type(s) {missing}")
         self.symbols = [symbols_by_type[t] for t in types]
-        allowed = (getattr(model, "metadata", {}) or {}).get("species")
-        if allowed and set(self.symbols) - set(allowed):
-            raise ModelSpeciesError(
-                f"the LAMMPS atoms contain {', '.join(sorted(set(self.symbols) - set(allowed)))}"
-                f", which the model was not trained on (model species: {', '.join(allowed)})")
+        check_species(model, Atoms(self.symbols), "the LAMMPS atoms")
         self.pbc = np.array(lmp.extract_box()[5], dtype=bool)
         self.store = open_store(path, mode, species=self.symbols, pbc=self.pbc,
-                                model_metadata=getattr(model, "metadata", None),
+                                model_metadata=model.metadata,
                                 dt_fs=self.dt_fs, sampling_interval=self.every,
                                 engine="lammps", velocities=True, flush_every=10**9)
-        self._pending: list[tuple[int, Atoms, float | None]] = []
-        self._since_flush = 0
+        self.recorder = Recorder(model, self.store, batch=batch, flush_every=flush_every)
+        self._last_queued: int | None = None
         self._setup_done = False
-        self.frames_recorded = 0
         imgsize = int(lmp.extract_setting("imageint"))
         self._imgbits, self._imgmax = (10, 512) if imgsize == 4 else (21, 1 << 20)
 
@@ -172,33 +170,24 @@ class LammpsPolarizabilityRecorder:
         return int(self.lmp.extract_global("ntimestep")), atoms, energy
 
     # -- recording ---------------------------------------------------------------------
+    @property
+    def frames_recorded(self) -> int:
+        """Frames stored so far by this recorder."""
+        return self.recorder.frames_recorded
+
     def record(self) -> None:
         """Queue the current LAMMPS state (predicted with the next batch)."""
         step, atoms, energy = self.snapshot()
-        if self._pending and self._pending[-1][0] == step:
+        if step == self._last_queued:
             return
-        if not self._pending and step == self.store.last_step:
+        if self._last_queued is None and step == self.store.last_step:
             return  # already stored (e.g. resuming exactly where we stopped)
-        self._pending.append((step, atoms, energy))
-        if len(self._pending) >= self.batch:
-            self._drain()
-
-    def _drain(self) -> None:
-        if not self._pending:
-            return
-        todo, self._pending = self._pending, []
-        alphas = np.asarray(self.model.predict([a for _, a, _ in todo]))
-        for (step, atoms, energy), alpha in zip(todo, alphas, strict=True):
-            if self.store.append_atoms(atoms, alpha, step, step * self.dt_fs, energy):
-                self.frames_recorded += 1
-                self._since_flush += 1
-        if self._since_flush >= self.flush_every:
-            self.store.flush()
-            self._since_flush = 0
+        self._last_queued = step
+        self.recorder.add(step, step * self.dt_fs, atoms, energy)
 
     def run(self, n_steps: int) -> int:
         """Run ``n_steps`` MD steps, recording every ``every``; returns frames recorded."""
-        before = self.frames_recorded + len(self._pending)
+        before = self.frames_recorded + self.recorder.n_pending
         if not self._setup_done:
             self.lmp.command("run 0 post no")  # set up forces and thermo for step 0
             self._setup_done = True
@@ -212,16 +201,16 @@ class LammpsPolarizabilityRecorder:
             done += chunk
             if int(self.lmp.extract_global("ntimestep")) % self.every == 0:
                 self.record()
-        return self.frames_recorded + len(self._pending) - before
+        return self.frames_recorded + self.recorder.n_pending - before
 
     def flush(self) -> None:
-        self._drain()
-        self.store.flush()
-        self._since_flush = 0
+        """Predict the queued frames and write everything to disk."""
+        self.recorder.flush()
 
     def close(self) -> None:
+        """Flush, warn on extrapolation, close the store."""
         try:
-            self._drain()
+            self.recorder.finish()
         finally:
             self.store.close()
 
@@ -241,6 +230,13 @@ _COORDS = {
     "wrapped": [("x", "y", "z", False, False), ("xs", "ys", "zs", True, False)],
 }
 _COORDS["auto"] = _COORDS["unwrapped"] + _COORDS["wrapped"]
+
+
+def _expect(line: str, item: str) -> str:
+    """``line`` when it starts with ``item``, else ValueError (a damaged header)."""
+    if not line.startswith(item):
+        raise ValueError(f"expected {item!r}")
+    return line
 
 
 def _pick_coords(cols: list[str], coordinates: str, where: str):
@@ -278,7 +274,7 @@ def iter_lammps_dump(path: str | os.PathLike, type_map: TypeMap | None = None, *
         warnings.warn(f"{p}: frame {n_done} {msg}: file truncated or damaged; stopped after "
                       f"{n_done} complete frame(s)", UserWarning, stacklevel=3)
 
-    with open(p, errors="replace") as fh:
+    with open_text(p) as fh:
         while True:
             line = fh.readline()
             if not line:
@@ -289,15 +285,13 @@ def iter_lammps_dump(path: str | os.PathLike, type_map: TypeMap | None = None, *
                 continue
             try:
                 step = int(fh.readline().split()[0])
-                assert fh.readline().startswith("ITEM: NUMBER OF ATOMS")
+                _expect(fh.readline(), "ITEM: NUMBER OF ATOMS")
                 natoms = int(fh.readline().split()[0])
-                box_head = fh.readline()
-                assert box_head.startswith("ITEM: BOX BOUNDS")
+                box_head = _expect(fh.readline(), "ITEM: BOX BOUNDS")
                 bounds = np.array([[float(v) for v in fh.readline().split()]
                                    for _ in range(3)])
-                atoms_head = fh.readline()
-                assert atoms_head.startswith("ITEM: ATOMS")
-            except (AssertionError, ValueError, IndexError):
+                atoms_head = _expect(fh.readline(), "ITEM: ATOMS")
+            except (ValueError, IndexError):
                 stop("has an incomplete header")
                 return
             cols = atoms_head.split()[2:]
@@ -337,8 +331,9 @@ def iter_lammps_dump(path: str | os.PathLike, type_map: TypeMap | None = None, *
                 except KeyError as exc:
                     raise UsageError(f"{p}: type_map lacks LAMMPS type {exc}") from None
             else:
-                raise UsageError(f"{p}: no element column; pass a type_map "
-                                 "({1: 'O', 2: 'H'} or ['O', 'H'])")
+                raise UsageError(f"{p}: the LAMMPS dump names atoms by type number only; pass"
+                                 " --type-map with the element of each type in order, e.g."
+                                 " --type-map O,H (Python: type_map=['O', 'H'])")
             atoms = Atoms(symbols, positions=pos[order] * u["length_A"],
                           cell=cell * u["length_A"], pbc=pbc)
             if {"vx", "vy", "vz"} <= set(data):
@@ -351,7 +346,7 @@ def iter_lammps_dump(path: str | os.PathLike, type_map: TypeMap | None = None, *
             yield atoms
 
 
-def lammps_dump_to_store(path: str | os.PathLike, model: Any, out: str | os.PathLike, *,
+def lammps_dump_to_store(path: str | os.PathLike, model: TensorModel, out: str | os.PathLike, *,
                          dt_fs: float, type_map: TypeMap | None = None,
                          coordinates: str = "auto", lammps_units: str = "metal",
                          every: int = 1, batch: int = 16, mode: str = "w") -> int:
@@ -361,7 +356,7 @@ def lammps_dump_to_store(path: str | os.PathLike, model: Any, out: str | os.Path
     Returns the frames written. See :func:`iter_lammps_dump` and
     :func:`ase_raman.store.predict_to_store`.
     """
-    from ..store import predict_to_store
+    from ..recording import predict_to_store
 
     frames = iter_lammps_dump(path, type_map, coordinates=coordinates,
                               lammps_units=lammps_units, dt_fs=dt_fs)

@@ -22,10 +22,10 @@ Two implementations give the same numbers (to rounding, ~1e-15 relative):
 * ``featurizer="featomic"`` (:class:`LambdaSoapFeaturizer`): featomic's per-atom
   ``EquivariantPowerSpectrum``, then a sum over atoms.
 
-:func:`make_featurizer` picks one from ``LambdaSoapHypers.featurizer``. With
-``drop_duplicates=True`` (both paths, off by default) the ``l_1 = l_2`` properties that
-repeat another one with the two neighbour channels swapped are left out (see
-:func:`duplicate_free_rows`).
+:func:`ase_raman.features.featurizers.make_featurizer` picks one from
+``LambdaSoapHypers.featurizer``. With ``drop_duplicates=True`` (both paths, off by
+default) the ``l_1 = l_2`` properties that repeat another one with the two neighbour
+channels swapped are left out (see :func:`duplicate_free_rows`).
 """
 
 from __future__ import annotations
@@ -99,7 +99,14 @@ class LambdaSoapHypers:
         if "species" in values:
             values["species"] = tuple(values["species"])
         hypers = cls(**values)
-        hypers.validate()
+        try:
+            hypers.validate()
+        except TypeError:  # e.g. {"cutoff": "x"}: a str compared with a number
+            wrong = [f"{k}={v!r}" for k, v in values.items()
+                     if isinstance(getattr(cls, k, None), (int, float))
+                     and (isinstance(v, bool) or not isinstance(v, (int, float)))]
+            raise UsageError(f"lambda-soap hyper-parameter(s) {', '.join(wrong) or values}: "
+                             "expected numbers") from None
         return hypers
 
     def validate(self) -> None:
@@ -193,24 +200,13 @@ def duplicate_free_rows(properties: np.ndarray) -> np.ndarray:
     return np.flatnonzero(~drop)
 
 
-def make_featurizer(hypers: LambdaSoapHypers, batch_size: int = 16) -> LambdaSoapFeaturizer:
-    """The featuriser named by ``hypers.featurizer`` (``"structure"`` or ``"featomic"``)."""
-    if hypers.featurizer == "featomic":
-        return LambdaSoapFeaturizer(hypers, batch_size=batch_size)
-    if hypers.featurizer == "structure":
-        from .structure_soap import StructureSoapFeaturizer
-
-        return StructureSoapFeaturizer(hypers, batch_size=batch_size)
-    raise UsageError(f"unknown lambda-soap featurizer {hypers.featurizer!r}; "
-                     f"known: {', '.join(FEATURIZERS)}")
-
-
 class LambdaSoapFeaturizer:
     """Compute structure-level lambda-SOAP features with featomic, batch by batch.
 
     This is the per-atom path (``featurizer="featomic"``): featomic's
     ``EquivariantPowerSpectrum`` per atom, then a sum over the atoms of each structure.
-    ``hypers.featurizer`` is not read here (see :func:`make_featurizer`);
+    ``hypers.featurizer`` is not read here (see
+    :func:`ase_raman.features.featurizers.make_featurizer`);
     ``hypers.drop_duplicates`` is.
     """
 
@@ -340,3 +336,13 @@ def _as_featomic_system(atoms: Atoms) -> Atoms:
         atoms = atoms.copy()
         atoms.cell[:] = 0.0
     return atoms
+
+
+def __getattr__(name: str) -> Any:
+    """``make_featurizer`` moved to :mod:`ase_raman.features.featurizers` (re-exported
+    lazily: that module imports both featurisers, which import this one)."""
+    if name == "make_featurizer":
+        from .featurizers import make_featurizer
+
+        return make_featurizer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -21,8 +21,7 @@ multiplied back, so the intercept is a per-atom polarizability and the model is 
 extensive (a 2x1x1 supercell gets twice the alpha). Fitted on cells of different sizes,
 the extensive form of version 1 (one intercept per structure, features standardised over
 all sizes) spent its variance on "bigger cells have larger alpha" and did not learn the
-thermal fluctuations of alpha within a system (held-out R^2 of the trace below zero
-within each AgI phase while the pooled R^2 was 0.999). Version-1 files still load and
+thermal fluctuations of alpha within a system. Version-1 files still load and
 predict as they were fitted. The lambda = 2 part has no intercept and is extensive as is.
 """
 
@@ -37,11 +36,11 @@ from ase import Atoms
 from ase.data import chemical_symbols
 
 from ..errors import ModelFileError, UsageError
+from ..features.featurizers import make_featurizer
 from ..features.lambda_soap import (
     LambdaSoapFeaturizer,
     LambdaSoapHypers,
     StructureFeatures,
-    make_featurizer,
 )
 from ..tensors import (
     cartesian_to_spherical,
@@ -240,6 +239,10 @@ class LambdaSoapRidge:
         self.hypers = LambdaSoapHypers.from_dict({**self.hypers.to_dict(), "featurizer": name})
         self._featurizer = None
         return self
+
+    def compute_features(self, frames: Sequence[Atoms]) -> StructureFeatures:
+        """Structure-level lambda-SOAP features of ``frames`` (the model's featuriser)."""
+        return self.featurizer.compute_arrays(list(frames), quiet=self.quiet)
 
     def predict_features(self, features: StructureFeatures) -> np.ndarray:
         """Polarizabilities (n, 3, 3) from precomputed structure-level features."""

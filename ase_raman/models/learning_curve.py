@@ -21,7 +21,7 @@ import numpy as np
 from ase import Atoms
 
 from ..errors import UsageError
-from .base import reference_polarizabilities
+from .base import SupportsFeatures, reference_polarizabilities
 from .metrics import per_atom as per_atom_tensors
 from .metrics import regression_metrics
 
@@ -69,10 +69,10 @@ def learning_curve(make_learner: Callable[[], object], pool: Sequence[Atoms],
 
     probe = make_learner()
     precomputed = None
-    if hasattr(probe, "fit_features") and hasattr(probe, "set_species"):
+    if isinstance(probe, SupportsFeatures):
         probe.set_species([*pool, *test])
-        pool_features = probe.featurizer.compute_arrays(list(pool), quiet=probe.quiet)
-        test_features = probe.featurizer.compute_arrays(list(test), quiet=probe.quiet)
+        pool_features = probe.compute_features(pool)
+        test_features = probe.compute_features(test)
         precomputed = (pool_features, test_features)
 
     rows = []

@@ -98,8 +98,11 @@ def read_learner_file(path: str | Path,
 
 
 def learner_metadata(model: Any, **versions: Any) -> dict[str, Any]:
-    """The head of a learner's ``metadata``: ``learner``, ``learner_version`` and
-    ``distribution`` (from the model's class attributes), then ``versions`` (e.g. the
-    distribution's or a feature library's version) in the order given."""
+    """The head of a learner's ``metadata``.
+
+    ``learner``, ``learner_version`` and ``distribution`` (from the model's class
+    attributes), then ``versions`` (e.g. the distribution's or a feature library's
+    version) in the order given.
+    """
     return {"learner": model.name, "learner_version": model.learner_version,
             "distribution": model.distribution, **versions}

@@ -2,10 +2,11 @@
 
 Strategies (all deterministic for a given pool, model and seed):
 
-* ``fps``: farthest-point sampling in the space of standardised, per-atom lambda = 0
-  lambda-SOAP features (rotation invariant); needs no model. The first pick is the
-  frame farthest from the pool mean; each next pick maximises the distance to the
-  frames already picked (and to ``already_known`` frames, e.g. the current training set).
+* ``fps``: standard farthest-point sampling in the space of standardised, per-atom
+  lambda = 0 lambda-SOAP features (rotation invariant); needs no model. The first pick
+  is the frame farthest from the pool mean (or from the ``known`` frames, e.g. the
+  current training set); each next pick maximises the distance to the nearest frame
+  already picked or known.
 * ``uncertainty``: the frames with the largest predictive uncertainty of a model
   (:meth:`LambdaSoapRidge.predict_with_uncertainty`), greedily, skipping near-duplicates
   (frames closer in feature space than 10% of the typical nearest-pick distance).
@@ -27,6 +28,7 @@ from ase import Atoms
 
 from ..errors import UsageError
 from ..features.lambda_soap import LambdaSoapFeaturizer, LambdaSoapHypers
+from .base import SupportsPosterior, SupportsUncertainty, TensorModel
 from .metrics import frame_uncertainty
 
 STRATEGIES = ("fps", "uncertainty", "mixed", "variance")
@@ -51,25 +53,80 @@ def descriptors_from_features(lambda0: np.ndarray, n_atoms: np.ndarray) -> np.nd
     return (features - features.mean(axis=0)) / std
 
 
+#: Largest number of pool x known distances held in memory at once (8 bytes each).
+DISTANCE_BLOCK = 4_000_000
+
+
+def distances_to_set(points: np.ndarray, centres: np.ndarray,
+                     block: int = DISTANCE_BLOCK) -> np.ndarray:
+    """Euclidean distance from each row of ``points`` to its nearest row of ``centres``.
+
+    Parameters
+    ----------
+    points : ndarray, shape (n, P)
+    centres : ndarray, shape (m, P), m >= 1
+    block : int
+        At most this many point-centre distances are held in memory at once.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+    """
+    from scipy.spatial.distance import cdist
+
+    points = np.asarray(points, dtype=float)
+    centres = np.asarray(centres, dtype=float)
+    rows = max(1, block // max(1, len(centres)))
+    cols = max(1, block // rows)
+    out = np.full(len(points), np.inf)
+    for a in range(0, len(points), rows):
+        for b in range(0, len(centres), cols):
+            np.minimum(out[a:a + rows], cdist(points[a:a + rows], centres[b:b + cols]).min(
+                axis=1), out=out[a:a + rows])
+    return out
+
+
 def farthest_point_sampling(descriptors: np.ndarray, n: int,
                             known: np.ndarray | None = None) -> list[int]:
-    """Indices of ``n`` rows of ``descriptors`` picked by farthest-point sampling.
+    """Indices of ``n`` rows of ``descriptors`` picked by standard farthest-point sampling.
 
-    ``known``: descriptors of frames already labelled (excluded from the distance start).
+    Each pick maximises the Euclidean distance to the nearest frame already picked or
+    ``known`` (as scikit-matter's ``FPS`` does). The first pick, when nothing is known, is
+    the row farthest from the pool mean (the mean is only used to start: it is not a
+    pick). Memory is O(n_pool) besides the blocks of :func:`distances_to_set`.
+
+    Parameters
+    ----------
+    descriptors : ndarray, shape (n_pool, P)
+        Pool descriptors.
+    n : int
+        Number of rows to pick (at most ``n_pool``).
+    known : ndarray, shape (n_known, P), optional
+        Descriptors of frames already labelled: distances start from them.
+
+    Returns
+    -------
+    list of int
+        Pool indices in pick order.
     """
+    descriptors = np.asarray(descriptors, dtype=float)
     n_pool = descriptors.shape[0]
     if n > n_pool:
         raise UsageError(f"cannot select {n} frames from a pool of {n_pool}")
-    if known is not None and len(known):
-        dist = np.min(np.linalg.norm(descriptors[:, None, :] - known[None, :, :], axis=-1),
-                      axis=1)
-    else:
-        dist = np.linalg.norm(descriptors - descriptors.mean(axis=0), axis=1)
     picked: list[int] = []
-    for _ in range(n):
+    if known is not None and len(known):
+        dist = distances_to_set(descriptors, known)
+    else:
+        if n < 1:
+            return picked
+        first = int(np.argmax(np.linalg.norm(descriptors - descriptors.mean(axis=0), axis=1)))
+        picked.append(first)
+        dist = np.linalg.norm(descriptors - descriptors[first], axis=1)
+        dist[first] = -np.inf
+    while len(picked) < n:
         i = int(np.argmax(dist))
         picked.append(i)
-        dist = np.minimum(dist, np.linalg.norm(descriptors - descriptors[i], axis=1))
+        np.minimum(dist, np.linalg.norm(descriptors - descriptors[i], axis=1), out=dist)
         dist[picked] = -np.inf
     return picked
 
@@ -81,7 +138,7 @@ def select_indices(descriptors: np.ndarray, n: int, strategy: str = "fps",
     if strategy not in STRATEGIES:
         raise UsageError(f"unknown strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
     if n < 1:
-        raise UsageError(f"--n must be >= 1, got {n}")
+        raise UsageError(f"the number of frames to select must be >= 1, got {n}")
     known = np.zeros((0, descriptors.shape[1])) if known is None else known
     if strategy == "fps":
         return farthest_point_sampling(descriptors, n, known)
@@ -109,26 +166,27 @@ def select_indices(descriptors: np.ndarray, n: int, strategy: str = "fps",
     return picked
 
 
-def select_frames(frames: Sequence[Atoms], n: int, strategy: str = "fps", model=None,
+def select_frames(frames: Sequence[Atoms], n: int, strategy: str = "fps",
+                  model: TensorModel | None = None,
                   known: Sequence[Atoms] = ()) -> tuple[list[int], np.ndarray | None]:
     """Pick ``n`` frames; returns their indices and (for model strategies) uncertainties."""
     if strategy not in STRATEGIES:
         raise UsageError(f"unknown strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
     if strategy == "variance":  # works on the model's own features: featurise once
-        if not hasattr(model, "blocks") or not hasattr(model, "featurizer"):
-            raise UsageError("strategy 'variance' needs a lambda-soap model (--model)")
-        featurize = model.featurizer.compute_arrays
-        features = featurize(list(frames))
+        if not isinstance(model, SupportsPosterior):
+            raise UsageError("strategy 'variance' needs a model with a posterior over its "
+                             "features (a fitted lambda-soap model)")
+        features = model.compute_features(frames)
         uncertainty = frame_uncertainty(model.predict_features_std(features))
-        known_features = featurize(list(known)) if len(known) else None
+        known_features = model.compute_features(known) if len(known) else None
         return greedy_variance_selection(model, features, n, known_features), uncertainty
     hypers = getattr(model, "hypers", None)
     descriptors = invariant_descriptors([*frames, *known], hypers)
     pool_desc, known_desc = descriptors[: len(frames)], descriptors[len(frames):]
     uncertainty = None
     if strategy != "fps":
-        if model is None or not hasattr(model, "predict_with_uncertainty"):
-            raise UsageError(f"strategy {strategy!r} needs a model with uncertainties (--model)")
+        if not isinstance(model, SupportsUncertainty):
+            raise UsageError(f"strategy {strategy!r} needs a model with uncertainties")
         _, std = model.predict_with_uncertainty(list(frames))
         uncertainty = frame_uncertainty(std)
     return select_indices(pool_desc, n, strategy, uncertainty, known_desc), uncertainty

@@ -1,5 +1,4 @@
-"""Per-frame uncertainty along trajectories, and warnings when a run leaves the training
-distribution.
+"""Per-frame uncertainty along trajectories, and warnings when a run leaves the training data.
 
 Models that can (the ``lambda-soap`` learner) expose ``predict_with_uncertainty(frames)``
 returning alpha and its standard deviation per Cartesian component (Angstrom^3); the
@@ -17,7 +16,7 @@ outside the training data can have a smaller absolute uncertainty than a familia
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from ase import Atoms
@@ -33,12 +32,33 @@ class ExtrapolationWarning(UserWarning):
 
 
 def supports_uncertainty(model: object) -> bool:
-    return callable(getattr(model, "predict_with_uncertainty", None))
+    """Whether ``model`` declares :class:`~ase_raman.models.base.SupportsUncertainty`."""
+    from .base import SupportsUncertainty
+
+    return isinstance(model, SupportsUncertainty)
 
 
-def predict_frames_with_uncertainty(model, frames: Sequence[Atoms]
+def predict_frames_with_uncertainty(model, frames: Sequence[Atoms],
+                                    name: Callable[[int], str] | None = None
                                     ) -> tuple[np.ndarray, np.ndarray | None]:
-    """alpha (n, 3, 3) and per-frame uncertainty (n,) in Angstrom^3 (None if unsupported)."""
+    """alpha (n, 3, 3) and per-frame uncertainty (n,) in Angstrom^3 (None if unsupported).
+
+    Frames with non-finite positions or cells are refused before, non-finite alphas
+    after the prediction (:mod:`ase_raman.finite`); ``name(k)`` names frame ``k`` in the
+    message (default ``"frame k of the batch"``).
+    """
+    from ..finite import check_frames, check_predictions
+
+    if name is None:
+        def name(k: int) -> str:
+            return f"frame {k} of the batch"
+    check_frames(frames, name)
+    alpha, unc = _predict(model, frames)
+    check_predictions(alpha, name)
+    return alpha, unc
+
+
+def _predict(model, frames: Sequence[Atoms]) -> tuple[np.ndarray, np.ndarray | None]:
     if supports_uncertainty(model):
         try:
             alpha, std = model.predict_with_uncertainty(frames)
@@ -47,17 +67,24 @@ def predict_frames_with_uncertainty(model, frames: Sequence[Atoms]
 
             if not isinstance(exc, AseRamanError):
                 raise
-            return model.predict(frames), None
-        return alpha, frame_uncertainty(std)
-    return model.predict(frames), None
+            return np.asarray(model.predict(frames)), None
+        return np.asarray(alpha), frame_uncertainty(std)
+    return np.asarray(model.predict(frames)), None
 
 
 def uncertainty_threshold(model: object, n_atoms: int | np.ndarray | None = None
                           ) -> float | np.ndarray | None:
-    """The model's extrapolation threshold in Angstrom^3 for frames of ``n_atoms`` atoms
-    (an int, or an array per frame), when it records one; None when it records none, or
-    records one per atom and ``n_atoms`` is not given."""
-    training = getattr(model, "training", None) or {}
+    """The model's extrapolation threshold in Angstrom^3 for frames of ``n_atoms`` atoms.
+
+    ``n_atoms``: an int, or an array per frame. None when the model records no
+    threshold, or records one per atom and ``n_atoms`` is not given.
+    """
+    return training_threshold(getattr(model, "training", None) or {}, n_atoms)
+
+
+def training_threshold(training: dict, n_atoms: int | np.ndarray | None = None
+                       ) -> float | np.ndarray | None:
+    """:func:`uncertainty_threshold` from a model's ``metadata["training"]`` dict."""
     per_atom = training.get("uncertainty_threshold_A3_per_atom")
     if per_atom is not None:
         return None if n_atoms is None else float(per_atom) * np.asarray(n_atoms, float)

@@ -26,8 +26,9 @@ cm^-1), ``fit_window_ps`` (``"1:5"``), ``blocks``. Relative paths are relative t
 manifest's folder.
 
 Per entry (folder ``OUT/NAME/``) the ordinary commands run: ``predict`` (alpha.h5),
-``raman`` (raman.csv/.json/.png) and ``msd`` (msd.csv/.json/.png). Then ``OUT/results.csv``
-(one row per entry: central-peak metrics, D, sigma, Haven ratio, E_a of its material)
+``raman`` (raman.csv/.json/.png), ``msd`` (msd.csv/.json/.png) and ``mechanism``
+(mechanism.json). Then ``OUT/results.csv`` (one row per entry: central-peak metrics, D,
+sigma, Haven ratio, E_a of its material, the ``mechanism`` verdict and residence time)
 and ``OUT/ranking.png`` (entries ranked by the low-frequency Raman fraction) are
 written by this process only.
 
@@ -61,12 +62,14 @@ __all__ = ["BatchEntry", "read_manifest", "run_entry", "run_batch", "RESULT_COLU
 
 DONE_MARKER = "done.json"
 FAILED_MARKER = "failed.json"
+#: Largest manifest read, bytes (a manifest lists files; it is never this big).
+MAX_MANIFEST_BYTES = 4 * 1024**2
 #: Columns of results.csv, in order (units in the names; E_a per material).
 RESULT_COLUMNS = [
     "name", "material", "temperature_K", "status", "rank", "species",
     "low_frequency_fraction", "central_to_phonon_ratio", "central_width_cm",
     "D_cm2_s", "D_err_cm2_s", "sigma_S_cm", "sigma_err_S_cm", "haven_ratio",
-    "E_a_eV", "E_a_err_eV", "n_frames", "reason",
+    "E_a_eV", "E_a_err_eV", "n_frames", "reason", "mechanism", "residence_time_ps",
 ]
 _KNOWN_KEYS = {"name", "trajectory", "model", "temperature_K", "species", "charges",
                "dt_fs", "every", "index", "format", "type_map", "material", "sigma_cm",
@@ -151,25 +154,52 @@ def _entry_from_dict(raw: dict[str, Any], base: Path, where: str) -> BatchEntry:
         )
     except (TypeError, ValueError) as exc:
         raise UsageError(f"{where}: {exc}") from None
-    if not entry.temperature_K > 0:
-        raise UsageError(f"{where}: temperature_K must be positive (K)")
+    checks = [("temperature_K", entry.temperature_K, 0.0, False),
+              ("dt_fs", entry.dt_fs, 0.0, False), ("every", entry.every, 1, True),
+              ("sigma_cm", entry.sigma_cm, 0.0, True), ("cutoff_cm", entry.cutoff_cm, 0.0, False),
+              ("blocks", entry.blocks, 1, True)]
+    checks += [(f"charges.{k}", v, -math.inf, True) for k, v in entry.charges.items()]
+    for key, value, lo, inclusive in checks:
+        if value is None:
+            continue
+        if not math.isfinite(value) or value < lo or (value == lo and not inclusive):
+            raise UsageError(f"{where}: {key} = {value!r} must be a finite number "
+                             f"{'>=' if inclusive else '>'} {lo:g}")
     return entry
 
 
-def read_manifest(path: str | os.PathLike) -> list[BatchEntry]:
-    """Read a batch manifest (YAML; see the module docstring)."""
-    try:
-        import yaml
-    except ImportError:
-        raise UsageError("reading a batch manifest needs pyyaml: pip install "
-                         "ase-raman[dask]") from None
+@dataclass
+class InvalidEntry:
+    """A manifest entry that failed validation: reported as ``failed``, never run."""
+
+    name: str
+    reason: str
+    temperature_K: Any = None
+    species: Any = None
+
+    def row(self) -> dict[str, Any]:
+        """Its ``results.csv`` row."""
+        species = self.species if isinstance(self.species, str) else None
+        temperature = (self.temperature_K if isinstance(self.temperature_K, (int, float))
+                       and not isinstance(self.temperature_K, bool) else None)
+        return {"name": self.name, "material": self.name, "status": "failed",
+                "temperature_K": temperature, "species": species, "reason": self.reason}
+
+
+def read_manifest(path: str | os.PathLike, keep_invalid: bool = False
+                  ) -> list[BatchEntry]:
+    """Read a batch manifest (YAML; see the module docstring).
+
+    An entry with a bad value raises :class:`UsageError`; with ``keep_invalid`` it is
+    returned as an :class:`InvalidEntry` instead (``run_batch`` marks it failed and runs
+    the others). A manifest that is not a list of uniquely named mappings always raises.
+    """
+    from ..io.safe_yaml import load_yaml
+
     source = Path(path)
     if not source.is_file():
         raise InputFileError(f"{path}: no such manifest")
-    try:
-        doc = yaml.safe_load(source.read_text())
-    except yaml.YAMLError as exc:
-        raise InputFileError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    doc = load_yaml(source, max_bytes=MAX_MANIFEST_BYTES)
     defaults: dict[str, Any] = {}
     if isinstance(doc, dict):
         defaults = dict(doc.get("defaults") or {})
@@ -178,12 +208,21 @@ def read_manifest(path: str | os.PathLike) -> list[BatchEntry]:
         items = doc
     if not isinstance(items, list) or not items:
         raise InputFileError(f"{path}: expected a list of entries (or 'entries:' with one)")
-    entries = []
+    entries: list[Any] = []
     for i, item in enumerate(items):
         if not isinstance(item, dict):
             raise UsageError(f"{path}: entry {i + 1} is not a mapping")
-        entries.append(_entry_from_dict({**defaults, **item}, source.parent.resolve(),
-                                        f"{path}: entry {i + 1}"))
+        raw = {**defaults, **item}
+        try:
+            entries.append(_entry_from_dict(raw, source.parent.resolve(),
+                                            f"{path}: entry {i + 1}"))
+        except UsageError as exc:
+            if not keep_invalid:
+                raise
+            name = raw.get("name")
+            name = str(name) if isinstance(name, (str, int)) and name != "" else f"entry{i + 1}"
+            entries.append(InvalidEntry(name, str(exc), raw.get("temperature_K"),
+                                        raw.get("species")))
     names = [e.name for e in entries]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -312,6 +351,15 @@ def _compute_entry(entry: BatchEntry, folder: Path) -> dict[str, Any]:
         argv += ["--blocks", str(entry.blocks)]
     _command("msd", argv)
     transport = json.loads(msd_json.read_text())[entry.species[0]]
+    mech_json = folder / "mechanism.json"
+    argv = [traj, "-o", str(mech_json), "--species", entry.species[0], "--raman",
+            str(raman_json), "--quiet", *fmt_args]
+    if not is_store or entry.model is not None:
+        argv += ["--every", str(entry.every), *dt_args]
+    if entry.fit_window_ps:
+        argv += ["--fit-window", entry.fit_window_ps]
+    _command("mechanism", argv)
+    mechanism = json.loads(mech_json.read_text())["species"][entry.species[0]]
     return {
         "low_frequency_fraction": _finite(central.get("low_frequency_fraction")),
         "central_to_phonon_ratio": _finite(central.get("central_to_phonon_ratio")),
@@ -323,6 +371,8 @@ def _compute_entry(entry: BatchEntry, folder: Path) -> dict[str, Any]:
         "haven_ratio": _finite(transport.get("haven_ratio")),
         "n_frames": transport.get("n_frames"),
         "reason": "",
+        "mechanism": mechanism.get("verdict"),
+        "residence_time_ps": _finite(mechanism.get("residence_time_ps")),
     }
 
 
@@ -415,12 +465,24 @@ def run_batch(manifest: str | os.PathLike | list[BatchEntry], out_dir: str | os.
     """Run every entry (in parallel on ``client``'s cluster when given) and write
     ``out_dir/results.csv`` and ``out_dir/ranking.png``; returns the rows in manifest
     order. ``progress``: optional callable ``progress(row)`` per finished entry."""
-    entries = manifest if isinstance(manifest, list) else read_manifest(manifest)
+    entries = (manifest if isinstance(manifest, list)
+               else read_manifest(manifest, keep_invalid=True))
+    invalid = {e.name: e.row() for e in entries if isinstance(e, InvalidEntry)}
+    valid = [e for e in entries if not isinstance(e, InvalidEntry)]
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    rows: dict[str, dict[str, Any]] = {}
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"-o {out}: exists and is not a folder; give a folder for the results")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"-o {out}: cannot create the results folder ({exc.strerror or exc})"
+                         ) from None
+    rows: dict[str, dict[str, Any]] = dict(invalid)
+    if progress is not None:
+        for row in invalid.values():
+            progress(row)
     if client is None:
-        for entry in entries:
+        for entry in valid:
             rows[entry.name] = run_entry(entry, out, force)
             if progress is not None:
                 progress(rows[entry.name])
@@ -430,7 +492,7 @@ def run_batch(manifest: str | os.PathLike | list[BatchEntry], out_dir: str | os.
         token = os.urandom(4).hex()
         futures = {client.submit(run_entry, e, str(out), force, pure=False,
                                  key=f"ase-raman-batch-{e.name}-{token}"): e.name
-                   for e in entries}
+                   for e in valid}
         try:
             for fut in as_completed(futures):
                 rows[futures[fut]] = fut.result()

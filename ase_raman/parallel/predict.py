@@ -48,7 +48,7 @@ __all__ = [
 
 #: Frames per task. Fixed (not derived from the worker count) so that the same chunks
 #: are computed whatever the cluster; large enough that Dask's per-task cost (a few ms)
-#: is small next to featurisation (~10-60 ms per 100-atom frame).
+#: is small next to featurisation.
 CHUNK_FRAMES = 32
 
 #: client -> keys of the model files already registered through it.
@@ -218,7 +218,7 @@ def prefetch_predictions(client: Any, model_path: str | os.PathLike, frames: Ite
     from ..models.modelfile import read_model_file
 
     if every < 1:
-        raise UsageError(f"--every must be >= 1, not {every}")
+        raise UsageError(f"every must be >= 1, not {every}")
     _, file_meta = read_model_file(model_path)
     species = list(file_meta.get("species") or [])
     key = ship_model(client, model_path)

@@ -1,4 +1,4 @@
-"""Raman spectra from a polarizability time series (eqs. S1-S3 of DESIGN.md).
+"""Raman spectra from a polarizability time series (eqs. S1-S3 of ``docs/theory.md``).
 
 Method (what :func:`raman_spectrum` computes)
 ---------------------------------------------
@@ -55,8 +55,8 @@ Method (what :func:`raman_spectrum` computes)
 
 Noise: the origin-averaged (unbiased) correlation estimate is not positive definite, so
 where the true spectrum is ~0 (e.g. between bands of a short, clean run) values may dip
-slightly below zero (seen: -1e-3 of the maximum for a 10 ps record); they are kept, not
-clipped, so that integrals stay unbiased. Longer runs or a larger sigma shrink them.
+slightly below zero; they are kept, not clipped, so that integrals stay unbiased
+(:func:`central_peak_metrics` counts them as 0). Longer runs or a larger sigma shrink them.
 
 Units: ``isotropic`` and ``anisotropic`` are the alpha-dot spectra a^2, gamma^2 of eqs.
 S2-S3 in Angstrom^6 fs^-1 (``Int C(t) e^{-i omega t} dt`` with C in Angstrom^6 fs^-2);
@@ -333,13 +333,38 @@ def raman_spectrum(
     max_lag_fs : cap on the correlation length (fs), e.g. with ``sigma_cm=0``.
     provenance : free-form dict recorded in the metadata (source file, model, ...).
 
-    Raises :class:`~ase_raman.errors.TensorError` for bad shapes or values and
-    :class:`~ase_raman.errors.UsageError` for inconsistent options or too few samples.
+    Raises
+    ------
+    ase_raman.errors.TensorError
+        For bad shapes or values.
+    ase_raman.errors.UsageError
+        For inconsistent options or too few samples.
     """
     series = _as_series(alpha)
-    dt = float(dt_fs)
-    if not np.isfinite(dt) or dt <= 0:
-        raise UsageError(f"the sampling interval dt must be positive, got {dt_fs} fs")
+    _check_weighting_options(derivative, quantum_correction, temperature)
+    grid = signal.SpectrumGrid.validated(dt_fs, sigma_cm, window, max_freq_cm, resolution_cm,
+                                         max_lag_fs)
+    nu_in = _laser_cm(prefactor, laser_nm, laser_cm)
+    if nu_in is not None and grid.top_cm >= nu_in:
+        raise UsageError(f"frequencies up to {grid.top_cm:.6g} cm^-1 reach the laser "
+                         f"({nu_in:.6g} cm^-1): lower the maximum frequency")
+    signals = _derivative_signals(series, derivative, grid.dt_fs)
+    lengths = [x.shape[0] for x in signals]
+    max_lag = grid.max_lag(
+        max(lengths), "a series of at least {need:.0f} fs ({samples} samples at dt = {dt:g} "
+        "fs), the longest has {have} ({duration:g} fs)")
+    corr = _invariant_correlations(signals, max_lag)
+    freqs, (spec,) = grid.spectra([corr], max_lag)
+    columns = _raman_columns(freqs, spec, nu_in, quantum_correction, temperature,
+                             on_alpha=derivative == "spectral")
+    meta = _raman_metadata(grid, max_lag, freqs, series, max(lengths), derivative, nu_in,
+                           quantum_correction, temperature, provenance)
+    return RamanSpectrum(freqs, *columns, meta)
+
+
+def _check_weighting_options(derivative: str, quantum_correction: str | None,
+                             temperature: float | None) -> None:
+    """Refuse an unknown derivative or quantum correction, or one without temperature."""
     if derivative not in _DERIVATIVES:
         raise UsageError(f"derivative must be one of {', '.join(_DERIVATIVES)}, not {derivative!r}")
     if quantum_correction not in _QUANTUM:
@@ -351,27 +376,11 @@ def raman_spectrum(
         if quantum_correction == "bose" and derivative != "spectral":
             raise UsageError("the Bose correction needs derivative='spectral' (its nu = 0 "
                              "limit is S_alpha(0), unknown from a finite-difference alpha-dot)")
-    if window not in signal._WINDOWS:
-        raise UsageError(f"unknown window {window!r}; use one of: {', '.join(signal._WINDOWS)}")
-    sigma = float(sigma_cm)
-    if not np.isfinite(sigma) or sigma < 0:
-        raise UsageError(f"sigma must be >= 0 cm^-1, got {sigma_cm}")
-    nu_in = _laser_cm(prefactor, laser_nm, laser_cm)
-    nyq = signal.nyquist_cm(dt)
-    if max_freq_cm is not None:
-        if not max_freq_cm > 0:
-            raise UsageError(f"the maximum frequency must be positive, got {max_freq_cm}")
-        if max_freq_cm > nyq * (1 + 1e-12):
-            raise UsageError(
-                f"maximum frequency {max_freq_cm:g} cm^-1 is above the Nyquist frequency "
-                f"{nyq:.6g} cm^-1 of a {dt:g} fs sampling interval (is dt the interval "
-                "between alpha samples, not the MD step?)")
-    top = nyq if max_freq_cm is None else float(max_freq_cm)
-    if nu_in is not None and top >= nu_in:
-        raise UsageError(f"frequencies up to {top:.6g} cm^-1 reach the laser ({nu_in:.6g} "
-                         "cm^-1): lower the maximum frequency")
 
-    # alpha (spectral) or alpha-dot (finite differences), mean removed, per series
+
+def _derivative_signals(series: list[np.ndarray], derivative: str, dt: float
+                        ) -> list[np.ndarray]:
+    """Per series: alpha itself (spectral derivative) or its finite-difference alpha-dot."""
     signals = []
     for arr in series:
         if derivative == "spectral":
@@ -383,46 +392,55 @@ def raman_spectrum(
         if x.shape[0] < 4:
             raise UsageError(f"too few samples ({arr.shape[0]}) for a spectrum: need >= 4")
         signals.append(x)
-    lengths = [x.shape[0] for x in signals]
-    longest = max(lengths)
-    duration = (longest - 1) * dt
-    max_lag = signal.smoothing_max_lag(
-        longest, dt, sigma, max_lag_fs,
-        "a series of at least {need:.0f} fs ({samples} samples at dt = {dt:g} fs), "
-        "the longest has {have} ({duration:g} fs)")
+    return signals
 
+
+def _invariant_correlations(signals: list[np.ndarray], max_lag: int) -> np.ndarray:
+    """Origin-averaged correlations of a^2 and gamma^2 (lags 0 .. max_lag, 2 columns).
+
+    Each series is split into the spherical parts l0 and l2 of its symmetrised tensor
+    (mean removed); then a^2 = <l0 l0> / 3 and gamma^2 = 3/2 <l2 . l2>, pooled over all
+    series with each lag divided by its number of origins.
+    """
     sums = np.zeros((max_lag + 1, 2))
     for x in signals:
-        # (6, n): l0 then the five l2 parts of the symmetrised tensor, mean removed
         comps = _SPHERICAL_MAP @ x.reshape(x.shape[0], 9).T
         comps -= comps.mean(axis=1, keepdims=True)
         sums += _pad_lags(signal.lag_sums(comps.T, max_lag, groups=[1, 5]), max_lag)
         del comps
-    counts = signal.origin_counts(lengths, max_lag)
-    corr = sums / counts[:, None]
-    # a^2: <T T>/9 with T = sqrt(3) l0 -> <l0 l0>/3; gamma^2 = 3/2 <l2 . l2>
-    corr *= np.array([1.0 / 3.0, 1.5])
-    taper, length = signal.smoothing_taper(window, max_lag, dt, sigma, resolution_cm)
-    corr *= taper[:, None]
-    freqs, spec = signal.even_spectrum(corr, dt, length)
-    if max_freq_cm is not None:
-        keep = freqs <= max_freq_cm * (1 + 1e-12)
-        freqs, spec = freqs[keep], spec[keep]
-    s_iso, s_aniso = spec[:, 0], spec[:, 1]
+    corr = sums / signal.origin_counts([x.shape[0] for x in signals], max_lag)[:, None]
+    return corr * np.array([1.0 / 3.0, 1.5])
 
-    on_alpha = derivative == "spectral"
+
+def _raman_columns(freqs: np.ndarray, spec: np.ndarray, nu_in: float | None,
+                   quantum_correction: str | None, temperature: float | None,
+                   on_alpha: bool) -> tuple[np.ndarray, ...]:
+    """(intensity, isotropic, anisotropic, parallel, perpendicular) from the spectra.
+
+    ``spec`` holds the a^2 and gamma^2 spectra of alpha (``on_alpha``: the derivative is
+    the factor omega^2) or of alpha-dot; the intensities carry the weight K (eq. S1).
+    """
+    s_iso, s_aniso = spec[:, 0], spec[:, 1]
     weight = raman_weight(freqs, nu_in, quantum_correction, temperature, on_alpha=on_alpha)
     if on_alpha:
         omega2 = signal.wavenumber_to_angular(freqs) ** 2
         iso, aniso = omega2 * s_iso, omega2 * s_aniso
-        w_iso, w_aniso = weight * s_iso, weight * s_aniso
     else:
         iso, aniso = s_iso, s_aniso
-        w_iso, w_aniso = weight * s_iso, weight * s_aniso
+    w_iso, w_aniso = weight * s_iso, weight * s_aniso
     intensity = w_iso + (7.0 / 45.0) * w_aniso
     parallel = w_iso + (4.0 / 45.0) * w_aniso
     perpendicular = (3.0 / 45.0) * w_aniso
+    return intensity, iso, aniso, parallel, perpendicular
 
+
+def _raman_metadata(grid: signal.SpectrumGrid, max_lag: int, freqs: np.ndarray,
+                    series: list[np.ndarray], longest: int, derivative: str,
+                    nu_in: float | None, quantum_correction: str | None,
+                    temperature: float | None, provenance: dict[str, Any] | None
+                    ) -> dict[str, Any]:
+    """The metadata of a Raman spectrum: grid, weighting, formulas, units, provenance."""
+    on_alpha = derivative == "spectral"
     if nu_in is None:
         formula = "K = 1 (prefactor off)"
     else:
@@ -434,24 +452,29 @@ def raman_spectrum(
         zero = "limit 0 (omega^2 S_alpha(omega) K(omega) -> 0 without a Bose factor)"
     else:
         zero = "set to the stationary limit 0 (finite-difference derivative)"
-    meta: dict[str, Any] = {
+    if grid.sigma_cm > 0:
+        smoothing = ("Gaussian window exp(-t^2/2s^2) on the correlation, s = 1/(2 pi c "
+                     "sigma), applied to the S_alpha spectrum" if on_alpha else
+                     "Gaussian window on the alpha-dot correlation")
+    else:
+        smoothing = "none"
+    g = grid.metadata(max_lag, freqs)
+    return {
         "kind": "raman",
-        "equations": "S1-S3 (DESIGN.md)",
-        "dt_fs": dt,
+        "equations": "S1-S3 (docs/theory.md)",
+        "dt_fs": g["dt_fs"],
         "n_samples": int(sum(a.shape[0] for a in series)),
         "n_series": len(series),
         "series_lengths": [int(a.shape[0]) for a in series],
-        "duration_fs": float(duration),
-        "nyquist_cm": nyq,
-        "sigma_cm": sigma,
-        "smoothing": ("Gaussian window exp(-t^2/2s^2) on the correlation, s = 1/(2 pi c "
-                      "sigma), applied to the S_alpha spectrum" if on_alpha else
-                      "Gaussian window on the alpha-dot correlation") if sigma > 0 else "none",
-        "window": window,
-        "max_lag": int(max_lag),
-        "max_lag_fs": float(max_lag * dt),
-        "resolution_cm": float(freqs[1] - freqs[0]) if freqs.size > 1 else float("nan"),
-        "max_freq_cm": float(freqs[-1]),
+        "duration_fs": float((longest - 1) * grid.dt_fs),
+        "nyquist_cm": g["nyquist_cm"],
+        "sigma_cm": g["sigma_cm"],
+        "smoothing": smoothing,
+        "window": g["window"],
+        "max_lag": g["max_lag"],
+        "max_lag_fs": g["max_lag_fs"],
+        "resolution_cm": g["resolution_cm"],
+        "max_freq_cm": g["max_freq_cm"],
         "derivative": derivative,
         "mean_removed": True,
         "prefactor": nu_in is not None,
@@ -469,7 +492,6 @@ def raman_spectrum(
         },
         "provenance": {"ase_raman_version": __version__, **(provenance or {})},
     }
-    return RamanSpectrum(freqs, intensity, iso, aniso, parallel, perpendicular, meta)
 
 
 def _spherical_map() -> np.ndarray:
@@ -523,8 +545,10 @@ def central_peak_metrics(
     in the result under ``weighting``):
 
     * ``low_frequency_fraction``: integral of the intensity over [0, cutoff] divided by the
-      integral over the whole returned range (trapezoid). 0 for an insulator whose first
-      band is well above the cutoff, close to 1 when the low-frequency continuum dominates.
+      integral over the whole returned range (trapezoid), in [0, 1]. 0 for an insulator
+      whose first band is well above the cutoff, close to 1 when the low-frequency
+      continuum dominates. Negative intensities (round-off of the smoothed correlation)
+      count as 0 in every indicator.
     * ``central_to_phonon_ratio``: the strongest intensity in (0, cutoff] divided by the
       strongest above the cutoff (the main phonon peak, position ``phonon_peak_cm``).
     * ``central_width_cm``, ``central_amplitude``: a relaxational (Debye) central peak,
@@ -554,7 +578,9 @@ def central_peak_metrics(
     if cutoff_cm <= 0:
         raise UsageError(f"cutoff must be positive, got {cutoff_cm} cm^-1")
     f = np.asarray(spectrum.frequencies, float)
-    y = np.asarray(getattr(spectrum, column), float)
+    # a spectral intensity is >= 0: negatives are round-off of the smoothed correlation
+    # and would make a fraction leave [0, 1]
+    y = np.clip(np.asarray(getattr(spectrum, column), float), 0.0, None)
     if cutoff_cm >= f[-1]:
         raise UsageError(f"cutoff {cutoff_cm:g} cm^-1 is beyond the spectrum's range "
                          f"(up to {f[-1]:.6g} cm^-1)")
@@ -608,7 +634,7 @@ def central_peak_metrics(
     else:
         shape = "Debye relaxation band nu Gamma / (Gamma^2 + nu^2) (classical weighting)"
     return {
-        "low_frequency_fraction": low_int / total if total > 0 else float("nan"),
+        "low_frequency_fraction": min(1.0, low_int / total) if total > 0 else float("nan"),
         "central_to_phonon_ratio": central / phonon if phonon > 0 else float("nan"),
         "central_width_cm": width,
         "central_amplitude": amplitude,

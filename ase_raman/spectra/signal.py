@@ -6,11 +6,17 @@ through :func:`autocorrelation`, so there is one implementation to test and to s
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
-from scipy import constants as _const
 from scipy import fft as sp_fft
 
 from ..errors import UsageError
+from ..units import (  # noqa: F401 (public names here too)
+    SECOND_RADIATION_CONSTANT_CM_K,
+    SPEED_OF_LIGHT_CM_PER_FS,
+)
 
 
 def _fast_length(n: int) -> int:
@@ -45,12 +51,6 @@ def autocorrelation(x: np.ndarray, axis: int = 0, normalize: bool = True) -> np.
 # Units and frequency grids
 # ---------------------------------------------------------------------------------------
 
-#: Speed of light in cm/fs: a wavenumber nu (cm^-1) is the frequency c * nu in fs^-1.
-SPEED_OF_LIGHT_CM_PER_FS: float = 2.99792458e-5
-#: Second radiation constant h c / k_B in cm K: ``h c nu / (k_B T) = C2 * nu / T``.
-SECOND_RADIATION_CONSTANT_CM_K: float = (
-    _const.h * _const.c * 100.0 / _const.k  # c in cm/s: h c / k_B in cm K
-)
 #: Number of Gaussian time-window standard deviations kept in a smoothed correlation
 #: (the window is exp(-8^2/2) ~ 1e-14 there, below double-precision significance).
 GAUSSIAN_LAG_CUTOFF: float = 8.0
@@ -209,19 +209,32 @@ def origin_counts(lengths: int | list[int] | np.ndarray, max_lag: int) -> np.nda
     return counts
 
 
+#: Longest transform :func:`even_spectrum_length` accepts (2**26 points: 1 GiB of complex
+#: numbers per series); a finer ``resolution_cm`` is refused before any allocation.
+MAX_SPECTRUM_LENGTH = 2**26
+
+
 def even_spectrum_length(max_lag: int, dt_fs: float, resolution_cm: float | None) -> int:
     """Even transform length L of :func:`even_spectrum` for a grid spacing ``resolution_cm``.
 
     The grid spacing is ``1 / (L dt c)``; L is at least ``2 (max_lag + 1)`` (the natural
     resolution of the correlation length) and even, so the grid ends exactly at Nyquist.
     """
+    from ..errors import UsageError
+
     natural = 2 * (max_lag + 1)
     if resolution_cm is None:
         length = natural
     else:
-        if resolution_cm <= 0:
-            raise ValueError("resolution_cm must be positive")
+        if not (np.isfinite(resolution_cm) and resolution_cm > 0):
+            raise UsageError(f"resolution {resolution_cm!r} cm^-1: must be a positive number")
         wanted = 1.0 / (resolution_cm * dt_fs * SPEED_OF_LIGHT_CM_PER_FS)
+        if wanted > MAX_SPECTRUM_LENGTH:
+            finest = 1.0 / (MAX_SPECTRUM_LENGTH * dt_fs * SPEED_OF_LIGHT_CM_PER_FS)
+            raise UsageError(
+                f"resolution {resolution_cm:g} cm^-1 needs a {wanted:.3g}-point transform "
+                f"(about {16 * wanted / 2**30:.3g} GiB per series); use a resolution of at "
+                f"least {finest:.3g} cm^-1")
         length = max(natural, int(np.ceil(wanted)))
     return length + (length % 2)
 
@@ -277,6 +290,120 @@ def smoothing_taper(
     res = resolution_cm if resolution_cm is not None else (
         sigma_cm / 8.0 if sigma_cm > 0 else None)
     return taper, even_spectrum_length(max_lag, dt_fs, res)
+
+
+@dataclass(frozen=True)
+class SpectrumGrid:
+    """The validated time sampling and frequency grid of a spectrum from a correlation.
+
+    Build it with :meth:`validated`; every spectrum of ase-raman (Raman, VDOS) checks
+    its options through it. Attributes are in fs and cm^-1.
+
+    Attributes
+    ----------
+    dt_fs : float
+        Sampling interval between consecutive samples (> 0).
+    sigma_cm : float
+        Gaussian smoothing, standard deviation (>= 0; 0 = none).
+    window : str
+        Extra taper on the correlation (one of ``"none"``, ``"hann"``, ``"blackman"``,
+        ``"bartlett"``, ``"welch"``).
+    max_freq_cm : float or None
+        Crop of the output (in (0, Nyquist]); None keeps up to Nyquist.
+    resolution_cm : float or None
+        Grid spacing (default sigma / 8, or the natural one without smoothing).
+    max_lag_fs : float or None
+        Cap on the correlation length.
+    """
+
+    dt_fs: float
+    sigma_cm: float = 4.0
+    window: str = "none"
+    max_freq_cm: float | None = None
+    resolution_cm: float | None = None
+    max_lag_fs: float | None = None
+
+    @classmethod
+    def validated(cls, dt_fs: float, sigma_cm: float = 4.0, window: str = "none",
+                  max_freq_cm: float | None = None, resolution_cm: float | None = None,
+                  max_lag_fs: float | None = None) -> SpectrumGrid:
+        """Check the options and return the grid; :class:`UsageError` names what is wrong."""
+        dt = float(dt_fs)
+        if not np.isfinite(dt) or dt <= 0:
+            raise UsageError(f"the sampling interval dt must be positive, got {dt_fs} fs")
+        if window not in _WINDOWS:
+            raise UsageError(f"unknown window {window!r}; use one of: {', '.join(_WINDOWS)}")
+        sigma = float(sigma_cm)
+        if not np.isfinite(sigma) or sigma < 0:
+            raise UsageError(f"sigma must be >= 0 cm^-1, got {sigma_cm}")
+        nyq = nyquist_cm(dt)
+        if max_freq_cm is not None:
+            if not max_freq_cm > 0:
+                raise UsageError(f"the maximum frequency must be positive, got {max_freq_cm}")
+            if max_freq_cm > nyq * (1 + 1e-12):
+                raise UsageError(
+                    f"maximum frequency {max_freq_cm:g} cm^-1 is above the Nyquist frequency "
+                    f"{nyq:.6g} cm^-1 of a {dt:g} fs sampling interval (is dt the interval "
+                    "between samples, not the MD step?)")
+        return cls(dt, sigma, window, None if max_freq_cm is None else float(max_freq_cm),
+                   resolution_cm, max_lag_fs)
+
+    @property
+    def nyquist_cm(self) -> float:
+        """Nyquist frequency 1 / (2 c dt) in cm^-1."""
+        return nyquist_cm(self.dt_fs)
+
+    @property
+    def top_cm(self) -> float:
+        """Highest frequency of the output (the crop, or Nyquist)."""
+        return self.nyquist_cm if self.max_freq_cm is None else self.max_freq_cm
+
+    def max_lag(self, n_samples: int, too_short: str) -> int:
+        """Last lag kept for a record of ``n_samples`` samples (:func:`smoothing_max_lag`)."""
+        return smoothing_max_lag(n_samples, self.dt_fs, self.sigma_cm, self.max_lag_fs,
+                                 too_short)
+
+    def spectra(self, correlations: list[np.ndarray], max_lag: int
+                ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Smooth, transform and crop correlations given at lags 0 .. ``max_lag``.
+
+        Parameters
+        ----------
+        correlations : list of ndarray
+            Each of shape (max_lag + 1, ...), lags on axis 0.
+
+        Returns
+        -------
+        freqs : ndarray
+            The frequency grid in cm^-1, from 0 up to :attr:`top_cm`.
+        spectra : list of ndarray
+            The spectra in the order given, frequencies on axis 0.
+        """
+        taper, length = smoothing_taper(self.window, max_lag, self.dt_fs, self.sigma_cm,
+                                        self.resolution_cm)
+        freqs, out = np.zeros(0), []
+        for corr in correlations:
+            shape = (-1,) + (1,) * (np.ndim(corr) - 1)
+            freqs, spec = even_spectrum(np.asarray(corr) * taper.reshape(shape), self.dt_fs,
+                                        length)
+            out.append(spec)
+        if self.max_freq_cm is not None:
+            keep = freqs <= self.max_freq_cm * (1 + 1e-12)
+            freqs, out = freqs[keep], [spec[keep] for spec in out]
+        return freqs, out
+
+    def metadata(self, max_lag: int, freqs: np.ndarray) -> dict[str, Any]:
+        """The grid's entries of a spectrum's metadata."""
+        return {
+            "dt_fs": self.dt_fs,
+            "nyquist_cm": self.nyquist_cm,
+            "sigma_cm": self.sigma_cm,
+            "window": self.window,
+            "max_lag": int(max_lag),
+            "max_lag_fs": float(max_lag * self.dt_fs),
+            "resolution_cm": float(freqs[1] - freqs[0]) if freqs.size > 1 else float("nan"),
+            "max_freq_cm": float(freqs[-1]),
+        }
 
 
 def even_spectrum(c: np.ndarray, dt_fs: float, length: int) -> tuple[np.ndarray, np.ndarray]:

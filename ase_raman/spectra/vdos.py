@@ -30,8 +30,8 @@ import numpy as np
 
 from .. import __version__
 from ..errors import UsageError
+from ..units import SPEED_OF_LIGHT_CM_PER_FS
 from . import signal
-from .signal import SPEED_OF_LIGHT_CM_PER_FS
 
 __all__ = ["VDOS", "vdos", "vdos_from_positions", "velocities_from_positions"]
 
@@ -167,44 +167,80 @@ def vdos(
     if len(shape) != 3 or shape[2] != 3:
         raise UsageError(f"velocities: expected shape (n_frames, n_atoms, 3), got {shape}")
     n_frames, n_atoms, _ = shape
-    dt = float(dt_fs)
-    if not np.isfinite(dt) or dt <= 0:
-        raise UsageError(f"the sampling interval dt must be positive, got {dt_fs} fs")
+    grid = signal.SpectrumGrid.validated(dt_fs, sigma_cm, window, max_freq_cm, resolution_cm,
+                                         max_lag_fs)
     if n_frames < 4:
         raise UsageError(f"too few frames ({n_frames}) for a spectrum: need >= 4")
-    if window not in signal._WINDOWS:
-        raise UsageError(f"unknown window {window!r}; use one of: {', '.join(signal._WINDOWS)}")
+    weights, weighted = _atom_weights(masses, mass_weighted, n_atoms)
+    labels = _species_labels(species, n_atoms)
+    max_lag = grid.max_lag(
+        n_frames, "at least {need:.0f} fs ({samples} frames at dt = {dt:g} fs), "
+        "got {have} ({duration:g} fs)")
+    corr = _atom_correlations(velocities, n_frames, n_atoms, max_lag, block_atoms)
+    corr *= weights[None, :]
+    c0 = float(corr[0].sum())
+    if not c0 > 0:
+        raise UsageError("velocities are all zero: no VDOS")
+    norm = 3.0 * n_atoms * 2.0 * SPEED_OF_LIGHT_CM_PER_FS / c0  # integral -> 3 N
+    order, by_species = _sum_by_species(corr, labels)
+    stacked = np.column_stack([corr.sum(axis=1), by_species])
+    freqs, spectra = grid.spectra([stacked, corr] if per_atom else [stacked], max_lag)
+    spec = spectra[0] * norm
+    total = spec[:, 0]
+    partial = {name: spec[:, 1 + j] for j, name in enumerate(order)}
+    atomic = (spectra[1] * norm).T if per_atom else None
+    meta: dict[str, Any] = {
+        "kind": "vdos",
+        "dt_fs": grid.dt_fs,
+        "n_frames": int(n_frames),
+        "n_atoms": int(n_atoms),
+        "duration_fs": float((n_frames - 1) * grid.dt_fs),
+        "nyquist_cm": grid.nyquist_cm,
+        "degrees_of_freedom": 3 * int(n_atoms),
+        "mass_weighted": weighted,
+        "normalisation": "integral of total over 0..Nyquist (cm^-1) = 3 N; species parts "
+                         "add up to the total",
+        "species": order,
+        "species_counts": {s: int(labels.count(s)) for s in order} if labels else {},
+        "velocity_source": velocity_source,
+        **{k: v for k, v in grid.metadata(max_lag, freqs).items()
+           if k not in ("dt_fs", "nyquist_cm")},
+        "integral_returned_range": float(np.trapezoid(total, freqs)),
+        "provenance": {"ase_raman_version": __version__, **(provenance or {})},
+    }
+    return VDOS(freqs, total, partial, atomic, meta)
+
+
+def _atom_weights(masses: Sequence[float] | np.ndarray | None, mass_weighted: bool | None,
+                  n_atoms: int) -> tuple[np.ndarray, bool]:
+    """Per-atom weights (masses in amu, or ones) and whether they are the masses."""
+    m = None
     if masses is not None:
         m = np.asarray(masses, dtype=float).reshape(-1)
         if m.shape != (n_atoms,) or np.any(m <= 0):
             raise UsageError(f"masses: expected {n_atoms} positive values, got shape {m.shape}")
-    else:
-        m = None
     weighted = (m is not None) if mass_weighted is None else bool(mass_weighted)
     if weighted and m is None:
         raise UsageError("mass weighting needs the masses")
-    weights = m if weighted else np.ones(n_atoms)
-    if species is not None:
-        labels = [str(s) for s in species]
-        if len(labels) != n_atoms:
-            raise UsageError(f"species: expected {n_atoms} labels, got {len(labels)}")
-    else:
-        labels = None
-    sigma = float(sigma_cm)
-    if not np.isfinite(sigma) or sigma < 0:
-        raise UsageError(f"sigma must be >= 0 cm^-1, got {sigma_cm}")
-    nyq = signal.nyquist_cm(dt)
-    if max_freq_cm is not None and not 0 < max_freq_cm <= nyq * (1 + 1e-12):
-        raise UsageError(
-            f"maximum frequency {max_freq_cm:g} cm^-1 must be in (0, Nyquist = {nyq:.6g} "
-            f"cm^-1] for a {dt:g} fs sampling interval")
-    duration = (n_frames - 1) * dt
-    max_lag = signal.smoothing_max_lag(
-        n_frames, dt, sigma, max_lag_fs,
-        "at least {need:.0f} fs ({samples} frames at dt = {dt:g} fs), "
-        "got {have} ({duration:g} fs)")
+    return (m if weighted else np.ones(n_atoms)), weighted
 
-    # per-atom origin-averaged correlations <v_i(tau) . v_i(tau + k)>, in blocks of atoms
+
+def _species_labels(species: Sequence[str] | None, n_atoms: int) -> list[str] | None:
+    """The species labels as strings, one per atom (None when not given)."""
+    if species is None:
+        return None
+    labels = [str(s) for s in species]
+    if len(labels) != n_atoms:
+        raise UsageError(f"species: expected {n_atoms} labels, got {len(labels)}")
+    return labels
+
+
+def _atom_correlations(velocities: Any, n_frames: int, n_atoms: int, max_lag: int,
+                       block_atoms: int) -> np.ndarray:
+    """Origin-averaged <v_i(tau) . v_i(tau + k)> per atom (lags 0 .. max_lag, n_atoms).
+
+    Atoms are read ``block_atoms`` at a time (bounded memory, lazy arrays welcome).
+    """
     corr = np.empty((max_lag + 1, n_atoms))
     block = max(1, int(block_atoms))
     for start in range(0, n_atoms, block):
@@ -215,59 +251,19 @@ def vdos(
         corr[:, start:stop] = signal.lag_sums(v.reshape(n_frames, -1), max_lag,
                                               groups=[3] * (stop - start))
     corr /= signal.origin_counts(n_frames, max_lag)[:, None]
-    corr *= weights[None, :]
-    c0 = float(corr[0].sum())
-    if not c0 > 0:
-        raise UsageError("velocities are all zero: no VDOS")
-    taper, length = signal.smoothing_taper(window, max_lag, dt, sigma, resolution_cm)
-    norm = 3.0 * n_atoms * 2.0 * SPEED_OF_LIGHT_CM_PER_FS / c0  # integral -> 3 N
+    return corr
 
-    if labels is not None:
-        order = list(dict.fromkeys(labels))
-        groups = np.array([order.index(s) for s in labels])
-        by_species = np.zeros((max_lag + 1, len(order)))
-        np.add.at(by_species.T, groups, corr.T)
-    else:
-        order, by_species = [], np.zeros((max_lag + 1, 0))
-    total_corr = corr.sum(axis=1)
-    stacked = np.column_stack([total_corr, by_species]) * taper[:, None]
-    freqs, spec = signal.even_spectrum(stacked, dt, length)
-    atomic = None
-    if per_atom:
-        _, atomic = signal.even_spectrum(corr * taper[:, None], dt, length)
-    if max_freq_cm is not None:
-        keep = freqs <= max_freq_cm * (1 + 1e-12)
-        freqs, spec = freqs[keep], spec[keep]
-        atomic = None if atomic is None else atomic[keep]
-    spec *= norm
-    total = spec[:, 0]
-    partial = {name: spec[:, 1 + j] for j, name in enumerate(order)}
-    if atomic is not None:
-        atomic = (atomic * norm).T
-    meta: dict[str, Any] = {
-        "kind": "vdos",
-        "dt_fs": dt,
-        "n_frames": int(n_frames),
-        "n_atoms": int(n_atoms),
-        "duration_fs": float(duration),
-        "nyquist_cm": nyq,
-        "degrees_of_freedom": 3 * int(n_atoms),
-        "mass_weighted": weighted,
-        "normalisation": "integral of total over 0..Nyquist (cm^-1) = 3 N; species parts "
-                         "add up to the total",
-        "species": order,
-        "species_counts": {s: int(labels.count(s)) for s in order} if labels else {},
-        "velocity_source": velocity_source,
-        "sigma_cm": sigma,
-        "window": window,
-        "max_lag": int(max_lag),
-        "max_lag_fs": float(max_lag * dt),
-        "resolution_cm": float(freqs[1] - freqs[0]) if freqs.size > 1 else float("nan"),
-        "max_freq_cm": float(freqs[-1]),
-        "integral_returned_range": float(np.trapezoid(total, freqs)),
-        "provenance": {"ase_raman_version": __version__, **(provenance or {})},
-    }
-    return VDOS(freqs, total, partial, atomic, meta)
+
+def _sum_by_species(corr: np.ndarray, labels: list[str] | None
+                    ) -> tuple[list[str], np.ndarray]:
+    """Species in order of first appearance and the correlations summed per species."""
+    if labels is None:
+        return [], np.zeros((corr.shape[0], 0))
+    order = list(dict.fromkeys(labels))
+    groups = np.array([order.index(s) for s in labels])
+    by_species = np.zeros((corr.shape[0], len(order)))
+    np.add.at(by_species.T, groups, corr.T)
+    return order, by_species
 
 
 def vdos_from_positions(

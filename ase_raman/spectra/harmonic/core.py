@@ -14,8 +14,9 @@ Units and definitions
 
 Acoustic modes are zero by translation invariance (never computed); modes whose set is
 Raman-forbidden by symmetry (:mod:`.symmetry`) are zero when the computed activity is
-below ``zero_tolerance`` times the largest activity (else the table says the symmetry is
-broken by the structure or the polarizability source).
+below ``zero_tolerance`` times the largest activity or below the absolute floor
+:data:`ZERO_ACTIVITY_FLOOR` (else the table says the symmetry is broken by the structure
+or the polarizability source).
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from ase import Atoms
 
 from ...atomic_write import atomic_output
 from ...errors import UsageError
-from ...tensors import E2A2_PER_EV_TO_A3, invariants
+from ...tensors import invariants
+from ...units import E2A2_PER_EV_TO_A3
 from .modes import GammaModes
 from .symmetry import raman_allowed
 
@@ -44,6 +46,10 @@ TABLE_COLUMNS = ("band", "frequency_cm-1", "irrep", "activity_A4_amu", "raman_ac
 DEFAULT_STEP: float = 0.05
 #: Default relative tolerance below which an activity counts as zero.
 ZERO_TOLERANCE: float = 1e-6
+#: Absolute floor (Angstrom^4/amu) below which an activity counts as zero whatever the
+#: largest activity: finite-difference round-off of a crystal with no Raman-active mode
+#: (rock-salt NaCl) is far below it, a real Raman line (>= 1e-4) far above.
+ZERO_ACTIVITY_FLOOR: float = 1e-8
 
 
 def activity(raman_tensor: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -142,7 +148,7 @@ class HarmonicRaman:
         acoustic = self.acoustic
         ok = self.determined & ~acoustic
         scale = float(np.max(act_all[ok], initial=0.0))
-        tol = self.zero_tolerance * scale
+        tol = max(self.zero_tolerance * scale, ZERO_ACTIVITY_FLOOR)
         out = []
         for bands in modes.degenerate_sets():
             freq = float(np.mean(modes.frequencies[bands]))
@@ -222,25 +228,44 @@ class HarmonicRaman:
 # ---------------------------------------------------------------------------------------
 
 
+def describe_source(source: Any, path: str | os.PathLike | None = None) -> str:
+    """A polarizability source in words: ``model file water.npz (learner lambda-soap)``
+    when loaded from ``path``, the learner name of a model object, else the class name."""
+    learner = getattr(source, "name", None) if hasattr(source, "predict") else None
+    about = f" (learner {learner})" if learner else ""
+    if path is not None:
+        return f"model file {os.path.basename(os.fspath(path))}{about}"
+    return f"a {type(source).__name__} model{about}" if learner else type(source).__name__
+
+
+def _load_model_deprecated(path: str | os.PathLike) -> Any:
+    """Deprecated: a model file path as a polarizability source (kept working)."""
+    import importlib
+    import warnings
+
+    warnings.warn("passing a model file path to the harmonic Raman functions is deprecated; "
+                  "pass ase_raman.load_model(path)", DeprecationWarning, stacklevel=3)
+    return importlib.import_module("ase_raman.models").load_model(path)
+
+
 def polarizability_function(source: Any) -> Callable[[Sequence[Atoms]], np.ndarray]:
     """A function ``frames -> (n, 3, 3)`` alpha in Angstrom^3 from any supported source.
 
-    ``source`` may be: a model file path (loaded with :func:`ase_raman.models.load_model`);
-    a :class:`~ase_raman.models.base.TensorModel` (one batched ``predict`` call); an ASE
+    ``source`` may be: a :class:`~ase_raman.models.base.TensorModel` or any object with
+    a batched ``predict(frames)`` (one call for all frames); an ASE
     calculator implementing ``"polarizability"`` in Angstrom^3 such as
     :class:`~ase_raman.calculator.PolarizabilityCalculator` (its result cache means an
     unchanged structure is not evaluated twice); an ASE
     ``StaticPolarizabilityCalculator`` (e^2 Angstrom^2/eV, converted with
     :data:`ase_raman.tensors.E2A2_PER_EV_TO_A3`); or any callable ``atoms -> 3x3``
-    returning Angstrom^3.
+    returning Angstrom^3. A model file path is deprecated (load it with
+    ``ase_raman.load_model`` first): this module does not depend on the models.
     """
     from ase.calculators.calculator import BaseCalculator
     from ase.calculators.polarizability import StaticPolarizabilityCalculator
 
     if isinstance(source, (str, os.PathLike)):
-        from ...models import load_model
-
-        source = load_model(source)
+        source = _load_model_deprecated(source)
     if hasattr(source, "predict") and callable(source.predict):
         model = source
 
@@ -279,7 +304,8 @@ def polarizability_function(source: Any) -> Callable[[Sequence[Atoms]], np.ndarr
 
 def raman_from_model(modes: GammaModes, source: Any, step: float = DEFAULT_STEP,
                      symprec: float = 1e-5,
-                     zero_tolerance: float = ZERO_TOLERANCE) -> HarmonicRaman:
+                     zero_tolerance: float = ZERO_TOLERANCE,
+                     model_file: str | os.PathLike | None = None) -> HarmonicRaman:
     """Raman tensors of every optical Gamma mode from a polarizability source.
 
     Central differences along each mass-weighted eigenvector:
@@ -287,10 +313,15 @@ def raman_from_model(modes: GammaModes, source: Any, step: float = DEFAULT_STEP,
     step ``h`` in amu^1/2 Angstrom (default 0.05: 0.05 Angstrom for a mode of hydrogen
     motion, ~0.01 Angstrom for heavy atoms; the error is O(h^2)). All 2 x n_optical
     structures go to the source in one batch. Acoustic modes are not evaluated (zero by
-    translation invariance). ``source``: see :func:`polarizability_function`.
+    translation invariance). ``source``: see :func:`polarizability_function`;
+    ``model_file``: the file it was loaded from, named in the table's method line.
     """
     if not np.isfinite(step) or step <= 0:
         raise UsageError(f"the step must be positive (amu^1/2 Angstrom), got {step}")
+    path = model_file
+    if isinstance(source, (str, os.PathLike)):
+        path, source = source, _load_model_deprecated(source)
+    described = describe_source(source, path)
     predict = polarizability_function(source)
     acoustic = modes.acoustic()
     bands = [b for b in range(modes.n_modes) if not acoustic[b]]
@@ -307,6 +338,6 @@ def raman_from_model(modes: GammaModes, source: Any, step: float = DEFAULT_STEP,
     return HarmonicRaman(
         modes=modes, raman_tensors=tensors, determined=np.ones(modes.n_modes, bool),
         allowed=allowed, method=f"central differences along the modes, step {step:g} "
-        "amu^1/2 Angstrom, polarizability from " + type(source).__name__,
+        "amu^1/2 Angstrom, polarizability from " + described,
         details={"step_amu_half_A": float(step), "n_structures": len(frames),
                  "n_symmetry_operations": n_ops}, zero_tolerance=zero_tolerance)

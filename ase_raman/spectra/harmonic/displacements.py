@@ -48,7 +48,7 @@ def generate_displacements(modes: GammaModes, directory: str | os.PathLike,
     import ase.io
 
     if not np.isfinite(step) or step <= 0:
-        raise UsageError(f"--step must be positive (amu^1/2 Angstrom), got {step}")
+        raise UsageError(f"the displacement step must be positive (amu^1/2 Angstrom), got {step}")
     if fmt not in _FORMATS:
         raise UsageError(f"unknown format {fmt!r}; use one of {', '.join(_FORMATS)}")
     acoustic = modes.acoustic()

@@ -130,11 +130,13 @@ def displacements(reference: Atoms, frames: Sequence[Atoms],
         if len(atoms) != len(reference) or atoms.get_chemical_symbols() != ref_sym:
             raise UsageError(f"{where}: its {len(atoms)} atoms ({atoms.get_chemical_formula()})"
                              f" do not match the reference ({reference.get_chemical_formula()}"
-                             ", same order needed); pass the right --reference")
+                             ", same order needed); pass the reference structure of these "
+                             "displacements")
         scale = np.max(np.abs(ref_cell))
         if np.max(np.abs(atoms.cell.array - ref_cell)) > cell_tolerance * scale:
             raise UsageError(f"{where}: its cell differs from the reference cell (strained "
-                             "structures cannot be matched); pass the right --reference")
+                             "structures cannot be matched); pass the reference structure of these "
+                             "displacements")
         diff = (atoms.positions - reference.positions) @ inv
         diff -= np.rint(diff)
         u = diff @ ref_cell
@@ -142,7 +144,7 @@ def displacements(reference: Atoms, frames: Sequence[Atoms],
         if big > max_displacement:
             raise UsageError(f"{where}: an atom is {big:.3g} Angstrom from its reference "
                              f"position (> {max_displacement:g}): not a small displacement of "
-                             "this reference; pass the right --reference")
+                             "this reference; pass the reference structure of these displacements")
         out[k] = u
     return out
 

@@ -26,16 +26,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from ase import units
 
 from ... import __version__
 from ...errors import UsageError
+from ...units import SECOND_RADIATION_CONSTANT_CM_K, SPEED_OF_LIGHT_CM_PER_FS
 from ..raman import RamanSpectrum, _laser_cm, raman_weight
-from ..signal import SECOND_RADIATION_CONSTANT_CM_K, SPEED_OF_LIGHT_CM_PER_FS
-from .core import HarmonicRaman
+
+if TYPE_CHECKING:  # the result type only: core.py calls this module
+    from .core import HarmonicRaman
 
 #: temperature (K) of the classical amplitude when none is given.
 DEFAULT_TEMPERATURE: float = 300.0

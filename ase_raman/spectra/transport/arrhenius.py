@@ -13,12 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from ase import units
 
 from ...errors import UsageError
-
-#: Boltzmann constant in eV/K (ASE's value).
-KB_EV_K = units.kB
+from ...units import KB_EV_K
 
 
 @dataclass

@@ -105,8 +105,8 @@ def test_polarization_catastrophe_is_detected_not_returned():
 def test_errors():
     with pytest.raises(UsageError, match="unknown hypers"):
         DipoleInducedDipole(hypers={"thole": 0.39})
-    with pytest.raises(ModelSpeciesError, match="Xe"):
-        DipoleInducedDipole().predict([Atoms("Xe")])
+    with pytest.raises(ModelSpeciesError, match="Xe with charge"):
+        DipoleInducedDipole(hypers={"charges": {"Xe": 1}}).predict([Atoms("Xe")])
     slab = agi()
     slab.pbc = [True, True, False]
     with pytest.raises(UsageError, match="pbc"):
@@ -159,3 +159,53 @@ class TestDipoleInducedDipoleContract(LearnerContract):
     def evaluation_frames(self):
         nacl = Atoms("NaCl", positions=[[0, 0, 0], [0.3, 0.2, 2.4]])
         return [agi((2, 1, 1), seed=20), nacl]
+
+
+def test_every_element_has_a_default_polarizability():
+    """Schwerdtfeger & Nagle (2019) neutral atoms for all 118 elements, in Angstrom^3."""
+    from ase.data import chemical_symbols
+    from ase.units import Bohr
+    from ase_raman_did import NEUTRAL_POLARIZABILITIES, default_polarizability
+
+    assert set(NEUTRAL_POLARIZABILITIES) == set(chemical_symbols[1:119])
+    # spot checks against the paper's table (bohr^3)
+    for symbol, bohr3 in {"H": 4.50711, "Li": 164.1125, "C": 11.3, "Na": 162.7,
+                          "Cu": 46.5, "Ag": 55.0, "I": 32.9, "Cs": 400.9, "Au": 36.0}.items():
+        assert NEUTRAL_POLARIZABILITIES[symbol] == pytest.approx(bohr3 * Bohr**3, rel=1e-12)
+    assert default_polarizability("Ag") == 1.72  # the usual ion (Pauling) stays the default
+    assert default_polarizability("Ag", 0) == NEUTRAL_POLARIZABILITIES["Ag"]
+    assert default_polarizability("O", -2) is None  # no tabulated ion: not guessed
+
+
+def test_fit_on_copper_uses_the_neutral_atom_default():
+    """Cu had no polarizability: fitting on Cu frames was refused."""
+    from ase.build import bulk
+    from ase_raman_did import NEUTRAL_POLARIZABILITIES
+
+    model = DipoleInducedDipole(hypers={"fit": "none"})
+    assert model.atomic_polarizability("Cu") == NEUTRAL_POLARIZABILITIES["Cu"]
+    truth = DipoleInducedDipole(hypers={"polarizabilities": {"Cu": 2.0}})
+    frames = []
+    for seed in range(3):
+        atoms = bulk("Cu", cubic=True)
+        atoms.rattle(0.05, seed=seed)
+        atoms.info["polarizability"] = truth.predict([atoms])[0]
+        frames.append(atoms)
+    fitted = DipoleInducedDipole(hypers={"polarizabilities": {"Cu": 1.0}}).fit(frames)
+    assert fitted.polarizabilities["Cu"] == pytest.approx(2.0, rel=1e-5)
+    assert "Cu" in fitted.metadata["species"]
+
+
+def test_charges_pick_the_ion_or_the_atom_and_the_override_wins():
+    from ase_raman_did import NEUTRAL_POLARIZABILITIES
+
+    neutral = DipoleInducedDipole(hypers={"charges": {"Ag": 0}})
+    assert neutral.atomic_polarizability("Ag") == NEUTRAL_POLARIZABILITIES["Ag"]
+    assert neutral.atomic_polarizability("I") == 7.10
+    override = DipoleInducedDipole(hypers={"charges": {"Ag": 0}, "polarizabilities": {"Ag": 3.3}})
+    assert override.atomic_polarizability("Ag") == 3.3
+    oxide = DipoleInducedDipole(hypers={"charges": {"O": -2}})
+    with pytest.raises(ModelSpeciesError, match="charge -2"):
+        oxide.predict([Atoms("O", positions=[[0, 0, 0]])])
+    with pytest.raises(UsageError, match="chemical symbols"):
+        DipoleInducedDipole(hypers={"charges": {"Xx": 1}})

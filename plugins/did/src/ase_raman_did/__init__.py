@@ -6,8 +6,10 @@ damping convention.
 """
 
 from .model import DEFAULT_POLARIZABILITIES, DipoleInducedDipole, PolarizationCatastropheError
+from .tables import IONIC_POLARIZABILITIES, NEUTRAL_POLARIZABILITIES, default_polarizability
 from .thole import THOLE_A_AMOEBA
 
 __version__ = "0.1.0"
-__all__ = ["DEFAULT_POLARIZABILITIES", "THOLE_A_AMOEBA", "DipoleInducedDipole",
+__all__ = ["DEFAULT_POLARIZABILITIES", "IONIC_POLARIZABILITIES", "NEUTRAL_POLARIZABILITIES",
+           "THOLE_A_AMOEBA", "DipoleInducedDipole", "default_polarizability",
            "PolarizationCatastropheError", "__version__"]

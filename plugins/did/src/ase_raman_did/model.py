@@ -20,10 +20,15 @@ than tenfold); otherwise :class:`PolarizationCatastropheError` names the frame a
 smallest eigenvalue (``on_catastrophe="nan"`` instead returns NaN for that frame and
 lists it in :attr:`DipoleInducedDipole.catastrophes`). Garbage is never returned.
 
-Default polarizabilities (:data:`DEFAULT_POLARIZABILITIES`) are Pauling's free-ion
-values (L. Pauling, Proc. R. Soc. Lond. A 114, 181 (1927)), e.g. Ag+ 1.72 and I- 7.10
-Angstrom^3; in crystals anions are less polarizable (Tessman, Kahn and Shockley, Phys.
-Rev. 92, 890 (1953): I- 6.16), which is why the values can be fitted to reference alpha.
+Default polarizabilities (:mod:`ase_raman_did.tables`): every element has one. The
+alkali metals, Ag and the halides default to their usual ion, with Pauling's free-ion
+values (L. Pauling, Proc. R. Soc. Lond. A 114, 181 (1927); :data:`DEFAULT_POLARIZABILITIES`,
+e.g. Ag+ 1.72 and I- 7.10 Angstrom^3); every other element defaults to the neutral atom's
+static polarizability of Schwerdtfeger and Nagle (Mol. Phys. 117, 1200 (2019); e.g. Cu
+6.89 Angstrom^3). The ``charges`` hyper picks the ion or the neutral atom per element, and
+``polarizabilities`` overrides any value. In crystals anions are less polarizable
+(Tessman, Kahn and Shockley, Phys. Rev. 92, 890 (1953): I- 6.16), which is why the values
+can be fitted to reference alpha.
 """
 
 from __future__ import annotations
@@ -45,15 +50,17 @@ from ase_raman.models.base import reference_polarizabilities
 from ase_raman.models.modelfile import learner_metadata, read_learner_file, write_model_file
 
 from .field import ewald_field_tensor, open_field_tensor, periodic_pairs
+from .tables import DEFAULT_CHARGES, IONIC_POLARIZABILITIES, default_polarizability
 from .thole import THOLE_A_AMOEBA, correction_blocks, damping_range
 
-#: Pauling (1927) free-ion polarizabilities, Angstrom^3 (Ag and I are Ag+ and I-).
+#: Pauling (1927) free-ion polarizabilities of the elements whose default is an ion,
+#: Angstrom^3, by symbol (Ag and I are Ag+ and I-).
 DEFAULT_POLARIZABILITIES: dict[str, float] = {
-    "Li": 0.029, "Na": 0.179, "K": 0.83, "Rb": 1.40, "Cs": 2.42, "Ag": 1.72,
-    "F": 1.04, "Cl": 3.66, "Br": 4.77, "I": 7.10,
+    symbol: IONIC_POLARIZABILITIES[(symbol, charge)] for symbol, charge in DEFAULT_CHARGES.items()
 }
 
-_HYPER_KEYS = {"polarizabilities", "thole_a", "damping", "ewald_cutoff", "ewald_accuracy",
+_HYPER_KEYS = {"polarizabilities", "charges", "thole_a", "damping", "ewald_cutoff",
+               "ewald_accuracy",
                "min_eigenvalue", "fit", "on_catastrophe"}
 _FIT_MODES = ("polarizabilities", "polarizabilities+thole", "none")
 
@@ -77,7 +84,10 @@ class _Geometry:
 class DipoleInducedDipole:
     """Thole-damped dipole-induced-dipole polarizability (Angstrom^3), Ewald for crystals.
 
-    Hypers: ``polarizabilities`` ({symbol: Angstrom^3}, over the Pauling defaults),
+    Hypers: ``polarizabilities`` ({symbol: Angstrom^3}, over the defaults of
+    :mod:`ase_raman_did.tables`), ``charges`` ({symbol: oxidation state}: which default
+    to use; 0 is the neutral atom; default: the alkali metals and Ag +1, halides -1, all
+    other elements 0),
     ``thole_a`` (default 0.39, exp(-a u^3) form), ``damping`` ("thole" or "none" =
     undamped Applequist), ``ewald_cutoff`` (real-space cutoff, Angstrom, default 10),
     ``ewald_accuracy`` (default 1e-6), ``min_eigenvalue`` (catastrophe threshold,
@@ -100,9 +110,18 @@ class DipoleInducedDipole:
         if unknown:
             raise UsageError(f"dipole-induced-dipole: unknown hypers {sorted(unknown)}; "
                              f"known: {sorted(_HYPER_KEYS)}")
-        self.polarizabilities = {**DEFAULT_POLARIZABILITIES,
-                                 **{str(k): float(v) for k, v in
-                                    dict(hypers.get("polarizabilities", {})).items()}}
+        try:
+            self.charges = {str(k): int(v) for k, v in dict(hypers.get("charges", {})).items()}
+        except (TypeError, ValueError):
+            raise UsageError("charges must map chemical symbols to integer oxidation states, "
+                             f"got {hypers.get('charges')!r}") from None
+        bad = sorted(set(self.charges) - set(atomic_numbers))
+        if bad:
+            raise UsageError(f"charges: {bad} are not chemical symbols")
+        self.polarizabilities = {
+            **{symbol: value for symbol, value in DEFAULT_POLARIZABILITIES.items()
+               if self.charges.get(symbol, DEFAULT_CHARGES[symbol]) == DEFAULT_CHARGES[symbol]},
+            **{str(k): float(v) for k, v in dict(hypers.get("polarizabilities", {})).items()}}
         self.thole_a = float(hypers.get("thole_a", THOLE_A_AMOEBA))
         self.damping = str(hypers.get("damping", "thole"))
         self.ewald_cutoff = float(hypers.get("ewald_cutoff", 10.0))
@@ -134,15 +153,26 @@ class DipoleInducedDipole:
         from ase.data import chemical_symbols
 
         symbols = [chemical_symbols[z] for z in np.unique(numbers)]
-        missing = sorted(set(symbols) - set(self.polarizabilities))
-        if missing:
-            raise ModelSpeciesError(
-                f"{where}elements {missing} have no atomic polarizability; give them with "
-                "hypers={'polarizabilities': {...}} (Angstrom^3)")
         table = np.zeros(max(numbers.max(initial=0) + 1, 1))
         for symbol in symbols:
-            table[atomic_numbers[symbol]] = self.polarizabilities[symbol]
+            table[atomic_numbers[symbol]] = self.atomic_polarizability(symbol, where)
         return table[numbers]
+
+    def atomic_polarizability(self, symbol: str, where: str = "") -> float:
+        """The polarizability (Angstrom^3) the model uses for element ``symbol``.
+
+        The ``polarizabilities`` value when given (or fitted), else the default of
+        :func:`ase_raman_did.tables.default_polarizability` for the element's charge.
+        """
+        if symbol in self.polarizabilities:
+            return self.polarizabilities[symbol]
+        value = default_polarizability(symbol, self.charges.get(symbol))
+        if value is None:
+            raise ModelSpeciesError(
+                f"{where}no tabulated polarizability for {symbol} with charge "
+                f"{self.charges[symbol]:+d}; give it with "
+                "hypers={'polarizabilities': {...}} (Angstrom^3) or use charge 0")
+        return value
 
     def _pair_radius(self, alpha_max: float) -> float:
         if self.damping == "none":
@@ -251,12 +281,14 @@ class DipoleInducedDipole:
         for k, atoms in enumerate(frames):
             self._alphas(atoms.numbers, f"training frame {k}: ")
         self.training = {"n_train": len(frames), "fit": self.fit_mode}
-        if self.fit_mode == "none":
-            return self
         from ase.data import chemical_symbols
 
         species = [chemical_symbols[z] for z in
                    sorted({int(z) for atoms in frames for z in atoms.numbers})]
+        for symbol in species:  # the model file records every value it was used with
+            self.polarizabilities[symbol] = self.atomic_polarizability(symbol)
+        if self.fit_mode == "none":
+            return self
         with_thole = self.fit_mode == "polarizabilities+thole" and self.damping == "thole"
         start = np.log([self.polarizabilities[s] for s in species]
                        + ([self.thole_a] if with_thole else []))
@@ -317,6 +349,7 @@ class DipoleInducedDipole:
     def hypers(self) -> dict[str, Any]:
         """All parameters as a JSON-ready dict (what the model file stores)."""
         return {"polarizabilities": dict(sorted(self.polarizabilities.items())),
+                "charges": dict(sorted(self.charges.items())),
                 "thole_a": self.thole_a, "damping": self.damping,
                 "ewald_cutoff": self.ewald_cutoff, "ewald_accuracy": self.ewald_accuracy,
                 "min_eigenvalue": self.min_eigenvalue, "fit": self.fit_mode,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
+from ase.data import chemical_symbols
 
 from ase_raman.errors import ModelFileError, ModelSpeciesError, UsageError
 from ase_raman.models.base import reference_polarizabilities
@@ -41,6 +42,7 @@ class AdditiveIsotropic:
         return out
 
     def fit(self, frames) -> AdditiveIsotropic:
+        """Least-squares a_Z from the traces of ``info["polarizability"]``; returns self."""
         frames = list(frames)
         self.numbers = np.unique(np.concatenate([a.numbers for a in frames]))
         trace = np.trace(reference_polarizabilities(frames), axis1=1, axis2=2)
@@ -48,15 +50,18 @@ class AdditiveIsotropic:
         return self
 
     def predict(self, frames) -> np.ndarray:
+        """alpha = sum_i a_Z(i) I for each frame, shape (n, 3, 3), Angstrom^3."""
         if not len(self.numbers):
             raise UsageError("the template-additive model is not fitted; call fit(frames)")
         return (self._counts(list(frames)) @ self.alphas)[:, None, None] * np.eye(3)
 
     def save(self, path) -> None:
+        """Write the model file (a_Z and the atomic numbers)."""
         write_model_file(path, {"numbers": self.numbers, "alphas": self.alphas}, self.metadata)
 
     @classmethod
     def load(cls, path) -> AdditiveIsotropic:
+        """Read a model file written by :meth:`save`."""
         arrays, meta = read_model_file(path)
         if meta.get("learner") != cls.name:
             raise ModelFileError(f"{path}: written by {meta.get('learner')!r}, not {cls.name!r}")
@@ -66,8 +71,9 @@ class AdditiveIsotropic:
 
     @property
     def metadata(self) -> dict[str, Any]:
+        """Learner, versions, hypers, species (chemical symbols) and units."""
         return {"learner": self.name, "learner_version": __version__,
                 "distribution": self.distribution, "hypers": self.hypers,
-                "species": [int(z) for z in self.numbers],
+                "species": [chemical_symbols[int(z)] for z in self.numbers],
                 "units": {"polarizability": "Angstrom^3", "length": "Angstrom"},
                 "training": {}}
