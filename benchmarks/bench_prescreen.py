@@ -15,6 +15,9 @@ Needs the prescreen plugin (``pip install -e plugins/prescreen``). In one proces
   baseline covers featurisation only, so the ratio understates the featurisation
   speed-up);
 * ``featurize_per_s``: the cached featurisation alone, on the 20,000 formulas;
+* ``compositions_per_cpu_s``: the same ranking per second of this process's CPU time, and
+  ``load_average_1min``: the machine's load when it ended (on a shared machine the wall
+  time also counts the time other processes held the cores);
 * ``peak_rss_mb``: the process's peak resident memory.
 
 Prints one JSON line.
@@ -87,9 +90,9 @@ def main() -> None:
             w = csv.writer(fh)
             w.writerow(["formula"])
             w.writerows([f] for f in formulas)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         ranked = predict_and_rank(model, [str(cands)], tmp / "ranked.csv", Columns())
-        rank_s = time.perf_counter() - t0
+        rank_s, rank_cpu_s = time.perf_counter() - t0, time.process_time() - c0
         assert len(ranked) == len(formulas)
     from ase_raman_prescreen.formula import parse_formula
 
@@ -115,6 +118,8 @@ def main() -> None:
         "ratio": round(per_s / baseline, 2),
         "fit_s": round(fit_s, 2),
         "rank_s": round(rank_s, 2),
+        "compositions_per_cpu_s": round(len(formulas) / rank_cpu_s, 1),
+        "load_average_1min": round(os.getloadavg()[0], 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }))
 
