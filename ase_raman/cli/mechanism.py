@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
+from ._common import frame_reading_options
 from ._types import POSITIVE, image_path
 from .msd import add_trajectory_arguments, load_frames, parse_window, resolve_dt, warn_jump
 
@@ -30,16 +31,18 @@ def mechanism_from_file(
     dt_fs: float | None = None,
     every: int = 1,
     fmt: str | None = None,
+    reading: dict[str, Any] | None = None,
     **options: Any,
 ) -> MechanismResult:
     """``analyse_mechanism`` of a trajectory file (any format ``ase-raman msd`` reads),
     returning its :class:`~ase_raman.spectra.transport.MechanismResult`; ``dt_fs`` is
     the time between the file's frames (needed unless the run's files say it),
-    ``every`` keeps every k-th frame; ``options`` go to ``analyse_mechanism``
+    ``every`` keeps every k-th frame, ``reading`` holds the frame-reading options of
+    ``ase-raman msd`` (e.g. ``{"type_map": ...}``); ``options`` go to ``analyse_mechanism``
     (``sites``, ``raman``, ``cage_cutoff_A``, ...)."""
     from ..spectra.transport.mechanism import analyse_mechanism
 
-    frames = load_frames(str(path), fmt, every)
+    frames = load_frames(str(path), fmt, every, reading=reading)
     dt = resolve_dt(frames, dt_fs, every)
     return analyse_mechanism(frames.positions, frames.symbols, dt, species=species,
                              cells=frames.cells, pbc=frames.pbc, masses=frames.masses,
@@ -80,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
     if args.cage_cutoff is not None and not args.cage_cutoff > 0:
         raise UsageError(f"--cage-cutoff must be positive (Angstrom), got {args.cage_cutoff}")
     window = parse_window(args.fit_window)
-    frames = load_frames(args.trajectory, args.format, args.every, quiet=args.quiet)
+    frames = load_frames(args.trajectory, args.format, args.every, quiet=args.quiet,
+                         reading=frame_reading_options(args))
     dt = resolve_dt(frames, args.dt_fs, args.every)
     species = [s.strip() for s in args.species.split(",") if s.strip()]
     if not species:
