@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ._types import NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, SEED
+
 HELP = ("screen solid electrolytes: structures -> ordered supercell -> relax -> MD at "
         "several temperatures with alpha recorded -> D, E_a, sigma(300 K), Raman, ranking")
 
@@ -19,25 +21,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--calc-kwargs", default=None, help="JSON keyword arguments for it")
     parser.add_argument("--temperatures", default=None,
                         help="comma-separated K (default 800,1100)")
-    parser.add_argument("--ps", type=float, default=None,
+    parser.add_argument("--ps", type=POSITIVE, default=None,
                         help="production length per temperature, ps (default 20)")
-    parser.add_argument("--equilibration-ps", type=float, default=None,
+    parser.add_argument("--equilibration-ps", type=NON_NEGATIVE, default=None,
                         help="equilibration length, ps (default 2)")
-    parser.add_argument("--timestep", type=float, default=None, help="MD timestep, fs (2)")
-    parser.add_argument("--every", type=int, default=None,
+    parser.add_argument("--timestep", type=POSITIVE, default=None, help="MD timestep, fs (2)")
+    parser.add_argument("--every", type=POSITIVE_INT, default=None,
                         help="record alpha and positions every N steps (10)")
-    parser.add_argument("--relax-steps", type=int, default=None, help="FIRE steps (100)")
-    parser.add_argument("--min-image", type=float, default=None,
+    parser.add_argument("--relax-steps", type=NON_NEGATIVE_INT, default=None,
+                        help="FIRE steps (100)")
+    parser.add_argument("--min-image", type=POSITIVE, default=None,
                         help="minimum image distance of the supercell, Angstrom (8)")
     parser.add_argument("--fixed-cell", action="store_true", default=None,
                         help="keep the experimental cell (default: NPT to the potential's "
                              "density)")
-    parser.add_argument("--seed", type=int, default=None, help="ordering and MD seed (0)")
+    parser.add_argument("--seed", type=SEED, default=None, help="ordering and MD seed (0)")
     parser.add_argument("--alpha", default=None,
                         help="'did' (dipole-induced-dipole plugin, default) or MODEL.npz")
     parser.add_argument("--did-polarizabilities", default=None,
                         help="JSON {symbol: Angstrom^3} over the built-in table")
-    parser.add_argument("--cutoff", type=float, default=None,
+    parser.add_argument("--cutoff", type=POSITIVE, default=None,
                         help="central-peak cutoff, cm^-1 (50)")
     parser.add_argument("--weights", default=None,
                         help="JSON score weights {log10_sigma, esw_V, Ea_eV, sigma_e}")
