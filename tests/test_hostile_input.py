@@ -123,6 +123,8 @@ CASES = [
     ("numeric", "ipi-driver --model {d}/m.npz --template {d}/w.xyz --port 0"),
     ("numeric", "arrhenius {d}/bad.json --target-temperature -5"),
     ("numeric", "demo --seed -1 --out {o}/demo"),
+    ("numeric", "screen {d}/w.xyz -o {o}/screen --timestep -2"),
+    ("numeric", "mechanism {d}/s.h5 --species H --core-radius -1 -o {o}/mech.json"),
     # non-finite data and model output, named by frame
     ("non-finite", "predict {d}/m.npz {d}/nan.xyz -o {o}/p.xyz"),
     ("non-finite", "predict {d}/m.npz {d}/nan.xyz -o {o}/p.h5 --dt-fs 1"),

@@ -26,6 +26,15 @@ from ase_raman.models.lambda_soap import LambdaSoapRidge
 from ase_raman.tensors import BOHR3_TO_A3, E2A2_PER_EV_TO_A3
 from ase_raman.testing import LearnerContract
 
+
+@pytest.fixture(autouse=True)
+def _trust_own_models(monkeypatch):
+    """These tests load models they made themselves: trust them (the refusal test clears
+    the variable)."""
+    from ase_raman.models.registry import TRUST_ENV
+
+    monkeypatch.setenv(TRUST_ENV, "1")
+
 # metatomic saves and loads TorchScript (torch.jit), which torch 2.13 marks as deprecated
 pytestmark = pytest.mark.filterwarnings(
     r"ignore:`torch\.jit\.\w+` is deprecated:DeprecationWarning")
