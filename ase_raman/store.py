@@ -47,6 +47,7 @@ import json
 import os
 import socket
 import struct
+import time
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -58,6 +59,7 @@ import numpy as np
 from ase import Atoms
 
 from .errors import AseRamanError, UsageError
+from .writer_lease import LeaseWriter, live_writer, pid_alive
 
 __all__ = [
     "StoreError",
@@ -134,6 +136,42 @@ def _lookup3(data: bytes, initval: int = 0) -> int:
     return c
 
 
+@dataclass
+class _Superblock:
+    """The fields of an HDF5 version 2/3 superblock this module needs."""
+
+    body: bytearray  # the bytes the checksum covers
+    size_of_offsets: int
+    flags: int  # non-zero: a writer has (or had, if killed) the file open
+    eoa: int  # end-of-file address the file records, bytes
+    checksum_ok: bool
+
+    @property
+    def eoa_at(self) -> int:
+        return 12 + 2 * self.size_of_offsets
+
+
+def _read_superblock(path: Path) -> _Superblock | None:
+    """The superblock of ``path`` when it is HDF5 with a version 2/3 superblock at byte
+    0 (the only versions with status flags), else None."""
+    with open(path, "rb") as fh:
+        head = fh.read(48)
+    if len(head) < 12 or head[:8] != b"\x89HDF\r\n\x1a\n" or head[8] not in (2, 3) \
+            or head[9] not in (4, 8):
+        return None
+    size_of_offsets = head[9]
+    body_len = 12 + 4 * size_of_offsets
+    if len(head) < body_len + 4:
+        return None
+    body = bytearray(head[:body_len])
+    (stored_sum,) = struct.unpack("<I", head[body_len:body_len + 4])
+    fmt = {4: "<I", 8: "<Q"}[size_of_offsets]
+    eoa_at = 12 + 2 * size_of_offsets
+    (eoa,) = struct.unpack(fmt, body[eoa_at:eoa_at + size_of_offsets])
+    return _Superblock(body, size_of_offsets, head[11], eoa,
+                       _lookup3(bytes(body)) == stored_sum)
+
+
 def clear_status_flags(path: str | os.PathLike, eoa_margin: int = 1 << 20) -> bool:
     """Clear the "open for write" flags a killed HDF5 writer leaves in the superblock.
 
@@ -145,27 +183,19 @@ def clear_status_flags(path: str | os.PathLike, eoa_margin: int = 1 << 20) -> bo
     file was changed.
     """
     path = Path(path)
+    sb = _read_superblock(path)
+    if sb is None:
+        return False
+    if not sb.checksum_ok:
+        raise StoreError(f"{path}: HDF5 superblock checksum mismatch; the file is damaged")
+    if sb.flags == 0:
+        return False
+    fmt = {4: "<I", 8: "<Q"}[sb.size_of_offsets]
+    new_eoa = max(sb.eoa, os.path.getsize(path)) + eoa_margin
+    body = sb.body
+    body[11] = 0
+    body[sb.eoa_at:sb.eoa_at + sb.size_of_offsets] = struct.pack(fmt, new_eoa)
     with open(path, "r+b") as fh:
-        head = fh.read(48)
-        if head[:8] != b"\x89HDF\r\n\x1a\n" or head[8] not in (2, 3):
-            return False
-        size_of_offsets = head[9]
-        flags = head[11]
-        n_addr = 4
-        body_len = 12 + n_addr * size_of_offsets
-        fh.seek(0)
-        body = bytearray(fh.read(body_len))
-        (stored_sum,) = struct.unpack("<I", fh.read(4))
-        if _lookup3(bytes(body)) != stored_sum:
-            raise StoreError(f"{path}: HDF5 superblock checksum mismatch; the file is damaged")
-        if flags == 0:
-            return False
-        fmt = {4: "<I", 8: "<Q"}[size_of_offsets]
-        eoa_at = 12 + 2 * size_of_offsets
-        (eoa,) = struct.unpack(fmt, body[eoa_at : eoa_at + size_of_offsets])
-        new_eoa = max(eoa, os.path.getsize(path)) + eoa_margin
-        body[11] = 0
-        body[eoa_at : eoa_at + size_of_offsets] = struct.pack(fmt, new_eoa)
         fh.truncate(new_eoa)  # grow (sparse) so the file is not seen as truncated
         fh.seek(0)
         fh.write(bytes(body) + struct.pack("<I", _lookup3(bytes(body))))
@@ -213,27 +243,58 @@ def _is_crash_flag_error(exc: OSError) -> bool:
     return "already open for write" in msg or "file consistency flags" in msg
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+#: Opening a store to read: attempts, and the wait before the first retry (doubling), s.
+OPEN_ATTEMPTS = 5
+OPEN_RETRY_S = 0.1
+
+
+def _check_complete(path: Path) -> _Superblock | None:
+    """:class:`StoreError` (one line) when ``path`` is not an HDF5 file or is shorter than
+    its superblock says (cut short). A file a writer has open may be caught mid-flush:
+    re-checked :data:`OPEN_ATTEMPTS` times over about 3 s before it is called truncated.
+    Returns the superblock (None for other HDF5 superblock versions)."""
+    size = path.stat().st_size
+    if size < 8:
+        raise StoreError(f"{path}: {size} bytes, not an HDF5 store (empty or cut short); "
+                         "pass the .h5 file ase-raman wrote")
+    for attempt in range(OPEN_ATTEMPTS):
+        sb = _read_superblock(path)
+        if sb is None:
+            return None
+        if not sb.checksum_ok:
+            raise StoreError(f"{path}: HDF5 superblock checksum mismatch: the file is damaged "
+                             "(copy it again from the original)")
+        size = path.stat().st_size
+        if size >= sb.eoa:
+            return sb
+        if sb.flags == 0 or attempt == OPEN_ATTEMPTS - 1:
+            break
+        time.sleep(OPEN_RETRY_S * 2**attempt)
+    raise StoreError(f"{path}: truncated store: {size} bytes on disk, its HDF5 superblock "
+                     f"records {sb.eoa}; the file was cut short (interrupted copy or full "
+                     "disk?): copy it again from the original")
 
 
 def _h5_open_read(path: Path) -> h5py.File:
-    """Open for reading; SWMR read where possible (works while a writer appends)."""
+    """Open for reading; SWMR read where a writer has the file open (works while it
+    appends), a plain read otherwise (HDF5's SWMR reader retries damaged metadata for a
+    long time; the plain reader fails at once)."""
     if not path.exists():
         raise StoreError(f"{path}: no such store file")
+    if not path.is_file():
+        raise StoreError(f"{path}: is not a file (a folder?); pass the .h5 store")
+    sb = _check_complete(path)
+    modes: tuple[dict[str, Any], ...] = ({"swmr": True}, {})
+    if sb is None or sb.flags == 0:
+        modes = ({},) if sb is None else ({}, {"swmr": True})
     errors = []
-    for kwargs in ({"swmr": True}, {}):
+    for kwargs in modes:
         try:
             return h5py.File(path, "r", rdcc_nbytes=CHUNK_CACHE_BYTES, **kwargs)
         except OSError as exc:  # not SWMR-capable, or not HDF5 at all
             errors.append(exc)
-    raise StoreError(f"{path}: cannot open as an HDF5 store ({errors[-1]})")
+    msg = " ".join(str(errors[-1]).split())
+    raise StoreError(f"{path}: cannot open as an HDF5 store ({msg})")
 
 
 # --------------------------------------------------------------------------------------
@@ -291,6 +352,7 @@ class Store:
         self._closed = False
         if "particles/all/position" in h5:
             self._attach_existing()
+        self._lease = LeaseWriter(h5)
 
     # -- layout ------------------------------------------------------------------------
     @property
@@ -368,9 +430,7 @@ class Store:
         self._start_swmr()
 
     def _start_swmr(self) -> None:
-        params = self._h5.require_group("parameters")
-        params.attrs["writer_pid"] = np.int64(os.getpid())
-        params.attrs["writer_host"] = socket.gethostname()
+        self._lease.beat(force=True, flush=False)
         if not self._h5.swmr_mode:
             self._h5.swmr_mode = True
 
@@ -466,7 +526,14 @@ class Store:
                 f"{self.path}: frame at step {step} has {positions.shape[0]} atoms, the store "
                 f"holds {len(self._species)}"
             )
+        for name, value in (("positions", frame.positions), ("polarizability", alpha),
+                            ("cell", frame.cell)):
+            if not np.all(np.isfinite(value)):
+                raise StoreError(
+                    f"{self.path}: frame at step {step} has non-finite {name} (NaN or inf); "
+                    "nothing of it was stored: check the input frame (or the model)")
         self._buffer.append(frame)
+        self._lease.beat()
         if len(self._buffer) >= self._flush_every:
             self.flush()
         return True
@@ -492,6 +559,7 @@ class Store:
         """Write the buffered frames and flush the file (they then survive a crash)."""
         self._check_open()
         if not self._buffer:
+            self._lease.beat(force=True, flush=False)
             self._h5.flush()
             return
         frames = self._buffer
@@ -543,6 +611,7 @@ class Store:
             ds.resize(n0 + k, axis=0)
             ds[n0:] = steps
             ds.flush()
+        self._lease.beat(force=True, flush=False)
         h5.flush()
         self._committed = n0 + k
         self._last_step = int(steps[-1])
@@ -608,6 +677,7 @@ class Store:
             self.flush()
         finally:
             self._closed = True
+            self._lease.release()
             self._h5.close()
 
     def __enter__(self) -> Store:
@@ -662,6 +732,8 @@ def open_store(
     if pbc is None and isinstance(species, Atoms):
         pbc = species.pbc
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        _refuse_live_writer(path, overwrite=mode == "w" or path.stat().st_size == 0)
     if mode == "a" and path.exists() and path.stat().st_size > 0:
         h5 = _open_for_append(path)
     else:
@@ -695,6 +767,26 @@ def open_store(
     return store
 
 
+def _refuse_live_writer(path: Path, overwrite: bool = False) -> None:
+    """:class:`StoreError` when another live process holds the writer lease of ``path``
+    (see :mod:`ase_raman.writer_lease`), whatever the HDF5 file-locking setting; also
+    when the file is truncated or damaged, unless it is to be overwritten. Only a file
+    whose superblock says a writer has it open (status flags set) can have a live one."""
+    try:
+        sb = _check_complete(path)
+    except StoreError:
+        if not overwrite:
+            raise
+        return
+    if sb is None or sb.flags == 0:
+        return
+    holder = live_writer(path)
+    if holder is not None:
+        raise StoreError(
+            f"{path}: {holder} is still writing this store; a second writer is refused (wait "
+            "for it to finish or stop it, or write to another file)")
+
+
 def _open_for_append(path: Path) -> h5py.File:
     try:
         return h5py.File(path, "a", libver="latest", rdcc_nbytes=CHUNK_CACHE_BYTES)
@@ -706,11 +798,12 @@ def _open_for_append(path: Path) -> h5py.File:
         params = f["parameters"].attrs if "parameters" in f else {}
         pid = int(params.get("writer_pid", -1))
         host = str(params.get("writer_host", ""))
-        if pid > 0 and host == socket.gethostname() and pid != os.getpid() and _pid_alive(pid):
+        if pid > 0 and host == socket.gethostname() and pid != os.getpid() and pid_alive(pid):
             raise StoreError(
                 f"{path}: process {pid} on this host is still writing this file; stop it "
                 "first (or, if that process is not an ase-raman writer, run h5clear -s on it)"
             )
+    _refuse_live_writer(path)  # again, right before the repair
     clear_status_flags(path)
     try:
         return h5py.File(path, "a", libver="latest", rdcc_nbytes=CHUNK_CACHE_BYTES)
@@ -846,8 +939,17 @@ class StoredTrajectory:
             self._load()
         except KeyError as exc:
             self._h5.close()
-            raise StoreError(f"{self.path}: not an ase-raman H5MD store (missing {exc})") \
-                from exc
+            what = " ".join(str(exc).split())
+            if "Unable to" in what:  # h5py reports a damaged object as a KeyError
+                raise StoreError(f"{self.path}: damaged store ({what}); copy it again from "
+                                 "the original") from None
+            raise StoreError(f"{self.path}: not an ase-raman H5MD store (missing {what})") \
+                from None
+        except (OSError, ValueError) as exc:
+            self._h5.close()
+            what = " ".join(str(exc).split())
+            raise StoreError(f"{self.path}: damaged store ({what}); copy it again from the "
+                             "original") from None
 
     def _load(self) -> None:
         h5 = self._h5

@@ -78,6 +78,9 @@ def test_batch_table_ranking_failure_and_resume(batch_inputs, tmp_path, capsys):
     assert list(rows) == ["water_300K", "water_400K", "broken"]  # manifest order
     assert rows["broken"]["status"] == "failed"
     assert "broken.xyz" in rows["broken"]["reason"]
+    # the mechanism verdict of each entry's species (issue 22)
+    assert rows["water_300K"]["mechanism"] in ("liquid-like", "hopping", "vibrating")
+    assert json.loads((out / "water_300K" / "mechanism.json").read_text())["species"]["O"]
     assert json.loads((out / "broken" / "failed.json").read_text())["reason"]
     hot, cold = rows["water_400K"], rows["water_300K"]
     for r in (hot, cold):

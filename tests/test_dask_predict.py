@@ -50,15 +50,14 @@ def model_file(tmp_path_factory, small_model) -> Path:
 def cluster():
     from distributed import Client
 
-    from ase_raman.parallel.cluster import start_local_cluster
+    from ase_raman.parallel.cluster import close_local, start_local_cluster
 
     cl = start_local_cluster(n_workers=2, threads_per_worker=1)
     client = Client(cl)
     try:
         yield cl, client
     finally:
-        client.close()
-        cl.close()
+        close_local(client, cl)
 
 
 def wait_workers(client, n: int, timeout: float = 60.0) -> None:
@@ -77,6 +76,52 @@ def test_parse_scheduler():
     for bad in ("local:0", "local:x", "slurm", ""):
         with pytest.raises(UsageError):
             parse_scheduler(bad)
+
+
+def _wait(condition, what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        time.sleep(0.05)
+
+
+def test_close_tolerates_worker_removal_race():
+    """Issue 20: the distributed race (the scheduler removes a worker the cluster's
+    bookkeeping no longer lists: KeyError in SpecCluster._update_worker_status) kills a
+    plain LocalCluster's watcher and re-raises from close(); close_local finishes the close."""
+    from distributed import Client, LocalCluster
+
+    from ase_raman.parallel.cluster import close_local
+
+    cl = LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                      dashboard_address=None)
+    client = Client(cl)
+    client.wait_for_workers(2, timeout=60)
+    _wait(lambda: len(cl.scheduler_info["workers"]) == 2, "cluster lists 2 workers")
+    gone = sorted(cl.scheduler_info["workers"])[0]
+    del cl.scheduler_info["workers"][gone]  # the state the race leaves behind
+    client.retire_workers([gone])
+    _wait(cl._watch_worker_status_task.done, "watcher hit the KeyError")
+    assert isinstance(cl._watch_worker_status_task.exception(), KeyError)
+    close_local(client, cl)
+    assert cl.status.name == "closed"
+
+
+def test_our_local_cluster_ignores_unlisted_removal():
+    """The clusters start_local_cluster makes never hit the race: a removal of a worker
+    they do not list is ignored, the watcher lives on and close() is clean."""
+    from distributed import Client
+
+    from ase_raman.parallel.cluster import close_local, start_local_cluster
+
+    cl = start_local_cluster(n_workers=1, processes=False)
+    client = Client(cl)
+    client.wait_for_workers(1, timeout=60)
+    cl._update_worker_status("remove", "inproc://192.0.2.1/1/1")  # would raise KeyError
+    assert not cl._watch_worker_status_task.done()
+    close_local(client, cl)
+    assert cl.status.name == "closed"
 
 
 def test_workers_pin_threads(cluster):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -24,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "msd": ".msd",
     "arrhenius": ".arrhenius",
     "vanhove": ".vanhove",
+    "mechanism": ".mechanism",
     "raman": ".raman",
     "vdos": ".vdos",
     "plot": ".plot",
@@ -37,11 +39,18 @@ COMMANDS: dict[str, str] = {
 }
 
 
+#: commands that load model files: they take ``--trust-model``.
+MODEL_COMMANDS = ("fit", "predict", "harmonic", "select", "ipi-driver", "batch",
+                  "learning-curve")
+
+
 class _OneLineParser(argparse.ArgumentParser):
     """An ArgumentParser whose usage errors are one line and exit 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"ase-raman: error: {self.prog}: {message} (see --help)\n")
+        command = self.prog.removeprefix("ase-raman").strip()  # "" for the main parser
+        where = f"{command}: " if command else ""
+        self.exit(2, f"ase-raman: error: {where}{message} (see --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(module_name, __name__)
         cmd = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(cmd)
+        if name in MODEL_COMMANDS:
+            cmd.add_argument("--trust-model", action="store_true",
+                             help="allow model files whose loading runs code (metatomic "
+                             "TorchScript and its extension libraries); only for models "
+                             "from sources you trust")
         cmd.set_defaults(_run=module.run)
     return parser
 
@@ -69,6 +83,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "_run", None) is None:
         parser.print_help(sys.stderr)
         return 2
+    from ..models.registry import TRUST_ENV
+
+    before = os.environ.get(TRUST_ENV)
+    if getattr(args, "trust_model", False):
+        os.environ[TRUST_ENV] = "1"  # also seen by Dask workers started from here
     try:
         return int(args._run(args) or 0)
     except AseRamanError as exc:
@@ -77,6 +96,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ase-raman: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if before is None:
+            os.environ.pop(TRUST_ENV, None)
+        else:
+            os.environ[TRUST_ENV] = before
 
 
 if __name__ == "__main__":  # pragma: no cover

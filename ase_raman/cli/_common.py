@@ -45,6 +45,52 @@ def parse_index(text: str | None) -> slice:
     return slice(*values)
 
 
+def add_frame_reading_options(parser: argparse.ArgumentParser) -> None:
+    """``--type-map`` and ``--drop-labels``, the same on every command that reads a
+    trajectory (see :func:`frame_reading_options`)."""
+    parser.add_argument("--type-map", default=None, metavar="T1,T2,...",
+                        help="elements of the LAMMPS atom types 1, 2, ... in order, e.g. "
+                        "O,H (or 1=O,2=H), for dumps with a type column only")
+    parser.add_argument("--drop-labels", default=None, metavar="L1,L2,...",
+                        help="atom labels to leave out of every frame, e.g. L for the "
+                        "cavity-photon pseudo-atoms of i-PI cavity MD")
+
+
+def parse_type_map(text: str | None) -> list[str] | dict[int, str] | None:
+    """``O,H`` -> ``["O", "H"]``; ``1=O,2=H`` -> ``{1: "O", 2: "H"}`` (``--type-map``)."""
+    if not text:
+        return None
+    from ase.data import atomic_numbers
+
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    pairs = [item.partition("=") for item in items]
+    try:
+        if all(sep for _, sep, _ in pairs):
+            mapping: list[str] | dict[int, str] = {int(k): v.strip() for k, _, v in pairs}
+        elif not any(sep for _, sep, _ in pairs):
+            mapping = items
+        else:
+            raise ValueError
+    except ValueError:
+        raise UsageError(f"--type-map {text!r}: expected elements in type order (O,H) or "
+                         "TYPE=ELEMENT pairs (1=O,2=H)") from None
+    values = mapping.values() if isinstance(mapping, dict) else mapping
+    bad = [v for v in values if v not in atomic_numbers]
+    if not values or bad:
+        raise UsageError(f"--type-map {text!r}: {', '.join(bad) or 'nothing'} is not a "
+                         "chemical element")
+    return mapping
+
+
+def frame_reading_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``type_map`` and ``drop_labels`` keyword arguments of
+    :func:`ase_raman.io.iter_frames` from ``--type-map`` and ``--drop-labels``."""
+    drop = getattr(args, "drop_labels", None)
+    return {"type_map": parse_type_map(getattr(args, "type_map", None)),
+            "drop_labels": tuple(x.strip() for x in drop.split(",") if x.strip())
+            if drop else ()}
+
+
 def add_spectrum_grid_options(parser: argparse.ArgumentParser) -> None:
     """``--max-freq``, ``--resolution`` and ``--window`` of the correlation spectra
     (``raman``, ``vdos``), passed on as ``max_freq_cm``, ``resolution_cm`` and ``window``."""

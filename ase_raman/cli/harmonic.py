@@ -1,12 +1,14 @@
 """``ase-raman harmonic``: Raman activities and spectrum of harmonic (phonopy) Gamma modes.
 
-Modes: ``--phonopy phonopy.yaml [--force-sets FORCE_SETS]`` (force constants produced by
-phonopy) or ``--modes mesh.yaml`` (also band.yaml, qpoints.yaml, their .hdf5 forms; the
-hdf5 files need ``--reference`` for the structure). Polarizability: ``--model MODEL.npz``
-(central differences along each mode, ``--step`` amu^1/2 Angstrom) or ``--dielectric
-DIR`` (dielectric results of displaced structures, any names; least-squares fit, see
-:mod:`ase_raman.spectra.harmonic.fit`). ``--reference POSCAR``: the undisplaced cell of
-the displaced set when it is not phonopy's cell (a supercell, another atom order).
+Modes: ``--phonopy phonopy.yaml [--force-sets FORCE_SETS | --force-constants FILE]
+[--born BORN]`` (force constants produced by phonopy; FORCE_SETS and BORN are taken from
+beside the yaml by default) or ``--modes mesh.yaml`` (also band.yaml, qpoints.yaml,
+their .hdf5 forms; the hdf5 files need ``--reference`` for the structure).
+Polarizability: ``--model MODEL.npz`` (central differences along each mode, ``--step``
+amu^1/2 Angstrom) or ``--dielectric DIR`` (dielectric results of displaced structures,
+any names; least-squares fit, see :mod:`ase_raman.spectra.harmonic.fit`).
+``--reference POSCAR``: the undisplaced cell of the displaced set when it is not phonopy's
+cell (a supercell, another atom order).
 
 ``--generate-displacements DIR`` writes the structures an external DFPT code must compute
 (and an index) instead. Prints one summary line per Raman-active peak.
@@ -28,7 +30,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="phonopy.yaml (with force constants, or with --force-sets)")
     src.add_argument("--modes", metavar="FILE",
                      help="phonopy mesh/band/qpoints .yaml or .hdf5 with Gamma eigenvectors")
-    parser.add_argument("--force-sets", metavar="FORCE_SETS", help="phonopy FORCE_SETS file")
+    parser.add_argument("--force-sets", metavar="FORCE_SETS",
+                        help="phonopy FORCE_SETS file (default: FORCE_SETS beside the "
+                        "--phonopy yaml when it has no forces; never the current folder's)")
+    parser.add_argument("--force-constants", metavar="FILE",
+                        help="FORCE_CONSTANTS or force_constants.hdf5 (e.g. from DFPT) for "
+                        "--phonopy")
+    born = parser.add_mutually_exclusive_group()
+    born.add_argument("--born", metavar="BORN",
+                      help="phonopy BORN file (Born charges, dielectric tensor) for the "
+                      "non-analytic correction of LO-TO splitting (default: BORN beside the "
+                      "--phonopy yaml when present)")
+    born.add_argument("--no-born", action="store_true",
+                      help="no non-analytic correction even when a BORN file is beside")
+    parser.add_argument("--q-direction", metavar="'QX QY QZ'",
+                        help="with BORN: direction of q -> 0 (reduced reciprocal coordinates, "
+                        "e.g. '1 0 0') for LO modes (default: none, TO modes only)")
     parser.add_argument("--irreps", metavar="YAML",
                         help="phonopy irreps.yaml for the labels (default: one beside --modes, "
                         "else phonopy assigns them)")
@@ -80,16 +97,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--symprec", type=float, default=1e-5, help="symmetry tolerance, A")
 
 
+def _q_direction(text: str | None) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        values = [float(x) for x in text.replace(",", " ").split()]
+    except ValueError:
+        values = []
+    if len(values) != 3:
+        raise UsageError(f"--q-direction {text!r}: expected three numbers, e.g. '1 0 0'")
+    return values
+
+
 def _modes(args: argparse.Namespace):  # -> GammaModes
     from ..spectra.harmonic import load_modes, load_phonopy, modes_from_phonopy
 
     if args.phonopy:
         if args.irreps:
             raise UsageError("--irreps goes with --modes (phonopy assigns labels itself)")
-        phonon = load_phonopy(args.phonopy, force_sets=args.force_sets, symprec=args.symprec)
-        return modes_from_phonopy(phonon, source=str(args.phonopy))
-    if args.force_sets:
-        raise UsageError("--force-sets goes with --phonopy")
+        phonon = load_phonopy(args.phonopy, force_sets=args.force_sets,
+                              force_constants=args.force_constants, symprec=args.symprec,
+                              born=False if args.no_born else args.born)
+        return modes_from_phonopy(phonon, source=str(args.phonopy),
+                                  q_direction=_q_direction(args.q_direction))
+    for option in ("force_sets", "force_constants", "born", "q_direction"):
+        if getattr(args, option):
+            raise UsageError(f"--{option.replace('_', '-')} goes with --phonopy")
     structure = None
     if args.reference and Path(args.modes).suffix in (".hdf5", ".h5"):
         structure = args.reference

@@ -10,14 +10,14 @@ by minimum-image steps (NPT-safe), removes the centre-of-mass drift, and writes 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from dataclasses import dataclass
+from typing import Any
 
-import numpy as np
-
-from ..errors import AseRamanError, InputFileError, UsageError
+from ..errors import UsageError
+from ..io import positions as _positions
+from ..io.positions import Frames  # noqa: F401 (re-exported for the other commands)
 from ..parallel.cli import add_scheduler_argument, run_on_scheduler
+from ._common import add_frame_reading_options, frame_reading_options
 
 HELP = "MSD per species, diffusion coefficient, conductivity and Haven ratio from MD"
 
@@ -27,133 +27,48 @@ MAX_SAFE_JUMP = 0.25
 DEFAULT_BLOCKS = 5
 #: Fewest frames per block for the default block count.
 _MIN_FRAMES_PER_BLOCK = 10
-#: Relative tolerance when a file's time step and --dt-fs are compared.
-_DT_RTOL = 1e-6
-#: Fewest frames for an MSD with a fit.
+#: Fewest frames for a fit of D (shorter runs of >= 2 frames get the MSD only).
 _MIN_FRAMES = 6
 
 
-@dataclass
-class Frames:
-    """Positions of a trajectory in memory: ``positions`` (n, N, 3) Angstrom, ``cells``
-    (n, 3, 3) Angstrom, ``symbols`` (N,), ``masses`` (N,) amu, ``pbc`` (3,), and
-    ``dt_file_fs``: the time between the frames read (fs, already times ``every``) when
-    the run's files say so, else None."""
-
-    positions: np.ndarray
-    cells: np.ndarray
-    symbols: list[str]
-    masses: np.ndarray
-    pbc: np.ndarray
-    dt_file_fs: float | None
-
-
-def _is_h5(path: str) -> bool:
-    return os.path.splitext(path)[1].lower() in (".h5", ".hdf5", ".h5md")
-
-
-def _read_h5(path: str, every: int) -> Frames:
-    from ase.data import atomic_masses
-
-    from ..store import read_trajectory  # lazily: h5py only when needed
-
-    with read_trajectory(path) as traj:
-        n = len(traj)
-        if n == 0:
-            raise InputFileError(f"{path}: the store holds no frame")
-        pos = np.asarray(traj.positions[::every], dtype=float)
-        cells = np.asarray(traj.cells[::every], dtype=float)
-        times = np.asarray(traj.time_fs[::every], dtype=float)
-        dt = None
-        if len(times) > 1:
-            steps = np.diff(times)
-            if np.allclose(steps, steps[0], rtol=1e-6, atol=1e-9) and steps[0] > 0:
-                dt = float(steps[0])
-        species = np.asarray(traj.species)
-        return Frames(pos, cells, list(traj.symbols), atomic_masses[species],
-                      np.asarray(traj.pbc, dtype=bool), dt)
-
-
-def _frame_source(path: str, fmt: str | None, every: int):
-    """(iterator of Atoms, dt of the file in fs or None): ``ase_raman.io.trajectory``
-    (streaming readers; dt from the run's INCAR/OUTCAR or i-PI input), else
-    ``ase.io.iread`` as a fallback."""
-    try:
-        from ..io.trajectory import frame_interval_fs, iter_frames
-    except ImportError:
-        iter_frames = frame_interval_fs = None
-    if iter_frames is not None:
-        dt = frame_interval_fs(path, format=fmt)
-        return iter_frames(path, format=fmt, every=every), dt
-    import ase.io
-
-    if fmt is None and "XDATCAR" in os.path.basename(path).upper():
-        fmt = "vasp-xdatcar"  # species from the species line, not the comment line
-    return ase.io.iread(path, index=slice(None, None, every), format=fmt), None
-
-
-def load_frames(path: str, fmt: str | None = None, every: int = 1, quiet: bool = True) -> Frames:
-    """Read all frames of ``path`` (every ``every``-th) into a :class:`Frames`."""
+def load_frames(path: str, fmt: str | None = None, every: int = 1, quiet: bool = True,
+                reading: dict[str, Any] | None = None) -> Frames:
+    """:func:`ase_raman.io.positions.load_frames`, with errors naming the options."""
     if every < 1:
         raise UsageError(f"--every must be a positive integer, got {every}")
-    if not os.path.exists(path):
-        raise InputFileError(f"{path}: no such file")
-    if _is_h5(path):
-        return _read_h5(path, every)
-    source, dt = _frame_source(path, fmt, every)
-    positions, cells = [], []
-    first = None
-    try:
-        from tqdm import tqdm
-
-        bar = tqdm(source, desc="reading frames", unit="frame",
-                   disable=quiet or not sys.stderr.isatty())
-        for i, atoms in enumerate(bar):
-            if first is None:
-                first = atoms
-                symbols = atoms.get_chemical_symbols()
-            elif len(atoms) != len(first) or atoms.get_chemical_symbols() != symbols:
-                raise InputFileError(
-                    f"{path}: frame {i * every} has different atoms than frame 0 "
-                    "(an MSD needs the same atoms in the same order)"
-                )
-            positions.append(atoms.get_positions())
-            cells.append(atoms.cell.array.copy())
-    except AseRamanError:
-        raise
-    except Exception as exc:  # any reader failure is a file problem, in one line
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputFileError(f"{path}: cannot read frames ({msg})") from None
-    if first is None:
-        raise InputFileError(f"{path}: no frames found")
-    return Frames(
-        positions=np.asarray(positions, dtype=float),
-        cells=np.asarray(cells, dtype=float),
-        symbols=symbols,
-        masses=first.get_masses(),
-        pbc=np.asarray(first.pbc, dtype=bool),
-        dt_file_fs=None if dt is None else float(dt) * every,
-    )
+    return _positions.load_frames(path, fmt, every, quiet, reading)
 
 
 def resolve_dt(frames: Frames, dt_fs: float | None, every: int) -> float:
-    """Time between the frames read (fs): ``--dt-fs x --every``, or the file's value."""
-    if dt_fs is not None:
-        if not dt_fs > 0:
-            raise UsageError(f"--dt-fs must be positive, got {dt_fs}")
-        dt = dt_fs * every
-        if frames.dt_file_fs is not None and not np.isclose(dt, frames.dt_file_fs,
-                                                            rtol=_DT_RTOL):
-            print(f"ase-raman: warning: --dt-fs {dt_fs} fs differs from the run's files "
-                  f"({frames.dt_file_fs / every:g} fs between frames); using --dt-fs",
-                  file=sys.stderr)
-        return dt
-    if frames.dt_file_fs is None:
+    """:func:`ase_raman.io.positions.resolve_dt`, with errors naming ``--dt-fs``."""
+    if dt_fs is not None and not dt_fs > 0:
+        raise UsageError(f"--dt-fs must be positive, got {dt_fs}")
+    if dt_fs is None and frames.dt_file_fs is None:
         raise UsageError(
             "the trajectory does not say how far apart its frames are: give --dt-fs "
             "(time between consecutive frames of the file, e.g. POTIM x NBLOCK for an XDATCAR)"
         )
-    return frames.dt_file_fs
+    return _positions.resolve_dt(frames, dt_fs, every)
+
+
+def check_frame_count(n_frames: int, path: str) -> None:
+    """A displacement needs two frames: UsageError for fewer."""
+    if n_frames < 2:
+        raise UsageError(f"{path}: {n_frames} frame(s) read; a displacement needs at least 2 "
+                         "(check --every and the file)")
+
+
+def short_run_summary(result: Any, temperature_K: float | None,
+                      reason: str) -> dict[str, dict]:
+    """The ``--json`` summary of a run too short for the fit: per species the counts and
+    conditions, no ``D_*`` keys, and ``no_fit_reason`` saying why."""
+    from ..spectra.transport.report import SUMMARY_VERSION
+
+    return {sym: {"n_atoms": result.counts[sym], "n_frames": len(result.time_fs),
+                  "dt_fs": result.dt_fs, "volume_A3": result.volume_A3,
+                  "temperature_K": temperature_K, "n_blocks": result.n_blocks,
+                  "no_fit_reason": reason, "summary_version": SUMMARY_VERSION}
+            for sym in result.species}
 
 
 def parse_species(text: str | None, available: list[str]) -> list[str]:
@@ -226,6 +141,7 @@ def add_trajectory_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-drift-correction", action="store_true",
                         help="keep the centre-of-mass drift (default: subtract it)")
     parser.add_argument("--quiet", action="store_true", help="no progress or table output")
+    add_frame_reading_options(parser)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -234,7 +150,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="comma-separated species (default: all), e.g. Li or Li,P,S,I")
     parser.add_argument("--fit-window", default=None, metavar="START_PS:END_PS",
                         help="diffusive window of the linear fit in ps (default: from "
-                        "0.1 t_max, or later if still ballistic, to 0.5 t_max)")
+                        "0.05 t_max, or later if still ballistic, to 0.5 t_max)")
     parser.add_argument("--temperature", type=float, default=None, metavar="T",
                         help="temperature in K (recorded for 'ase-raman arrhenius'; needed "
                         "for conductivities)")
@@ -285,11 +201,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--temperature must be positive (K), got {args.temperature}")
     if args.charges and args.temperature is None:
         raise UsageError("--charges needs --temperature (K) for the conductivity")
-    frames = load_frames(args.trajectory, args.format, args.every, quiet=args.quiet)
+    frames = load_frames(args.trajectory, args.format, args.every, quiet=args.quiet,
+                         reading=frame_reading_options(args))
     dt = resolve_dt(frames, args.dt_fs, args.every)
     n_frames = frames.positions.shape[0]
-    if n_frames < _MIN_FRAMES:
-        raise UsageError(f"{args.trajectory}: {n_frames} frames are too few for an MSD fit")
+    check_frame_count(n_frames, args.trajectory)
     species = parse_species(args.species, frames.symbols)
     charges = parse_charges(args.charges, frames.symbols)
     n_blocks = _choose_blocks(args.blocks, n_frames)
@@ -300,7 +216,13 @@ def run(args: argparse.Namespace) -> int:
         masses=frames.masses, charges=charges or None, n_blocks=n_blocks,
     )
     warn_jump(result.max_jump, args.trajectory)
-    summary = transport_summary(result, window_fs=window, temperature_K=args.temperature)
+    if n_frames < _MIN_FRAMES:  # the MSD is written; only the fit needs a longer run
+        reason = (f"{n_frames} frames are too few to fit D (the fit needs >= {_MIN_FRAMES}); "
+                  "the MSD is written without a fit")
+        print(f"ase-raman: warning: {args.trajectory}: {reason}", file=sys.stderr)
+        summary = short_run_summary(result, args.temperature, reason)
+    else:
+        summary = transport_summary(result, window_fs=window, temperature_K=args.temperature)
     write_msd_csv(args.output, result, with_collective=bool(charges))
     if args.png:
         plot_msd(args.png, result, summary)
@@ -310,6 +232,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{n_frames} frames, dt = {dt:g} fs, {result.time_ps[-1]:g} ps; "
               f"errors: {n_blocks} block(s)")
         for sym, info in summary.items():
+            if "D_cm2_s" not in info:
+                continue
             line = (f"{sym:>3} (N={info['n_atoms']}): D = {info['D_cm2_s']:.3e} "
                     f"+- {info['D_err_cm2_s']:.1e} cm^2/s "
                     f"(fit {info['fit_window_ps'][0]:g}-{info['fit_window_ps'][1]:g} ps)")

@@ -25,6 +25,7 @@ from ase import Atoms
 
 from ..errors import UsageError
 from ..parallel.cli import add_scheduler_argument, on_scheduler
+from ._common import add_frame_reading_options
 
 HELP = "predict the polarizability of every selected frame of a trajectory (.xyz or .h5)"
 
@@ -46,8 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="time between consecutive frames of the input file, fs "
                              "(read from the run's files when they hold it)")
     parser.add_argument("--format", default=None, help="trajectory format (default: guessed)")
-    parser.add_argument("--type-map", default=None, metavar="T1,T2,...",
-                        help="LAMMPS dump types -> elements, e.g. Ag,I")
+    add_frame_reading_options(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     add_scheduler_argument(parser)  # --scheduler (Dask): ase_raman.parallel.cli
 
@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     from ..io import frame_interval_fs, iter_frames
     from ..models.registry import load_model
     from ..store import predict_to_store
-    from ._common import parse_index
+    from ._common import frame_reading_options, parse_index
 
     output = Path(args.output)
     if output.suffix not in (".xyz", ".extxyz", ".h5"):
@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--every must be a positive integer, got {args.every}")
     model = load_model(args.model)
     index = parse_index(args.index)
-    type_map = args.type_map.split(",") if args.type_map else None
+    reading = frame_reading_options(args)
 
     if output.suffix == ".h5":
         dt_file = args.dt_fs or frame_interval_fs(args.trajectory, format=args.format)
@@ -120,14 +120,13 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"{args.trajectory}: the time between frames is not in the run's "
                              "files; pass --dt-fs (fs between consecutive frames of the file)")
         step = index.step or 1
-        frames = iter_frames(args.trajectory, format=args.format, index=index,
-                             type_map=type_map)
+        frames = iter_frames(args.trajectory, format=args.format, index=index, **reading)
         model, frames = on_scheduler(args, model, frames, every=args.every)
         n_done = predict_to_store(model, frames, output, dt_fs=dt_file * step,
                                   every=args.every, engine="ase-raman predict")
     else:
         frames = iter_frames(args.trajectory, format=args.format, index=index,
-                             every=args.every, type_map=type_map)
+                             every=args.every, **reading)
         model, frames = on_scheduler(args, model, frames)  # Dask when --scheduler
         n_done = _write_extxyz(model, frames, output)
     if not args.quiet:

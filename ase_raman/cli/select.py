@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from ..errors import UsageError
+from ._common import add_frame_reading_options
 
 HELP = ("select the trajectory frames most worth a DFPT calculation (fps, uncertainty, mixed, "
         "variance)")
@@ -37,6 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--index", default=None, metavar="START:STOP:STEP")
     parser.add_argument("--every", type=int, default=1, help="keep every K-th frame")
     parser.add_argument("--format", default=None, help="trajectory format")
+    add_frame_reading_options(parser)
     parser.add_argument("-o", "--output", required=True, metavar="DIR")
 
 
@@ -46,16 +48,17 @@ def run(args: argparse.Namespace) -> int:
     from ..io import iter_frames
     from ..models.registry import load_model
     from ..models.selection import select_frames
-    from ._common import parse_index
+    from ._common import frame_reading_options, parse_index
 
     out = Path(args.output)
     if out.exists() and any(out.iterdir()):
         raise UsageError(f"-o {out}: folder exists and is not empty; choose a new folder")
     model = load_model(args.model) if args.model else None
     strategy = args.strategy or ("uncertainty" if model is not None else "fps")
+    reading = frame_reading_options(args)
     frames = list(iter_frames(args.trajectory, format=args.format,
-                              index=parse_index(args.index), every=args.every))
-    known = [atoms for path in args.known for atoms in iter_frames(path)]
+                              index=parse_index(args.index), every=args.every, **reading))
+    known = [atoms for path in args.known for atoms in iter_frames(path, **reading)]
     picked, uncertainty = select_frames(frames, args.n, strategy=strategy, model=model,
                                         known=known)
 

@@ -12,7 +12,14 @@ import argparse
 import numpy as np
 
 from ..errors import UsageError
-from .msd import add_trajectory_arguments, load_frames, resolve_dt, warn_jump
+from ._common import frame_reading_options
+from .msd import (
+    add_trajectory_arguments,
+    check_frame_count,
+    load_frames,
+    resolve_dt,
+    warn_jump,
+)
 
 HELP = "van Hove self-correlation G_s(r, t) of one species: CSV and heat map"
 
@@ -58,9 +65,11 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.r_max > 0 or args.bins < 1:
         raise UsageError("--r-max must be positive and --bins >= 1")
-    frames = load_frames(args.trajectory, args.format, args.every, quiet=args.quiet)
+    frames = load_frames(args.trajectory, args.format, args.every, quiet=args.quiet,
+                         reading=frame_reading_options(args))
     dt = resolve_dt(frames, args.dt_fs, args.every)
     n_frames = frames.positions.shape[0]
+    check_frame_count(n_frames, args.trajectory)
     symbols = np.asarray(frames.symbols)
     if args.species not in frames.symbols:
         raise UsageError(f"--species {args.species}: not in the trajectory "

@@ -8,6 +8,7 @@ when stored, else positions by finite difference) or any ASE-readable trajectory
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +16,12 @@ import numpy as np
 
 from ..errors import InputFileError, UsageError
 from ..parallel.cli import add_scheduler_argument, run_on_scheduler
-from ._common import add_spectrum_grid_options
+from ._common import add_frame_reading_options, add_spectrum_grid_options, frame_reading_options
 from .raman import (
     H5_SUFFIXES,
     _check_dt,
     check_frame_times,
     open_store,
-    read_frames,
     uniform_spacing,
 )
 
@@ -29,7 +29,9 @@ HELP = "vibrational density of states (CSV/PNG), total and per species, from a t
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("traj", metavar="TRAJ", help="H5MD store (.h5) or extxyz trajectory")
+    parser.add_argument("traj", metavar="TRAJ",
+                        help="H5MD store (.h5) or a trajectory (extxyz with vel/velocities/"
+                        "momenta columns or positions only, LAMMPS dump, XDATCAR, i-PI xyz)")
     parser.add_argument("-o", "--output", required=True, metavar="CSV", help="VDOS CSV to write")
     parser.add_argument("--png", metavar="PNG", help="also plot the VDOS to this file")
     parser.add_argument("--json", metavar="JSON", help="summary: metadata and integrals")
@@ -42,15 +44,52 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="plain velocity autocorrelation (default: mass-weighted)")
     parser.add_argument("--from-positions", action="store_true",
                         help="use positions by finite difference even when velocities exist")
+    add_frame_reading_options(parser)
     add_scheduler_argument(parser)  # --scheduler (Dask): ase_raman.parallel.cli
 
 
-def load_motion(path: Path, dt_cli: float | None, from_positions: bool) -> dict[str, Any]:
+#: extxyz per-atom columns read as velocities in Angstrom/fs (ASE's ``momenta`` column is
+#: converted from ASE units).
+VELOCITY_COLUMNS = ("vel", "velocities", "velo")
+
+
+def frame_velocities(frames: list[Any]) -> tuple[np.ndarray, str] | None:
+    """Velocities (n_frames, N, 3) in Angstrom/fs when every frame has them, with a note
+    of where they came from: a ``vel``/``velocities``/``velo`` column (Angstrom/fs), or
+    ``momenta`` (ASE units, as ASE's extxyz writer and the LAMMPS dump reader store them)."""
+    from ase import units
+
+    for key in VELOCITY_COLUMNS:
+        if all(key in a.arrays for a in frames):
+            return (np.stack([np.asarray(a.arrays[key], dtype=float) for a in frames]),
+                    f"'{key}' column of the frames (Angstrom/fs)")
+    if all("momenta" in a.arrays for a in frames):
+        # ASE velocities are Angstrom per ASE time unit; 1 fs = units.fs ASE time units
+        return (np.stack([a.get_velocities() for a in frames]) * units.fs,
+                "velocities of the frames (ASE units converted to Angstrom/fs)")
+    return None
+
+
+def _read_trajectory(path: Path, reading: dict[str, Any]) -> list[Any]:
+    """All frames of a trajectory file (:func:`ase_raman.io.iter_frames`)."""
+    from ..io import iter_frames
+
+    if not path.exists():
+        raise InputFileError(f"{path}: no such file")
+    frames = list(iter_frames(path, **reading))
+    if not frames:
+        raise InputFileError(f"{path}: no frames")
+    return frames
+
+
+def load_motion(path: Path, dt_cli: float | None, from_positions: bool,
+                reading: dict[str, Any] | None = None) -> dict[str, Any]:
     """Velocities (or FD-from-positions), masses, symbols, dt and provenance from TRAJ."""
     from ase.data import atomic_masses, chemical_symbols
 
     from ..spectra.vdos import FINITE_DIFFERENCE_NOTE, velocities_from_positions
 
+    reading = reading or {}
     if path.suffix.lower() in H5_SUFFIXES:
         traj = open_store(path)
         try:
@@ -76,23 +115,23 @@ def load_motion(path: Path, dt_cli: float | None, from_positions: bool) -> dict[
             traj.close()
         return {"velocities": v, "dt": dt, "masses": masses, "symbols": symbols,
                 "source": source, "provenance": prov}
-    from ase import units
-
-    frames = read_frames(path)
+    frames = _read_trajectory(path, reading)
     dt = _check_dt(dt_cli, None, str(path))
     n_atoms = len(frames[0])
     symbols = frames[0].get_chemical_symbols()
     for i, atoms in enumerate(frames):
         if len(atoms) != n_atoms or atoms.get_chemical_symbols() != symbols:
             raise InputFileError(f"{path}: frame {i} has different atoms than frame 0")
-    prov = {"source": str(path), "format": "extxyz/ASE", "n_frames": len(frames),
+    prov = {"source": str(path), "format": "trajectory file", "n_frames": len(frames),
             **check_frame_times(frames, path, dt)}
-    has_v = all("momenta" in a.arrays for a in frames)
-    if has_v and not from_positions:
-        # ASE velocities are Angstrom per ASE time unit; 1 fs = units.fs ASE time units
-        v = np.stack([a.get_velocities() for a in frames]) * units.fs
-        source = "velocities of the frames (ASE units converted to Angstrom/fs)"
+    found = None if from_positions else frame_velocities(frames)
+    if found is not None:
+        v, source = found
     else:
+        if not from_positions:
+            print(f"ase-raman: note: {path}: no velocity column ({', '.join(VELOCITY_COLUMNS)}"
+                  " or momenta); the VDOS uses velocities from finite differences of the "
+                  "positions", file=sys.stderr)
         pos = np.stack([a.get_positions() for a in frames])
         cells = (np.stack([a.cell.array for a in frames])
                  if all(a.pbc.any() for a in frames) else None)
@@ -111,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
     path = Path(args.traj)
     if args.sigma < 0:
         raise UsageError(f"--sigma must be >= 0, got {args.sigma}")
-    data = load_motion(path, args.dt_fs, args.from_positions)
+    data = load_motion(path, args.dt_fs, args.from_positions, frame_reading_options(args))
     result = vdos(
         data["velocities"], data["dt"], masses=data["masses"], species=data["symbols"],
         mass_weighted=not args.no_mass_weighting, sigma_cm=args.sigma, window=args.window,

@@ -209,7 +209,7 @@ def produce(atoms: Atoms, spec: SystemSpec, model: Any, settings: DemoSettings, 
 # -- stage 4: analysis -------------------------------------------------------------------
 def analyse(path: Path, spec: SystemSpec, settings: DemoSettings, out: Path) -> dict[str, Any]:
     from ..spectra.raman import central_peak_metrics, raman_spectrum
-    from ..spectra.transport import fit_diffusion, mean_squared_displacement
+    from ..spectra.transport import analyse_mechanism, fit_diffusion, mean_squared_displacement
     from ..spectra.vdos import vdos
     from ..store import read_trajectory
 
@@ -235,9 +235,12 @@ def analyse(path: Path, spec: SystemSpec, settings: DemoSettings, out: Path) -> 
     msd = mean_squared_displacement(positions, symbols, dt, cells=cells)
     diffusion = {}
     for species in ("Ag", "I"):
-        fit = fit_diffusion(msd.time_fs, msd.msd[species])
+        fit = fit_diffusion(msd.time_fs, msd.msd[species], n_series=msd.counts[species])
         diffusion[species] = {"D_cm2_s": fit.D_cm2_s, "D_err_cm2_s": fit.D_err_cm2_s,
                               "window_ps": list(fit.window_ps)}
+    central = central_peak_metrics(bose, cutoff_cm=settings.cutoff_cm)
+    mechanism = analyse_mechanism(positions, symbols, dt, species="Ag", cells=cells,
+                                  masses=masses, raman=central)
     return {
         "temperature_K": spec.temperature_K,
         "phase": spec.phase,
@@ -246,7 +249,8 @@ def analyse(path: Path, spec: SystemSpec, settings: DemoSettings, out: Path) -> 
         "sampling_interval_fs": dt,
         "D_cm2_s": diffusion["Ag"]["D_cm2_s"],
         "diffusion": diffusion,
-        "central_peak": central_peak_metrics(bose, cutoff_cm=settings.cutoff_cm),
+        "central_peak": central,
+        "mechanism": mechanism.species["Ag"].summary(),
         "central_peak_reference_formula": central_peak_metrics(
             classical, cutoff_cm=settings.cutoff_cm),
         "msd_final_A2": {s: float(msd.msd[s][-1]) for s in ("Ag", "I")},

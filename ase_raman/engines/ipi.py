@@ -30,6 +30,7 @@ import numpy as np
 from ase import Atoms
 
 from ..errors import InputFileError, UsageError
+from ..io._common import open_text
 from ..models.base import TensorModel, check_species
 from ..models.uncertainty import predict_frames_with_uncertainty
 from ..units import FS_PER_ATOMIC_TIME, VELOCITY_AU_TO_A_PER_FS
@@ -207,7 +208,7 @@ def iter_ipi_extras(path: str | os.PathLike, key: str | None = None
         arr = np.array(values, dtype=float)
         return step, (arr.reshape(3, 3) if arr.size == 9 else arr)
 
-    with open(p, errors="replace") as fh:
+    with open_text(p) as fh:
         for lineno, line in enumerate(fh, start=1):
             m = _EXTRAS_HEAD.search(line)
             if m:
@@ -240,7 +241,7 @@ def iter_ipi_velocities(path: str | os.PathLike) -> Iterator[tuple[int, np.ndarr
     p = Path(path)
     if not p.is_file():
         raise InputFileError(f"{p}: no such i-PI velocities file")
-    with open(p, errors="replace") as fh:
+    with open_text(p) as fh:
         while True:
             head = fh.readline()
             if not head:

@@ -35,6 +35,7 @@ import numpy as np
 from ase import Atoms, units
 
 from ..errors import InputFileError, UsageError
+from ..io._common import open_text
 from ..models.base import TensorModel, check_species
 
 __all__ = [
@@ -231,6 +232,13 @@ _COORDS = {
 _COORDS["auto"] = _COORDS["unwrapped"] + _COORDS["wrapped"]
 
 
+def _expect(line: str, item: str) -> str:
+    """``line`` when it starts with ``item``, else ValueError (a damaged header)."""
+    if not line.startswith(item):
+        raise ValueError(f"expected {item!r}")
+    return line
+
+
 def _pick_coords(cols: list[str], coordinates: str, where: str):
     if coordinates not in _COORDS:
         raise UsageError(f"coordinates must be auto, unwrapped or wrapped, not {coordinates!r}")
@@ -266,7 +274,7 @@ def iter_lammps_dump(path: str | os.PathLike, type_map: TypeMap | None = None, *
         warnings.warn(f"{p}: frame {n_done} {msg}: file truncated or damaged; stopped after "
                       f"{n_done} complete frame(s)", UserWarning, stacklevel=3)
 
-    with open(p, errors="replace") as fh:
+    with open_text(p) as fh:
         while True:
             line = fh.readline()
             if not line:
@@ -277,15 +285,13 @@ def iter_lammps_dump(path: str | os.PathLike, type_map: TypeMap | None = None, *
                 continue
             try:
                 step = int(fh.readline().split()[0])
-                assert fh.readline().startswith("ITEM: NUMBER OF ATOMS")
+                _expect(fh.readline(), "ITEM: NUMBER OF ATOMS")
                 natoms = int(fh.readline().split()[0])
-                box_head = fh.readline()
-                assert box_head.startswith("ITEM: BOX BOUNDS")
+                box_head = _expect(fh.readline(), "ITEM: BOX BOUNDS")
                 bounds = np.array([[float(v) for v in fh.readline().split()]
                                    for _ in range(3)])
-                atoms_head = fh.readline()
-                assert atoms_head.startswith("ITEM: ATOMS")
-            except (AssertionError, ValueError, IndexError):
+                atoms_head = _expect(fh.readline(), "ITEM: ATOMS")
+            except (ValueError, IndexError):
                 stop("has an incomplete header")
                 return
             cols = atoms_head.split()[2:]
@@ -325,8 +331,9 @@ def iter_lammps_dump(path: str | os.PathLike, type_map: TypeMap | None = None, *
                 except KeyError as exc:
                     raise UsageError(f"{p}: type_map lacks LAMMPS type {exc}") from None
             else:
-                raise UsageError(f"{p}: no element column; pass a type_map "
-                                 "({1: 'O', 2: 'H'} or ['O', 'H'])")
+                raise UsageError(f"{p}: the LAMMPS dump names atoms by type number only; pass"
+                                 " --type-map with the element of each type in order, e.g."
+                                 " --type-map O,H (Python: type_map=['O', 'H'])")
             atoms = Atoms(symbols, positions=pos[order] * u["length_A"],
                           cell=cell * u["length_A"], pbc=pbc)
             if {"vx", "vy", "vz"} <= set(data):

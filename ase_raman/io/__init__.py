@@ -24,11 +24,12 @@ from pathlib import Path
 from ase import Atoms
 from ase.io.formats import ioformats
 
-from ..errors import UsageError
-from ._common import Index, ase_filetype, check_file
+from ..errors import MissingDataError, UsageError
+from ._common import Index, ase_filetype, check_file, open_text, plain_name
 from .espresso import read_ph_out
 from .extxyz import read_extxyz
 from .generic import read_with_ase
+from .ipi import is_ipi_comment
 from .trajectory import detect_trajectory_format, frame_interval_fs, iter_frames
 from .vasp import read_outcar, read_vasprun
 
@@ -60,15 +61,15 @@ def detect_format(path: str | os.PathLike) -> str:
     :class:`ase_raman.errors.UsageError` when nothing matches.
     """
     p = check_file(path)
-    name = p.name.lower()
+    name = plain_name(p)
     if "outcar" in name:
         return "vasp-out"
     if "vasprun" in name and name.endswith(".xml"):
         return "vasp-xml"
     if name.endswith((".extxyz", ".xyz")):
         return "extxyz"
-    with open(p, "rb") as fh:
-        head = fh.read(4096).decode("utf-8", errors="replace")
+    with open_text(p) as fh:
+        head = fh.read(4096)
     if "<modeling" in head and head.lstrip().startswith("<?xml"):
         return "vasp-xml"
     if head.lstrip().startswith("vasp."):
@@ -80,6 +81,13 @@ def detect_format(path: str | os.PathLike) -> str:
         return "extxyz"
     return ase_filetype(p, "cannot tell the file format from its name or content; pass "
                         f"format= (one of {', '.join(FORMATS)} or an ASE format name)")
+
+
+def _is_ipi_trajectory(path: Path) -> bool:
+    """True when the second line of ``path`` is an i-PI xyz comment line."""
+    with open_text(path) as fh:
+        fh.readline()
+        return is_ipi_comment(fh.readline())
 
 
 def read_reference(
@@ -124,6 +132,11 @@ def read_reference(
         "vasp-xml": lambda: read_vasprun(p, index),
         "espresso-ph": lambda: read_ph_out(p, index),
     }
+    if fmt == "extxyz" and _is_ipi_trajectory(p):
+        raise MissingDataError(
+            f"{p}: this is an i-PI trajectory (positions and cell only), not reference data:"
+            " a reference file needs a polarizability per frame (extxyz, OUTCAR, vasprun.xml,"
+            " ph.x output); predict alpha along it with `ase-raman predict MODEL.npz`")
     if fmt in readers:
         return readers[fmt]()
     if fmt not in ioformats:

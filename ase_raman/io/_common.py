@@ -8,12 +8,23 @@ Every reader returns ``ase.Atoms`` frames carrying, in ``atoms.info``:
 * ``"dielectric_tensor"``: symmetrised 3x3 dielectric tensor (dimensionless), where the
   source has one;
 * ``"source"``: ``"<path>"`` or ``"<path>:<line>"`` where the tensor was read.
+
+Compressed files (gzip, bzip2, xz) are read transparently: :func:`open_text` recognises
+them by their first bytes, :func:`plain_name` drops the ``.gz``/``.bz2``/``.xz`` suffix
+before a format is guessed from the name.
 """
 
 from __future__ import annotations
 
+import bz2
+import contextlib
+import gzip
+import io
+import lzma
 import os
-from collections.abc import Sequence
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -31,6 +42,70 @@ Index = int | slice | str
 
 #: Keys under which a frame may carry a dielectric tensor, in order of preference.
 EPSILON_KEYS = ("dielectric_tensor", "epsilon")
+
+
+#: Magic bytes -> opener of the compressed formats read transparently.
+_COMPRESSED = ((b"\x1f\x8b", gzip.open), (b"BZh", bz2.open), (b"\xfd7zXZ\x00", lzma.open))
+
+#: File-name suffixes of those formats (dropped by :func:`plain_name`).
+COMPRESSION_SUFFIXES = (".gz", ".bz2", ".xz")
+
+
+def is_compressed(path: str | os.PathLike) -> bool:
+    """True when ``path`` starts with the magic bytes of gzip, bzip2 or xz."""
+    with open(path, "rb") as fh:
+        head = fh.read(6)
+    return any(head.startswith(magic) for magic, _ in _COMPRESSED)
+
+
+def open_text(path: str | os.PathLike) -> io.TextIOBase:
+    """Open ``path`` for reading text (undecodable bytes replaced), decompressing gzip,
+    bzip2 and xz files on the fly (recognised by their first bytes, not their name)."""
+    with open(path, "rb") as fh:
+        head = fh.read(6)
+    for magic, opener in _COMPRESSED:
+        if head.startswith(magic):
+            return opener(path, "rt", errors="replace")
+    return open(path, errors="replace")
+
+
+@contextlib.contextmanager
+def decompressed(path: str | os.PathLike) -> Iterator[Path]:
+    """``path`` itself, or for a gzip/bzip2/xz file a decompressed copy in a temporary
+    folder (same name without the compression suffix), removed on exit: for readers that
+    need a plain file (ASE's OUTCAR parser asks its file object for a name)."""
+    p = Path(path)
+    if not is_compressed(p):
+        yield p
+        return
+    with tempfile.TemporaryDirectory(prefix="ase-raman-") as folder:
+        name = p.name
+        for suffix in COMPRESSION_SUFFIXES:
+            name = name.removesuffix(suffix)
+        plain = Path(folder) / name
+        with open_binary(p) as fin, open(plain, "wb") as fout:
+            shutil.copyfileobj(fin, fout)
+        yield plain
+
+
+def open_binary(path: str | os.PathLike) -> io.BufferedIOBase:
+    """Open ``path`` for reading bytes, decompressing gzip, bzip2 and xz on the fly."""
+    with open(path, "rb") as fh:
+        head = fh.read(6)
+    for magic, opener in _COMPRESSED:
+        if head.startswith(magic):
+            return opener(path, "rb")
+    return open(path, "rb")
+
+
+def plain_name(path: str | os.PathLike) -> str:
+    """The lower-case file name of ``path`` without a compression suffix
+    (``OUTCAR.gz`` -> ``outcar``), for guessing a format from the name."""
+    name = Path(path).name.lower()
+    for suffix in COMPRESSION_SUFFIXES:
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
 
 
 def one_line(text: object) -> str:

@@ -3,7 +3,9 @@
 ASE has no ph.x reader, so this module parses what it needs:
 
 * the structure from the first header: ``lattice parameter (alat) = ... a.u.`` (bohr),
-  the ``crystal axes: (cart. coord. in units of alat)`` rows ``a(1..3)``, and the first
+  the ``crystal axes: (cart. coord. in units of alat)`` rows ``a(1..3)`` (of the block
+  printed with the most decimals; the cell is then scaled to the printed
+  ``unit-cell volume``, which has 7 digits), and the first
   ``site n. atom ... positions (alat units)`` table (species label and ``tau`` in alat
   units). Species labels such as ``Fe1`` or ``O_up`` are reduced to the element symbol.
 * eps_inf from the **last** ``Dielectric constant in cartesian axis`` block. ph.x prints
@@ -30,7 +32,7 @@ from ase.data import chemical_symbols
 from ase.units import Bohr
 
 from ..errors import InputFileError, MissingDataError
-from ._common import Index, attach_epsilon, check_file, select
+from ._common import Index, attach_epsilon, check_file, open_text, select
 
 EPS_HEADER = "Dielectric constant in cartesian axis"
 _ALAT_RE = re.compile(r"lattice parameter \(alat\)\s*=\s*([-+0-9.eEdD]+)\s*a\.u\.")
@@ -38,7 +40,23 @@ _AXIS_RE = re.compile(r"a\((\d)\)\s*=\s*\(\s*(\S+)\s+(\S+)\s+(\S+)\s*\)")
 _TAU_RE = re.compile(
     r"^\s*\d+\s+(\S+)\s+(?:[-+0-9.eE]+\s+)?tau\(\s*\d+\)\s*=\s*\(\s*(\S+)\s+(\S+)\s+(\S+)\s*\)"
 )
+_VOLUME_RE = re.compile(r"unit-cell volume\s*=\s*([0-9.]+)\s*\(a\.u\.\)\^3")
 _ROW_RE = re.compile(r"^\s*\(\s*(\S+)\s+(\S+)\s+(\S+)\s*\)\s*$")
+
+
+def _decimals(number: str) -> int:
+    """Digits after the decimal point of a printed number (``0.8660`` -> 4)."""
+    return len(number.partition(".")[2].rstrip())
+
+
+def _match_volume(cell: np.ndarray, volume_A3: float) -> np.ndarray:
+    """``cell`` scaled isotropically to the printed ``unit-cell volume`` (7 significant
+    digits) when they differ only by the rounding of the printed axes (< 1e-3 relative):
+    4-decimal axes (``0.8660`` for sqrt(3)/2) put the volume off by ~3e-5 otherwise."""
+    current = abs(float(np.linalg.det(cell)))
+    if current > 0 and abs(volume_A3 / current - 1.0) < 1e-3:
+        return cell * (volume_A3 / current) ** (1.0 / 3.0)
+    return cell
 
 
 def _element(label: str, where: str) -> str:
@@ -56,12 +74,13 @@ def _element(label: str, where: str) -> str:
 def read_ph_out(path: str | os.PathLike, index: Index = ":") -> list[Atoms]:
     """One frame (eps_inf, alpha in Angstrom^3, structure from the header) from ph.x output."""
     p = check_file(path)
-    with open(p, errors="replace") as fh:
+    with open_text(p) as fh:
         lines = fh.read().splitlines()
     if not any("Program PHONON" in ln for ln in lines[:50]):
         raise InputFileError(f"{p}: not a ph.x output (no 'Program PHONON' line at the top)")
 
-    alat = axes = None
+    alat = axes = volume = None
+    axes_digits = 0
     species: list[str] = []
     tau: list[list[float]] = []
     eps_blocks: list[tuple[int, np.ndarray]] = []
@@ -72,11 +91,16 @@ def read_ph_out(path: str | os.PathLike, index: Index = ":") -> list[Atoms]:
         line = lines[i]
         if alat is None and (m := _ALAT_RE.search(line)):
             alat = float(m.group(1).replace("d", "e").replace("D", "e"))
-        elif axes is None and "crystal axes: (cart. coord. in units of alat)" in line:
+        elif volume is None and (m := _VOLUME_RE.search(line)):
+            volume = float(m.group(1))
+        elif "crystal axes: (cart. coord. in units of alat)" in line:
             rows = [_AXIS_RE.search(lines[j]) for j in range(i + 1, min(i + 4, n))]
             if len(rows) < 3 or not all(rows):
                 raise InputFileError(f"{p}:{i + 1}: crystal axes block is incomplete")
-            axes = np.array([[float(x) for x in r.groups()[1:]] for r in rows])  # type: ignore[union-attr]
+            digits = min(_decimals(x) for r in rows for x in r.groups()[1:])  # type: ignore[union-attr]
+            if axes is None or digits > axes_digits:  # the most precise block
+                axes = np.array([[float(x) for x in r.groups()[1:]] for r in rows])  # type: ignore[union-attr]
+                axes_digits = digits
             i += 3
         elif not species and "site n." in line and "positions (alat units)" in line:
             j = i + 1
@@ -122,8 +146,11 @@ def read_ph_out(path: str | os.PathLike, index: Index = ":") -> list[Atoms]:
             " is this a complete ph.x output?"
         )
     scale = alat * Bohr  # Angstrom per alat unit
+    cell = axes * scale
+    if volume is not None:
+        cell = _match_volume(cell, volume * Bohr**3)
     atoms = Atoms(
-        symbols=species, positions=np.array(tau) * scale, cell=axes * scale, pbc=True
+        symbols=species, positions=np.array(tau) * scale, cell=cell, pbc=True
     )
     lineno, eps = eps_blocks[-1]
     return select([attach_epsilon(atoms, eps, f"{p}:{lineno}")], index, p)

@@ -30,12 +30,22 @@ from ase import Atoms
 
 from ..errors import InputFileError, MissingDataError, TensorError
 from ..tensors import ALPHA_UNITS, checked_symmetric, tensor_from_numbers, to_angstrom3
-from ._common import EPSILON_KEYS, Index, attach_alpha, check_file, one_line, select
+from ._common import (
+    EPSILON_KEYS,
+    Index,
+    attach_alpha,
+    check_file,
+    decompressed,
+    one_line,
+    open_text,
+    select,
+)
+from .magnitude import warn_implausible_alpha
 
 
 def raw_comment_lines(path: Path) -> Iterator[tuple[int, str]]:
     """Yield ``(line_number, comment_line)`` for each complete frame of an (ext)xyz file."""
-    with open(path, errors="replace") as fh:
+    with open_text(path) as fh:
         lineno = 0
         while True:
             head = fh.readline()
@@ -93,7 +103,8 @@ def read_extxyz(
     if alpha_unit not in ALPHA_UNITS:
         to_angstrom3(np.zeros((3, 3)), alpha_unit)  # raises TensorError naming the units
     try:
-        images = ase.io.read(p, index=":", format="extxyz")
+        with decompressed(p) as plain:
+            images = ase.io.read(plain, index=":", format="extxyz")
     except Exception as exc:  # ASE raises XYZError, ValueError, IndexError, ...
         raise InputFileError(
             f"{p}: cannot be read as extxyz ({type(exc).__name__}: {one_line(exc)});"
@@ -136,4 +147,5 @@ def read_extxyz(
             atoms.pbc = False
         atoms.info["source"] = where
         out.append(atoms)
+    warn_implausible_alpha(out, [a.info["polarizability"] for a in out], alpha_unit, str(p))
     return out

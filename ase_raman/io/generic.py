@@ -15,7 +15,16 @@ from ase import Atoms
 
 from ..errors import InputFileError, MissingDataError
 from ..tensors import checked_symmetric, tensor_from_numbers, to_angstrom3
-from ._common import EPSILON_KEYS, Index, attach_alpha, check_file, one_line, parse_index
+from ._common import (
+    EPSILON_KEYS,
+    Index,
+    attach_alpha,
+    check_file,
+    decompressed,
+    one_line,
+    parse_index,
+)
+from .magnitude import warn_implausible_alpha
 
 
 def _lookup(atoms: Atoms, key: str) -> object | None:
@@ -38,7 +47,8 @@ def read_with_ase(
     key = alpha_key or "polarizability"
     idx = parse_index(index)
     try:
-        images = ase.io.read(p, index=idx, format=format)
+        with decompressed(p) as plain:
+            images = ase.io.read(plain, index=idx, format=format)
     except Exception as exc:  # whatever the ASE reader raises for a bad file
         raise InputFileError(
             f"{p}: cannot be read as {format or 'an ASE format'} ({type(exc).__name__}:"
@@ -66,4 +76,5 @@ def read_with_ase(
                 break
         atoms.info["source"] = where
         out.append(atoms)
+    warn_implausible_alpha(out, [a.info["polarizability"] for a in out], alpha_unit, str(p))
     return out

@@ -18,16 +18,17 @@ from __future__ import annotations
 import os
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 from ase import Atoms
+from ase.data import atomic_numbers
 from ase.geometry import cellpar_to_cell
 from ase.units import Bohr, _aut, nm
 
 from ..errors import InputFileError, UsageError
-from ._common import check_file
+from ._common import check_file, open_text
 
 #: Angstrom per i-PI length unit.
 LENGTH_UNITS: dict[str, float] = {
@@ -84,10 +85,25 @@ def parse_comment(line: str, where: str) -> tuple[np.ndarray, float, dict[str, i
     return cell * cell_factor, pos_factor, meta
 
 
-def iter_ipi_xyz(path: str | os.PathLike) -> Iterator[Atoms]:
-    """Yield the frames of an i-PI xyz positions file one at a time (Angstrom, pbc=True)."""
+def _check_labels(symbols: list[str], drop: frozenset[str], where: str) -> list[bool]:
+    """Which atoms to keep; InputFileError naming labels that are not elements."""
+    bad = sorted({s for s in symbols if s not in atomic_numbers and s not in drop})
+    if bad:
+        raise InputFileError(
+            f"{where}: atom label(s) {', '.join(bad)} are not chemical elements (i-PI cavity "
+            f"photons or dummy atoms?); pass --drop-labels {','.join(bad)} to leave them out "
+            f"(Python: drop_labels={bad})")
+    return [s not in drop for s in symbols]
+
+
+def iter_ipi_xyz(path: str | os.PathLike, drop_labels: Sequence[str] = ()) -> Iterator[Atoms]:
+    """Yield the frames of an i-PI xyz positions file one at a time (Angstrom, pbc=True).
+
+    ``drop_labels``: atom labels left out of every frame (e.g. ``["L"]``, the photon
+    pseudo-atoms of i-PI cavity MD); any other non-element label is an error naming it."""
     p = check_file(path)
-    with open(p, errors="replace") as fh:
+    drop = frozenset(drop_labels)
+    with open_text(p) as fh:
         lineno = 0
         n_done = 0
         while True:
@@ -117,8 +133,10 @@ def iter_ipi_xyz(path: str | os.PathLike) -> Iterator[Atoms]:
                 except (ValueError, IndexError):
                     _warn_truncated(p, n_done, lineno, i, natoms)
                     return
+            keep = _check_labels(symbols, drop, f"{p}:{lineno + 1}")
             lineno += natoms
-            atoms = Atoms(symbols, positions=pos * factor, cell=cell, pbc=True)
+            atoms = Atoms([s for s, k in zip(symbols, keep, strict=True) if k],
+                          positions=pos[keep] * factor, cell=cell, pbc=True)
             atoms.info.update(meta)
             n_done += 1
             yield atoms
@@ -133,14 +151,32 @@ def _warn_truncated(p: Path, frame: int, lineno: int, got: int, natoms: int) -> 
     )
 
 
+def _first_steps(p: Path, n: int) -> list[int | None]:
+    """``Step:`` of the first ``n`` frames (from the comment lines only: the atom labels,
+    which may not be elements, are not looked at)."""
+    steps: list[int | None] = []
+    with open_text(p) as fh:
+        while len(steps) < n:
+            head = fh.readline()
+            if not head:
+                break
+            if not head.strip():
+                continue
+            try:
+                natoms = int(head.split()[0])
+            except ValueError:
+                break
+            m = _STEP_RE.search(fh.readline())
+            steps.append(int(m.group(1)) if m else None)
+            for _ in range(natoms):
+                fh.readline()
+    return steps
+
+
 def ipi_interval_fs(path: str | os.PathLike) -> float | None:
     """Step difference of the first two frames x ``<timestep>`` of ``input.xml`` beside, in fs."""
     p = Path(path)
-    steps = []
-    for atoms in iter_ipi_xyz(p):
-        steps.append(atoms.info.get("step"))
-        if len(steps) == 2:
-            break
+    steps = _first_steps(p, 2)
     inp = p.resolve().parent / "input.xml"
     if len(steps) < 2 or None in steps or not inp.is_file():
         return None

@@ -28,7 +28,16 @@ from ase import Atoms
 from ase.io.formats import ioformats
 
 from ..errors import InputFileError, UsageError
-from ._common import Index, ase_filetype, check_file, one_line, parse_index
+from ._common import (
+    Index,
+    ase_filetype,
+    check_file,
+    decompressed,
+    one_line,
+    open_text,
+    parse_index,
+    plain_name,
+)
 from .ipi import ipi_interval_fs, is_ipi_comment, iter_ipi_xyz
 from .xdatcar import iter_xdatcar, xdatcar_interval_fs
 
@@ -41,12 +50,12 @@ TypeMap = Mapping[int, str] | Sequence[str]
 def detect_trajectory_format(path: str | os.PathLike) -> str:
     """Guess the trajectory format of ``path`` from its name, then from its first lines."""
     p = check_file(path)
-    name = p.name.lower()
+    name = plain_name(p)
     if "xdatcar" in name:
         return "vasp-xdatcar"
     if "vasprun" in name and name.endswith(".xml"):
         return "vasp-xml"
-    with open(p, errors="replace") as fh:
+    with open_text(p) as fh:
         head = [fh.readline() for _ in range(2)]
     if head[0].startswith("ITEM: TIMESTEP") or name.endswith((".lammpstrj", ".dump")):
         return "lammps-dump-text"
@@ -68,26 +77,58 @@ def _specorder(type_map: TypeMap) -> list[str]:
     return list(type_map)
 
 
+#: Coordinate columns of a LAMMPS dump, any one of which gives positions.
+_LAMMPS_COORDS = ("x", "xs", "xu", "xsu")
+
+#: What to tell a user whose LAMMPS dump names atoms by number only.
+TYPE_MAP_HINT = ("pass --type-map with the element of each LAMMPS type in order, e.g. "
+                 "--type-map O,H (Python: type_map=['O', 'H'])")
+
+
 def _lammps_columns(p: Path) -> list[str]:
-    with open(p, errors="replace") as fh:
+    with open_text(p) as fh:
         for line in fh:
             if line.startswith("ITEM: ATOMS"):
                 return line.split()[2:]
     raise InputFileError(f"{p}: no 'ITEM: ATOMS' line: not a LAMMPS text dump")
 
 
+def check_lammps_columns(p: Path, cols: list[str], type_map: TypeMap | None) -> None:
+    """One-line errors for a dump that cannot give named positions: no coordinate column,
+    no type or element column, or types without ``type_map`` (``--type-map``)."""
+    listed = " ".join(cols) or "none"
+    if not any(c in cols for c in _LAMMPS_COORDS):
+        raise InputFileError(f"{p}: the LAMMPS dump has no x, xs, xu or xsu column "
+                             f"(its columns: {listed}), so no positions to read")
+    if not {"type", "element", "mass"} & set(cols):
+        raise InputFileError(f"{p}: the LAMMPS dump has no type or element column (its "
+                             f"columns: {listed}), so the atoms cannot be named")
+    if type_map is None and "element" not in cols and "mass" not in cols:
+        raise UsageError(f"{p}: the LAMMPS dump names atoms by type number only; "
+                         + TYPE_MAP_HINT)
+
+
+def drop_atoms(frames: Iterator[Atoms], labels: frozenset[str]) -> Iterator[Atoms]:
+    """The frames without the atoms whose symbol is in ``labels``."""
+    for atoms in frames:
+        keep = [s not in labels for s in atoms.get_chemical_symbols()]
+        yield atoms if all(keep) else atoms[keep]
+
+
 def _ase_frames(p: Path, fmt: str, type_map: TypeMap | None) -> Iterator[Atoms]:
     kwargs = {}
     if fmt == "lammps-dump-text":
         cols = _lammps_columns(p)
+        check_lammps_columns(p, cols, type_map)
         if type_map is not None:
             kwargs["specorder"] = _specorder(type_map)
-        elif "element" not in cols and "mass" not in cols:
-            raise UsageError(
-                f"{p}: LAMMPS dump without an element or mass column; pass"
-                " type_map={1: 'O', 2: 'H', ...} to name the atom types"
-            )
-    it = ase.io.iread(p, index=":", format=fmt, **kwargs)
+    with decompressed(p) as plain:
+        yield from _checked_frames(p, ase.io.iread(plain, index=":", format=fmt, **kwargs), fmt)
+
+
+def _checked_frames(p: Path, it: Iterator[Atoms], fmt: str) -> Iterator[Atoms]:
+    """The frames of an ASE reader, with one-line errors; a broken frame after good ones
+    ends the stream with a warning."""
     n_done = 0
     while True:
         try:
@@ -120,6 +161,7 @@ def iter_frames(
     index: Index = slice(None),
     every: int = 1,
     type_map: TypeMap | None = None,
+    drop_labels: Sequence[str] = (),
 ) -> Iterator[Atoms]:
     """Yield the frames of an MD trajectory one at a time, without loading the file.
 
@@ -137,6 +179,10 @@ def iter_frames(
         Keep every ``every``-th frame of the selection (stride, >= 1).
     type_map:
         LAMMPS type -> element (``{1: "O", 2: "H"}`` or ``["O", "H"]``).
+    drop_labels:
+        Atom labels to leave out of every frame, e.g. ``["L"]`` for the cavity-photon
+        pseudo-atoms of i-PI cavity MD (labels that are not chemical elements are refused
+        otherwise, naming them).
     """
     p = check_file(path)
     if not isinstance(every, int) or every < 1:
@@ -157,15 +203,13 @@ def iter_frames(
     if fmt == "vasp-xdatcar":
         frames: Iterator[Atoms] = iter_xdatcar(p)
     elif fmt == "ipi-xyz":
-        frames = iter_ipi_xyz(p)
+        frames = iter_ipi_xyz(p, drop_labels=drop_labels)
     elif fmt == "lammps-dump-text" and "mass" not in _lammps_columns(p):
         # one LAMMPS dump reader for the package: unwrapped coordinates when the file
         # has them (xu, xsu or image flags), velocities, triclinic boxes
         from ..engines.lammps import iter_lammps_dump
 
-        if type_map is None and "element" not in _lammps_columns(p):
-            raise UsageError(f"{p}: LAMMPS dump without an element or mass column; pass"
-                             " type_map={1: 'O', 2: 'H', ...} to name the atom types")
+        check_lammps_columns(p, _lammps_columns(p), type_map)
         frames = iter_lammps_dump(p, type_map)
     elif fmt in ioformats:
         frames = _ase_frames(p, fmt, type_map)
@@ -174,6 +218,8 @@ def iter_frames(
             f"{p}: unknown trajectory format {fmt!r}; use vasp-xdatcar, ipi-xyz, extxyz,"
             " vasp-xml, lammps-dump-text or an ASE format name"
         )
+    if drop_labels and fmt != "ipi-xyz":
+        frames = drop_atoms(frames, frozenset(drop_labels))
     step = (sel.step or 1) * every
     yield from itertools.islice(frames, sel.start or 0, sel.stop, step)
 

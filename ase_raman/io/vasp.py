@@ -52,7 +52,16 @@ from ase import Atoms
 from ase.data import chemical_symbols
 
 from ..errors import InputFileError, MissingDataError
-from ._common import Index, attach_epsilon, check_file, one_line, select
+from ._common import (
+    Index,
+    attach_epsilon,
+    check_file,
+    decompressed,
+    one_line,
+    open_binary,
+    open_text,
+    select,
+)
 
 EPS_HEADER = "MACROSCOPIC STATIC DIELECTRIC TENSOR (including local field effects in DFT)"
 FOOTER = "General timing and accounting"
@@ -75,7 +84,7 @@ def outcar_dielectric_blocks(path: str | os.PathLike) -> list[tuple[int, int, np
     blocks: list[tuple[int, int, np.ndarray]] = []
     step = -1
     complete = False
-    with open(p, errors="replace") as fh:
+    with open_text(p) as fh:
         lines = iter(enumerate(fh, start=1))
         for lineno, line in lines:
             if _STEP_RE.match(line):
@@ -147,12 +156,13 @@ def read_outcar(path: str | os.PathLike, index: Index = ":") -> list[Atoms]:
     p = Path(path)
     blocks = outcar_dielectric_blocks(p)
     n_steps = 0
-    with open(p, errors="replace") as fh:
+    with open_text(p) as fh:
         for line in fh:
             if _STEP_RE.match(line):
                 n_steps += 1
     try:
-        images = ase.io.read(p, index=":", format="vasp-out")
+        with decompressed(p) as plain:
+            images = ase.io.read(plain, index=":", format="vasp-out")
     except Exception as exc:  # ASE raises ParseError, IndexError, ValueError, ...
         raise InputFileError(
             f"{p}: the structure cannot be read from this OUTCAR ({type(exc).__name__}:"
@@ -215,7 +225,8 @@ def read_vasprun(path: str | os.PathLike, index: Index = ":") -> list[Atoms]:
     """
     p = check_file(path)
     try:
-        root = ET.parse(p).getroot()
+        with open_binary(p) as fh:
+            root = ET.parse(fh).getroot()
     except ET.ParseError as exc:
         raise InputFileError(
             f"{p}: not complete XML ({one_line(exc)}): truncated, or not a vasprun.xml;"

@@ -36,7 +36,7 @@ from ase import Atoms
 from ase.data import chemical_symbols
 
 from ..errors import InputFileError
-from ._common import check_file
+from ._common import check_file, open_text
 
 _CONFIG_RE = re.compile(r"^\s*(direct|cartesian|konfig)", re.IGNORECASE)
 
@@ -117,7 +117,7 @@ def iter_xdatcar(path: str | os.PathLike) -> Iterator[Atoms]:
     ``atoms.info["configuration"]`` holds the number after ``Direct configuration=``.
     """
     p = check_file(path)
-    with open(p, errors="replace") as fh:
+    with open_text(p) as fh:
         first = fh.readline()
         header, lineno = _read_header(fh, first, p, 1)
         n_done = 0
@@ -177,7 +177,7 @@ def _outcar_values(path: Path) -> dict[str, str]:
     """POTIM and NBLOCK from the parameter echo at the top of an OUTCAR (streamed)."""
     out: dict[str, str] = {}
     pat = re.compile(r"^\s*(POTIM|NBLOCK)\s*=\s*([-+0-9.eE]+)")
-    with open(path, errors="replace") as fh:
+    with open_text(path) as fh:
         for n, line in enumerate(fh):
             m = pat.match(line)
             if m:

@@ -11,6 +11,7 @@ own learners are registered exactly the same way, so third-party packages are pe
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
@@ -69,11 +70,43 @@ def get_learner(name: str, distribution_hint: str | None = None) -> type[TensorM
         ) from exc
 
 
-def load_model(path: str | Path) -> TensorModel:
-    """Load any model file, dispatching on the learner name stored in it."""
+#: Environment variable that trusts every model file of this process (``--trust-model``).
+TRUST_ENV = "ASE_RAMAN_TRUST_MODELS"
+
+
+def models_trusted(trust: bool | None = None) -> bool:
+    """Whether loading model files that run code is allowed.
+
+    ``trust`` when given, else the environment variable :data:`TRUST_ENV` (set to 1 by
+    the command line's ``--trust-model``).
+    """
+    if trust is not None:
+        return bool(trust)
+    return os.environ.get(TRUST_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def require_trust(path: str | Path, what: str, trust: bool | None = None) -> None:
+    """:class:`ModelFileError` unless loading ``path`` (which runs ``what``) is trusted."""
+    if not models_trusted(trust):
+        raise ModelFileError(
+            f"{path}: loading this model runs {what}; refusing it unless you trust its "
+            "source: pass --trust-model (Python: trust=True)")
+
+
+def load_model(path: str | Path, trust: bool | None = None) -> TensorModel:
+    """Load any model file, dispatching on the learner name stored in it.
+
+    Learners whose models are code (``loading_runs_code = True``, e.g. metatomic's
+    TorchScript with its extension libraries) load only when trusted: ``trust=True``, or
+    :data:`TRUST_ENV` set (``--trust-model``); otherwise :class:`ModelFileError`.
+    """
     _, metadata = read_model_file(path)
     cls = get_learner(str(metadata["learner"]), metadata.get("distribution"))
-    model = cls.load(path)
+    if getattr(cls, "loading_runs_code", False):
+        require_trust(path, f"{cls.name} code", trust)
+        model = cls.load(path, trust=True)
+    else:
+        model = cls.load(path)
     if not isinstance(model, TensorModel):
         raise ModelFileError(f"{path}: learner {metadata['learner']!r} did not return a model")
     return model

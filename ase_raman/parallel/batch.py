@@ -26,8 +26,9 @@ cm^-1), ``fit_window_ps`` (``"1:5"``), ``blocks``. Relative paths are relative t
 manifest's folder.
 
 Per entry (folder ``OUT/NAME/``) the ordinary commands run: ``predict`` (alpha.h5),
-``raman`` (raman.csv/.json/.png) and ``msd`` (msd.csv/.json/.png). Then ``OUT/results.csv``
-(one row per entry: central-peak metrics, D, sigma, Haven ratio, E_a of its material)
+``raman`` (raman.csv/.json/.png), ``msd`` (msd.csv/.json/.png) and ``mechanism``
+(mechanism.json). Then ``OUT/results.csv`` (one row per entry: central-peak metrics, D,
+sigma, Haven ratio, E_a of its material, the ``mechanism`` verdict and residence time)
 and ``OUT/ranking.png`` (entries ranked by the low-frequency Raman fraction) are
 written by this process only.
 
@@ -61,12 +62,14 @@ __all__ = ["BatchEntry", "read_manifest", "run_entry", "run_batch", "RESULT_COLU
 
 DONE_MARKER = "done.json"
 FAILED_MARKER = "failed.json"
+#: Largest manifest read, bytes (a manifest lists files; it is never this big).
+MAX_MANIFEST_BYTES = 4 * 1024**2
 #: Columns of results.csv, in order (units in the names; E_a per material).
 RESULT_COLUMNS = [
     "name", "material", "temperature_K", "status", "rank", "species",
     "low_frequency_fraction", "central_to_phonon_ratio", "central_width_cm",
     "D_cm2_s", "D_err_cm2_s", "sigma_S_cm", "sigma_err_S_cm", "haven_ratio",
-    "E_a_eV", "E_a_err_eV", "n_frames", "reason",
+    "E_a_eV", "E_a_err_eV", "n_frames", "reason", "mechanism", "residence_time_ps",
 ]
 _KNOWN_KEYS = {"name", "trajectory", "model", "temperature_K", "species", "charges",
                "dt_fs", "every", "index", "format", "type_map", "material", "sigma_cm",
@@ -158,18 +161,12 @@ def _entry_from_dict(raw: dict[str, Any], base: Path, where: str) -> BatchEntry:
 
 def read_manifest(path: str | os.PathLike) -> list[BatchEntry]:
     """Read a batch manifest (YAML; see the module docstring)."""
-    try:
-        import yaml
-    except ImportError:
-        raise UsageError("reading a batch manifest needs pyyaml: pip install "
-                         "ase-raman[dask]") from None
+    from ..io.safe_yaml import load_yaml
+
     source = Path(path)
     if not source.is_file():
         raise InputFileError(f"{path}: no such manifest")
-    try:
-        doc = yaml.safe_load(source.read_text())
-    except yaml.YAMLError as exc:
-        raise InputFileError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    doc = load_yaml(source, max_bytes=MAX_MANIFEST_BYTES)
     defaults: dict[str, Any] = {}
     if isinstance(doc, dict):
         defaults = dict(doc.get("defaults") or {})
@@ -312,6 +309,15 @@ def _compute_entry(entry: BatchEntry, folder: Path) -> dict[str, Any]:
         argv += ["--blocks", str(entry.blocks)]
     _command("msd", argv)
     transport = json.loads(msd_json.read_text())[entry.species[0]]
+    mech_json = folder / "mechanism.json"
+    argv = [traj, "-o", str(mech_json), "--species", entry.species[0], "--raman",
+            str(raman_json), "--quiet", *fmt_args]
+    if not is_store or entry.model is not None:
+        argv += ["--every", str(entry.every), *dt_args]
+    if entry.fit_window_ps:
+        argv += ["--fit-window", entry.fit_window_ps]
+    _command("mechanism", argv)
+    mechanism = json.loads(mech_json.read_text())["species"][entry.species[0]]
     return {
         "low_frequency_fraction": _finite(central.get("low_frequency_fraction")),
         "central_to_phonon_ratio": _finite(central.get("central_to_phonon_ratio")),
@@ -323,6 +329,8 @@ def _compute_entry(entry: BatchEntry, folder: Path) -> dict[str, Any]:
         "haven_ratio": _finite(transport.get("haven_ratio")),
         "n_frames": transport.get("n_frames"),
         "reason": "",
+        "mechanism": mechanism.get("verdict"),
+        "residence_time_ps": _finite(mechanism.get("residence_time_ps")),
     }
 
 

@@ -26,6 +26,15 @@ and in one probe it alone doubled featomic's time in a worker. The local cluster
 start set it deliberately: by default (:data:`MALLOC_TRIM_THRESHOLD`, None) it is not
 exported, so the workers run with glibc's default adaptive malloc, as the in-process
 path does; pass an integer (bytes) to restore a fixed threshold.
+
+Closing. :func:`close_local` closes the client first, then the cluster. The clusters we
+start (:func:`start_local_cluster`) ignore a scheduler message removing a worker the
+cluster no longer lists: in distributed's ``SpecCluster._update_worker_status`` that
+message raises ``KeyError`` (a known race between the scheduler's worker-removal stream and
+the cluster's own bookkeeping while workers are scaled, restarted or closed under load),
+which kills the cluster's watcher task and then re-raises from ``cluster.close()`` after
+the work is done. :func:`close_local` also tolerates that ``KeyError`` from clusters it
+did not start.
 """
 
 from __future__ import annotations
@@ -40,6 +49,8 @@ from typing import Any
 
 from ..errors import UsageError
 from ._deps import require_dask
+
+logger = logging.getLogger(__name__)
 
 #: Value of MALLOC_TRIM_THRESHOLD_ (bytes) given to the workers of the local clusters we
 #: start; None = not exported (glibc's adaptive default). Dask's own default is 65536.
@@ -97,6 +108,55 @@ def parse_scheduler(text: str) -> SchedulerSpec:
                      "scheduler file (.json)")
 
 
+_CLUSTER_CLASS: Any = None
+
+
+def _local_cluster_class() -> Any:
+    """``distributed.LocalCluster`` that ignores the removal of a worker it no longer lists.
+
+    Built on first use (distributed is an optional dependency)."""
+    global _CLUSTER_CLASS
+    if _CLUSTER_CLASS is None:
+        from distributed import LocalCluster
+
+        class QuietCloseLocalCluster(LocalCluster):
+            """A LocalCluster whose worker-status watcher survives a duplicate removal."""
+
+            def _update_worker_status(self, op: str, msg: Any) -> None:
+                if op == "remove" and msg not in self.scheduler_info.get("workers", {}):
+                    logger.debug("ignoring removal of unlisted worker %s", msg)
+                    return
+                super()._update_worker_status(op, msg)
+
+        _CLUSTER_CLASS = QuietCloseLocalCluster
+    return _CLUSTER_CLASS
+
+
+def close_local(client: Any, cluster: Any, timeout: float = 60.0) -> None:
+    """Close ``client`` (if not None), then ``cluster``, never raising the distributed
+    ``KeyError`` race of ``_update_worker_status`` (see the module docstring).
+
+    When the race has already broken the cluster's watcher, the scheduler and the workers
+    are closed by the time the ``KeyError`` reaches us; what is left (the cluster's
+    event-loop thread) is stopped here and the cluster marked closed.
+    """
+    if client is not None:
+        try:
+            client.close(timeout=timeout)
+        except (OSError, TimeoutError) as exc:  # the cluster is closed next anyway
+            logger.debug("closing the Dask client: %s", exc)
+    try:
+        cluster.close(timeout=timeout)
+    except KeyError as exc:
+        logger.debug("distributed worker-removal race while closing (%r); finishing", exc)
+        from distributed.core import Status
+
+        cluster.status = Status.closed
+        loop_runner = getattr(cluster, "_loop_runner", None)
+        if loop_runner is not None and not getattr(cluster, "asynchronous", False):
+            loop_runner.stop()
+
+
 def worker_environment(threads_per_worker: int) -> dict[str, str]:
     """Environment for worker processes: every thread pool sized ``threads_per_worker``."""
     return {name: str(int(threads_per_worker)) for name in THREAD_ENV_VARS}
@@ -119,8 +179,8 @@ def start_local_cluster(n_workers: int | None = None, threads_per_worker: int = 
     """
     require_dask()
     import dask
-    from distributed import LocalCluster
 
+    local_cluster = _local_cluster_class()
     if threads_per_worker < 1:
         raise UsageError(f"threads_per_worker must be >= 1, got {threads_per_worker}")
     if n_workers is None:
@@ -148,7 +208,7 @@ def start_local_cluster(n_workers: int | None = None, threads_per_worker: int = 
             if malloc_trim_threshold is None and saved is not None and saved == "65536":
                 # left in this process by an earlier Dask nanny: do not pass it on
                 os.environ.pop("MALLOC_TRIM_THRESHOLD_")
-            return LocalCluster(**options)
+            return local_cluster(**options)
         finally:
             if saved is not None:
                 os.environ["MALLOC_TRIM_THRESHOLD_"] = saved
@@ -173,11 +233,12 @@ def scheduler_client(scheduler: Any, threads_per_worker: int = 1,
     spec = parse_scheduler(str(scheduler))
     if spec.kind == "local":
         cluster = start_local_cluster(spec.n_workers, threads_per_worker, **cluster_kwargs)
+        client = None
         try:
-            with Client(cluster) as client:
-                yield client
+            client = Client(cluster)
+            yield client
         finally:
-            cluster.close()
+            close_local(client, cluster)
         return
     try:
         if spec.address.endswith(".json"):

@@ -14,8 +14,9 @@ Units and definitions
 
 Acoustic modes are zero by translation invariance (never computed); modes whose set is
 Raman-forbidden by symmetry (:mod:`.symmetry`) are zero when the computed activity is
-below ``zero_tolerance`` times the largest activity (else the table says the symmetry is
-broken by the structure or the polarizability source).
+below ``zero_tolerance`` times the largest activity or below the absolute floor
+:data:`ZERO_ACTIVITY_FLOOR` (else the table says the symmetry is broken by the structure
+or the polarizability source).
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ TABLE_COLUMNS = ("band", "frequency_cm-1", "irrep", "activity_A4_amu", "raman_ac
 DEFAULT_STEP: float = 0.05
 #: Default relative tolerance below which an activity counts as zero.
 ZERO_TOLERANCE: float = 1e-6
+#: Absolute floor (Angstrom^4/amu) below which an activity counts as zero whatever the
+#: largest activity: finite-difference round-off of a crystal with no Raman-active mode
+#: (rock-salt NaCl) is far below it, a real Raman line (>= 1e-4) far above.
+ZERO_ACTIVITY_FLOOR: float = 1e-8
 
 
 def activity(raman_tensor: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -143,7 +148,7 @@ class HarmonicRaman:
         acoustic = self.acoustic
         ok = self.determined & ~acoustic
         scale = float(np.max(act_all[ok], initial=0.0))
-        tol = self.zero_tolerance * scale
+        tol = max(self.zero_tolerance * scale, ZERO_ACTIVITY_FLOOR)
         out = []
         for bands in modes.degenerate_sets():
             freq = float(np.mean(modes.frequencies[bands]))
@@ -221,6 +226,16 @@ class HarmonicRaman:
 # ---------------------------------------------------------------------------------------
 # polarizability sources
 # ---------------------------------------------------------------------------------------
+
+
+def describe_source(source: Any, path: str | os.PathLike | None = None) -> str:
+    """A polarizability source in words: ``model file water.npz (learner lambda-soap)``
+    when loaded from ``path``, the learner name of a model object, else the class name."""
+    learner = getattr(source, "name", None) if hasattr(source, "predict") else None
+    about = f" (learner {learner})" if learner else ""
+    if path is not None:
+        return f"model file {os.path.basename(os.fspath(path))}{about}"
+    return f"a {type(source).__name__} model{about}" if learner else type(source).__name__
 
 
 def _load_model_deprecated(path: str | os.PathLike) -> Any:
@@ -301,6 +316,10 @@ def raman_from_model(modes: GammaModes, source: Any, step: float = DEFAULT_STEP,
     """
     if not np.isfinite(step) or step <= 0:
         raise UsageError(f"the step must be positive (amu^1/2 Angstrom), got {step}")
+    path = None
+    if isinstance(source, (str, os.PathLike)):
+        path, source = source, _load_model_deprecated(source)
+    described = describe_source(source, path)
     predict = polarizability_function(source)
     acoustic = modes.acoustic()
     bands = [b for b in range(modes.n_modes) if not acoustic[b]]
@@ -317,6 +336,6 @@ def raman_from_model(modes: GammaModes, source: Any, step: float = DEFAULT_STEP,
     return HarmonicRaman(
         modes=modes, raman_tensors=tensors, determined=np.ones(modes.n_modes, bool),
         allowed=allowed, method=f"central differences along the modes, step {step:g} "
-        "amu^1/2 Angstrom, polarizability from " + type(source).__name__,
+        "amu^1/2 Angstrom, polarizability from " + described,
         details={"step_amu_half_A": float(step), "n_structures": len(frames),
                  "n_symmetry_operations": n_ops}, zero_tolerance=zero_tolerance)

@@ -26,7 +26,10 @@ also mixed inside degenerate sets) are turned into a real orthonormal basis of t
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -172,50 +175,121 @@ def phonopy_atoms_to_ase(cell: Any) -> Atoms:
                  scaled_positions=np.asarray(cell.scaled_positions), pbc=True)
 
 
+def _beside(yaml: Path, name: str) -> Path | None:
+    """``name`` in the folder of ``yaml`` when it is a file there, else None."""
+    candidate = yaml.parent / name
+    return candidate if candidate.is_file() else None
+
+
+def force_sets_atoms(path: Path) -> int | None:
+    """Atom count of a type-1 FORCE_SETS (its first number); None for type 2 (no header)."""
+    with open(path, errors="replace") as fh:
+        for line in fh:
+            fields = line.split("#")[0].split()
+            if fields:
+                return int(fields[0]) if len(fields) == 1 and fields[0].isdigit() else None
+    return None
+
+
+@contextlib.contextmanager
+def _working_directory(folder: Path) -> Iterator[None]:
+    """Run the block in ``folder`` (phonopy looks for FORCE_SETS/BORN in the current one)."""
+    before = os.getcwd()
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
 def load_phonopy(path: str | os.PathLike, force_sets: str | os.PathLike | None = None,
                  force_constants: str | os.PathLike | None = None,
-                 symprec: float = 1e-5) -> Any:
+                 symprec: float = 1e-5, born: str | os.PathLike | bool | None = None) -> Any:
     """``phonopy.load`` with one-line errors; force constants are produced.
 
     ``path`` is a ``phonopy.yaml``/``phonopy_disp.yaml`` (with force constants or a
     displacement dataset with forces), ``force_sets`` a FORCE_SETS file and
-    ``force_constants`` a FORCE_CONSTANTS / force_constants.hdf5 file. Raises
-    :class:`MissingDataError` when no force constants result.
+    ``force_constants`` a FORCE_CONSTANTS / force_constants.hdf5 file. Files not given
+    are looked for beside ``path``, never in the current folder: ``FORCE_SETS`` (when the
+    yaml has no forces or force constants; its atom count is checked against the
+    supercell) and ``BORN``. ``born``: a BORN file (Born charges and dielectric tensor for
+    the non-analytic term of LO-TO splitting), None = ``BORN`` beside ``path`` when
+    present, False = none. Raises :class:`MissingDataError` when no force constants result.
+
+    phonopy parses YAML with PyYAML's full (unsafe) loader: it only ever gets the text
+    that :func:`ase_raman.io.safe_yaml.validated_yaml_text` checked (no tags, bounded
+    aliases), handed over as a stream, never the path, so the file cannot run code.
     """
     import phonopy
 
-    p = Path(path)
+    from ...io.safe_yaml import validated_yaml_text
+
+    p = Path(path).resolve()
     if not p.is_file():
-        raise InputFileError(f"{p}: file not found; pass a phonopy.yaml")
-    for extra in (force_sets, force_constants):
-        if extra is not None and not Path(extra).is_file():
-            raise InputFileError(f"{extra}: file not found")
+        raise InputFileError(f"{path}: file not found; pass a phonopy.yaml")
+    given = [Path(f).resolve() if f is not None else None
+             for f in (force_sets, force_constants)]
+    for extra, original in zip(given, (force_sets, force_constants), strict=True):
+        if extra is not None and not extra.is_file():
+            raise InputFileError(f"{original}: file not found")
+    sets, constants = given
+    if not symprec > 0 or not np.isfinite(symprec):
+        raise UsageError(f"symprec {symprec!r}: must be a positive tolerance in Angstrom")
+    text = validated_yaml_text(p)
+    if sets is None and constants is None and not ("forces:" in text
+                                                   or "force_constants:" in text):
+        sets = _beside(p, "FORCE_SETS")
+    born_file = None
+    if born is None:
+        born_file = _beside(p, "BORN")
+    elif born is not False:
+        born_file = Path(born).resolve()
+        if not born_file.is_file():
+            raise InputFileError(f"{born}: BORN file not found")
     try:
-        phonon = phonopy.load(p, force_sets_filename=force_sets,
-                              force_constants_filename=force_constants,
-                              produce_fc=True, symprec=symprec, log_level=0)
+        with _working_directory(p.parent):
+            phonon = phonopy.load(io.StringIO(text), force_sets_filename=sets,
+                                  force_constants_filename=constants,
+                                  born_filename=born_file, is_nac=born_file is not None,
+                                  produce_fc=True, symprec=symprec, log_level=0)
     except Exception as exc:  # phonopy raises many kinds for bad files
         msg = " ".join(str(exc).split())
-        raise InputFileError(f"{p}: phonopy cannot load it ({type(exc).__name__}: {msg})"
+        raise InputFileError(f"{path}: phonopy cannot load it ({type(exc).__name__}: {msg})"
                              ) from None
+    if sets is not None:
+        n_file, n_cell = force_sets_atoms(sets), len(phonon.supercell)
+        if n_file is not None and n_file != n_cell:
+            raise InputFileError(f"{sets}: forces on {n_file} atoms, but the supercell of "
+                                 f"{path} has {n_cell}; pass the FORCE_SETS of this yaml")
     if phonon.force_constants is None:
         raise MissingDataError(
-            f"{p}: no force constants and no forces (FORCE_SETS) in or beside this file; "
-            "give a FORCE_SETS file (force_sets=), or read the modes from a mesh.yaml")
+            f"{path}: no force constants and no forces (FORCE_SETS) in or beside this file; "
+            "give a FORCE_SETS file (force_sets=) or force constants (force_constants=), "
+            "or read the modes from a mesh.yaml")
     return phonon
 
 
 def modes_from_phonopy(phonon: Any, irreps: bool = True,
                        degeneracy_tolerance_cm: float = DEGENERACY_TOLERANCE_CM,
-                       source: str = "phonopy") -> GammaModes:
+                       source: str = "phonopy",
+                       q_direction: Any = None) -> GammaModes:
     """Gamma modes of a phonopy object's primitive cell (force constants must be set).
+
+    ``q_direction`` (3 numbers, reduced coordinates of the reciprocal cell): the direction
+    along which q -> 0 for the non-analytic term when the phonopy object has NAC
+    parameters (BORN): LO modes along it split from the TO modes. None: no direction
+    (TO modes only, the analytic limit).
 
     Irrep labels come from phonopy's own ``run_irreps`` (None where phonopy has no label
     or fails, e.g. for a cell whose primitive matrix was not set).
     """
     if getattr(phonon, "force_constants", None) is None:
         raise MissingDataError(f"{source}: the phonopy object has no force constants")
-    phonon.run_qpoints([[0.0, 0.0, 0.0]], with_eigenvectors=True)
+    direction = None if q_direction is None else np.asarray(q_direction, dtype=float)
+    if direction is not None and (direction.shape != (3,) or not np.any(direction)):
+        raise UsageError(f"q direction {q_direction!r}: give three numbers, not all zero")
+    phonon.run_qpoints([[0.0, 0.0, 0.0]], with_eigenvectors=True,
+                       nac_q_direction=direction if phonon.nac_params else None)
     d = phonon.get_qpoints_dict()
     freqs_thz = np.asarray(d["frequencies"][0])
     vecs = np.asarray(d["eigenvectors"][0]).T  # (band, 3N)
@@ -311,15 +385,9 @@ def _read_structure(path: str | os.PathLike) -> tuple[Atoms, np.ndarray | None]:
 
 
 def _load_yaml(p: Path) -> dict[str, Any]:
-    import yaml
+    from ...io.safe_yaml import load_yaml
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        with open(p) as fh:
-            data = yaml.load(fh, Loader=loader)
-    except (OSError, yaml.YAMLError) as exc:
-        msg = " ".join(str(exc).split())
-        raise InputFileError(f"{p}: not readable yaml ({msg})") from None
+    data = load_yaml(p)
     if not isinstance(data, dict):
         raise InputFileError(f"{p}: not a phonopy yaml file (top level is not a mapping)")
     return data

@@ -5,10 +5,16 @@ Modules (data flow top to bottom):
 
 * :mod:`.msd` -- unwrapping (minimum-image steps, NPT-safe), centre-of-mass drift
   removal, tracer / collective / charge MSD by FFT over all time origins, blocks;
-* :mod:`.diffusion` -- D from a linear fit over a diffusive window (automatic rule),
+* :mod:`.diffusion` -- D by GLS over a diffusive window (automatic rule),
   Nernst-Einstein and Einstein-Helfand conductivity, Haven ratio;
 * :mod:`.arrhenius` -- ``D = D0 exp(-E_a / k_B T)`` fits and extrapolation;
 * :mod:`.vanhove` -- ``G_s(r, t)``;
+* :mod:`.regimes` -- local MSD exponent and non-Gaussian parameter ``alpha_2(t)``;
+* :mod:`.sites` -- sites of a mobile species (from the density or a file), site
+  trajectories with hysteresis, jumps;
+* :mod:`.mechanism` -- liquid-like / hopping / vibrating: :func:`analyse_mechanism`
+  returns one :class:`MechanismResult` (the API of ``ase-raman mechanism``);
+* :mod:`.synthetic` -- trajectories with a known mechanism (tests, benchmark);
 * :mod:`.report` -- JSON summaries, CSV and PNG files (the public file formats).
 
 Units: Angstrom, fs at the API (ps where a name says so), D in Angstrom^2/ps and cm^2/s,
@@ -24,6 +30,12 @@ from .diffusion import (
     fit_diffusion,
     haven_ratio,
     nernst_einstein_conductivity,
+)
+from .mechanism import (
+    MechanismResult,
+    SpeciesMechanism,
+    analyse_mechanism,
+    mechanism_from_file,
 )
 from .msd import (
     MSDResult,
@@ -41,13 +53,17 @@ __all__ = [
     "ArrheniusFit",
     "DiffusionFit",
     "MSDResult",
+    "MechanismResult",
+    "SpeciesMechanism",
     "VanHove",
+    "analyse_mechanism",
     "arrhenius_fit",
     "auto_fit_window",
     "einstein_helfand_conductivity",
     "fit_diffusion",
     "haven_ratio",
     "mean_squared_displacement",
+    "mechanism_from_file",
     "msd_direct",
     "msd_fft",
     "nernst_einstein_conductivity",

@@ -4,9 +4,15 @@ Units: times in fs at the API (windows may be given in ps where named so), lengt
 Angstrom, D in Angstrom^2/ps and cm^2/s (1 Angstrom^2/ps = 1e-4 cm^2/s), conductivity in
 S/cm, temperatures in K, charges in units of the elementary charge e.
 
-Tracer ``D = slope / 6`` of ``MSD(t)`` over a diffusive window, from a least-squares line
-*with* intercept (a fit through the origin absorbs the ballistic/cage offset into the
-slope). Collective ("charge") diffusion:
+Tracer ``D = slope / 6`` of ``MSD(t)`` over a diffusive window, from a line *with*
+intercept (a fit through the origin absorbs the ballistic/cage offset into the slope).
+The line is fitted by generalised least squares
+(GLS) with the covariance of the MSD points of a random walk with white position noise
+(:func:`msd_covariance`), the approach of Bullerjahn, von Buelow and Hummer (J. Chem.
+Phys. 153, 024116 (2020)) and of kinisi (McCluskey et al., J. Open Source Softw. 9, 5984
+(2024)): MSD points at neighbouring lags share almost all their displacements, and an
+ordinary least-squares fit that ignores this both weights them badly and underestimates
+the error of the slope. Collective ("charge") diffusion:
 ``D_sigma = slope / (6 N)`` of the MSD of the summed displacement of the ``N`` atoms of a
 species. Nernst-Einstein: ``sigma = n q^2 D / (k_B T)``; Haven ratio
 ``H_R = D_tracer / D_sigma``.
@@ -14,6 +20,7 @@ species. Nernst-Einstein: ``sigma = n q^2 D / (k_B T)``; Haven ratio
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -29,12 +36,15 @@ _S_M_TO_S_CM = 1e-2
 #: Automatic window: the fit ends at this fraction of the longest lag ...
 AUTO_END_FRACTION = 0.5
 #: ... and starts no earlier than this fraction of it, ...
-AUTO_START_FRACTION = 0.1
+AUTO_START_FRACTION = 0.05
 #: ... nor before the local log-log slope of the MSD has dropped below this (end of the
 #: ballistic regime, where MSD ~ t^2).
 BALLISTIC_EXPONENT = 1.5
 #: Fewest MSD points a fit window must contain.
 MIN_FIT_POINTS = 3
+#: At most this many lags of the window enter the GLS fit (evenly spaced): neighbouring MSD
+#: points are almost perfectly correlated, so more add cost but no information.
+GLS_MAX_LAGS = 64
 
 
 def auto_fit_window(time_fs: np.ndarray, msd: np.ndarray) -> tuple[float, float]:
@@ -42,7 +52,7 @@ def auto_fit_window(time_fs: np.ndarray, msd: np.ndarray) -> tuple[float, float]
 
     * ``end = 0.5 t_max``: beyond half the trajectory fewer than half of the time origins
       contribute and the MSD gets noisy;
-    * ``start = max(0.1 t_max, t_b)``, where ``t_b`` is the first lag at which the local
+    * ``start = max(0.05 t_max, t_b)``, where ``t_b`` is the first lag at which the local
       exponent ``beta(t) = ln[MSD(2t) / MSD(t)] / ln 2`` falls below 1.5, i.e. the end of
       the ballistic regime (``beta = 2``); ``t_b`` is searched over lags up to ``end``.
 
@@ -109,14 +119,118 @@ def linear_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
     return a, b, float(np.sqrt((resid**2).sum() / dof / sxx))
 
 
+@functools.lru_cache(maxsize=32)
+def _overlap_sums(n_frames: int, lags: tuple[int, ...]) -> tuple[np.ndarray, ...]:
+    """The three lag-by-lag sums behind :func:`msd_covariance` (cached per lag set).
+
+    For lags ``n`` and ``m`` (frames) and origins ``tau`` and ``tau + d``, the two
+    displacements share ``ov(d)`` random-walk steps and their white position noises meet
+    with sign pattern ``k(d)``; ``count(d)`` pairs of origins have offset ``d``. Returns
+    ``sum_d count ov^2``, ``sum_d count ov k`` and ``sum_d count k^2``, each divided by
+    ``(N - n)(N - m)`` (the origins of both lags).
+    """
+    n_lags = len(lags)
+    ww, wk, kk = (np.zeros((n_lags, n_lags)) for _ in range(3))
+    for i, n in enumerate(lags):
+        for j in range(i, n_lags):
+            m = lags[j]
+            d = np.arange(-m, n + 1)
+            ov = np.maximum(0, np.minimum(n, d + m) - np.maximum(0, d)).astype(float)
+            count = np.maximum(0, np.minimum(n_frames - n, n_frames - m - d) - np.maximum(0, -d))
+            k = (d == n - m).astype(float) - (d == n) - (d == -m) + (d == 0)
+            ww[i, j] = ww[j, i] = np.dot(count, ov * ov)
+            wk[i, j] = wk[j, i] = np.dot(count, ov * k)
+            kk[i, j] = kk[j, i] = np.dot(count, k * k)
+    origins = n_frames - np.asarray(lags, dtype=float)
+    norm = np.outer(origins, origins)
+    return ww / norm, wk / norm, kk / norm
+
+
+def msd_covariance(
+    n_frames: int,
+    lag_frames: np.ndarray,
+    step_var: float,
+    noise_var: float,
+    n_series: int,
+    dimensions: int = 3,
+) -> np.ndarray:
+    """Covariance (Angstrom^4) of MSD points averaged over all time origins.
+
+    Model: ``n_series`` independent particles, each coordinate a Gaussian random walk with
+    ``step_var`` (Angstrom^2) per frame plus white position noise of variance ``noise_var``
+    (Angstrom^2; vibrations about the walk), so ``MSD(n) = d (step_var n + 2 noise_var)``.
+    ``lag_frames`` are lags in frames of a trajectory of ``n_frames`` frames; every MSD point
+    is the average over all ``n_frames - n`` origins (as :func:`~.msd.msd_fft`). For
+    Gaussian displacements ``cov(a^2, b^2) = 2 cov(a, b)^2``, which summed over pairs of
+    origins gives the exact covariance of the origin-averaged MSD (Bullerjahn et al.,
+    J. Chem. Phys. 153, 024116 (2020)).
+    """
+    lags = tuple(int(k) for k in np.asarray(lag_frames))
+    ww, wk, kk = _overlap_sums(int(n_frames), lags)
+    per_coordinate = 2.0 * (step_var**2 * ww + 2 * step_var * noise_var * wk + noise_var**2 * kk)
+    return dimensions * per_coordinate / n_series
+
+
+def _gls_lags(lag_frames: np.ndarray) -> np.ndarray:
+    """Indices of at most :data:`GLS_MAX_LAGS` evenly spaced lags of a window."""
+    n = len(lag_frames)
+    if n <= GLS_MAX_LAGS:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, GLS_MAX_LAGS).round().astype(int))
+
+
+def gls_line_fit(
+    lag_frames: np.ndarray,
+    msd: np.ndarray,
+    n_frames: int,
+    n_series: int,
+    dimensions: int = 3,
+    iterations: int = 3,
+) -> tuple[float, float, float, float]:
+    """Line ``MSD = a n + b`` (``n`` lag in frames) by GLS with :func:`msd_covariance`.
+
+    The covariance depends on the line itself (step variance ``a / d``, noise variance
+    ``b / 2d``, both clipped at zero), so the fit is iterated from the least-squares line.
+    Returns ``(a, b, stderr of a, chi^2 per degree of freedom)``. The error is enlarged by
+    ``sqrt(chi^2/dof)`` when the scatter about the line exceeds what the model allows
+    (MSDs that are not random walks, e.g. of vibrating atoms).
+    """
+    x = np.asarray(lag_frames, dtype=float)
+    y = np.asarray(msd, dtype=float)
+    design = np.column_stack([x, np.ones_like(x)])
+    coef = np.linalg.lstsq(design, y, rcond=None)[0]
+    ci = None
+    cov = np.full((2, 2), np.nan)
+    for _ in range(iterations):
+        step_var = max(coef[0], 0.0) / dimensions
+        noise_var = max(coef[1], 0.0) / (2 * dimensions)
+        if step_var == 0.0 and noise_var == 0.0:
+            step_var = max(abs(coef[0]), np.finfo(float).tiny) / dimensions
+        c = msd_covariance(n_frames, lag_frames, step_var, noise_var, n_series, dimensions)
+        ci = np.linalg.pinv(c, rcond=1e-12, hermitian=True)
+        fisher = design.T @ ci @ design
+        cov = np.linalg.pinv(fisher)
+        coef = cov @ (design.T @ ci @ y)
+    resid = y - design @ coef
+    dof = len(y) - 2
+    chi2 = float(resid @ ci @ resid) / dof if dof > 0 else float("nan")
+    err = float(np.sqrt(max(cov[0, 0], 0.0)))
+    if dof > 0 and chi2 > 1.0:
+        err *= float(np.sqrt(chi2))
+    return float(coef[0]), float(coef[1]), err, chi2
+
+
 @dataclass
 class DiffusionFit:
     """A diffusion coefficient from a straight line through ``MSD(t)``.
 
     ``D_A2_ps`` / ``D_cm2_s`` and their standard errors; ``window_ps`` the fit window;
     ``slope_A2_ps`` and ``intercept_A2`` of the line ``MSD = slope t + intercept``;
-    ``error_method`` says where the error comes from: ``"blocks"`` (scatter of the slopes
-    of ``n_blocks`` consecutive trajectory blocks, standard error of their mean),
+    ``error_method`` says where the error comes from: ``"gls"`` (generalised least squares
+    with the MSD covariance, :func:`gls_line_fit`; ``chi2_dof`` is the reduced chi^2 of
+    that fit, and the error was enlarged by its square root when above 1), ``"blocks"``
+    (scatter of the slopes of ``n_blocks`` consecutive trajectory blocks, standard error
+    of their mean),
     ``"blocks-scaled"`` (the same, scaled up because the window is longer than a block;
     see :func:`fit_diffusion`) or ``"ols"`` (least-squares standard error of the slope;
     it ignores the correlation of MSD points and so underestimates the true error).
@@ -129,6 +243,7 @@ class DiffusionFit:
     intercept_A2: float
     error_method: str
     n_blocks: int = 1
+    chi2_dof: float | None = None
 
     @property
     def D_cm2_s(self) -> float:
@@ -155,6 +270,7 @@ def fit_diffusion(
     block_msd: np.ndarray | None = None,
     block_time_fs: np.ndarray | None = None,
     dimensions: int = 3,
+    n_series: int | None = None,
 ) -> DiffusionFit:
     """Fit ``MSD(t) = 2 d N D t + c`` over a window; returns D with its standard error.
 
@@ -171,16 +287,25 @@ def fit_diffusion(
     window end at fixed trajectory length (``"blocks-scaled"``; on independent random
     walkers it came out 1.0-1.4 times the true scatter). Otherwise the error is the
     least-squares standard error of the slope (``"ols"``, see :class:`DiffusionFit`).
+
+    With ``n_series`` (the number of independent particles whose MSDs were averaged:
+    ``N`` for a tracer MSD, 1 for a collective or charge MSD) and ``time_fs`` the lags
+    ``0, dt, 2 dt, ...`` of a trajectory of ``len(time_fs)`` frames, slope and error come
+    from :func:`gls_line_fit` instead (``"gls"``; blocks are then not used). On 200
+    independent 20-ps walks of 8 ions this gives an RMS scatter of ~9 % with a one-sigma
+    coverage of ~75 % (the least-squares/block estimate scattered by 26 %).
     """
     t = np.asarray(time_fs, dtype=float)
     y = np.asarray(msd, dtype=float)
     if window_fs is None:
         window_fs = auto_fit_window(t, y)
     mask = _window_mask(t, window_fs)
-    slope, intercept, slope_err = linear_fit(t[mask] / 1000.0, y[mask])  # per ps
     scale = 1.0 / (2 * dimensions * n_particles)
-    method = "ols"
     n_blocks = 1
+    if n_series is not None:
+        return _fit_gls(t, y, mask, window_fs, scale, n_series, dimensions)
+    slope, intercept, slope_err = linear_fit(t[mask] / 1000.0, y[mask])  # per ps
+    method = "ols"
     if block_msd is not None and block_time_fs is not None and len(block_msd) >= 2:
         tb = np.asarray(block_time_fs, dtype=float)
         bmask = (tb >= window_fs[0] - 1e-9) & (tb <= window_fs[1] + 1e-9)
@@ -202,6 +327,32 @@ def fit_diffusion(
         intercept_A2=intercept,
         error_method=method,
         n_blocks=n_blocks,
+    )
+
+
+def _fit_gls(t: np.ndarray, y: np.ndarray, mask: np.ndarray, window_fs: tuple[float, float],
+             scale: float, n_series: int, dimensions: int) -> DiffusionFit:
+    """:func:`fit_diffusion` by GLS over the lags ``mask`` of ``t`` (fs)."""
+    if n_series < 1:
+        raise UsageError(f"n_series must be >= 1, got {n_series}")
+    dt = float(t[1] - t[0])
+    frames = np.rint(t / dt).astype(int)
+    if not np.allclose(frames * dt, t, rtol=1e-6, atol=1e-6 * dt) or frames[0] != 0:
+        raise UsageError("GLS diffusion fit: lags must be 0, dt, 2 dt, ... (an MSD as "
+                         "mean_squared_displacement gives)")
+    lags = frames[mask]
+    pick = _gls_lags(lags)
+    a, b, err, chi2 = gls_line_fit(lags[pick], y[mask][pick], len(t), n_series, dimensions)
+    per_ps = 1000.0 / dt
+    return DiffusionFit(
+        D_A2_ps=a * per_ps * scale,
+        D_err_A2_ps=err * per_ps * scale,
+        window_ps=(window_fs[0] / 1000.0, window_fs[1] / 1000.0),
+        slope_A2_ps=a * per_ps,
+        intercept_A2=b,
+        error_method="gls",
+        n_blocks=1,
+        chi2_dof=chi2,
     )
 
 

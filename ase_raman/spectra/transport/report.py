@@ -20,6 +20,7 @@ import json
 import math
 import os
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -73,8 +74,9 @@ def transport_summary(
 
     * always: ``D_cm2_s``, ``D_err_cm2_s``, ``D_A2_ps``, ``D_err_A2_ps``,
       ``fit_window_ps`` ``[start, end]``, ``fit_slope_A2_ps``, ``fit_intercept_A2``,
-      ``error_method`` (``"blocks"``, ``"blocks-scaled"`` or ``"ols"``, see
-      :class:`~ase_raman.spectra.transport.diffusion.DiffusionFit`), ``n_atoms``,
+      ``error_method`` (``"gls"``: generalised least squares with the MSD covariance,
+      see :func:`~ase_raman.spectra.transport.diffusion.fit_diffusion`), ``fit_chi2_dof``
+      (reduced chi^2 of that fit), ``n_atoms``,
       ``n_frames``, ``dt_fs``, ``volume_A3``, ``temperature_K`` (null when not given),
       ``n_blocks``, ``summary_version``;
     * when the species has a charge (then ``temperature_K`` is required):
@@ -99,7 +101,7 @@ def transport_summary(
     if charges and result.charge_msd is not None:
         fit_q = fit_diffusion(
             result.time_fs, result.charge_msd, window_fs,
-            block_msd=result.charge_msd_blocks, block_time_fs=result.block_time_fs,
+            n_series=1,
         )
         # fit_q.D_A2_ps = slope / 6 of the charge MSD (e^2 A^2/ps)
         total = (
@@ -110,7 +112,7 @@ def transport_summary(
         n_atoms = result.counts[sym]
         fit = fit_diffusion(
             result.time_fs, result.msd[sym], window_fs,
-            block_msd=result.msd_blocks.get(sym), block_time_fs=result.block_time_fs,
+            n_series=n_atoms,
         )
         entry = {
             "D_cm2_s": fit.D_cm2_s,
@@ -121,6 +123,7 @@ def transport_summary(
             "fit_slope_A2_ps": fit.slope_A2_ps,
             "fit_intercept_A2": fit.intercept_A2,
             "error_method": fit.error_method,
+            "fit_chi2_dof": fit.chi2_dof,
             "n_atoms": n_atoms,
             "n_frames": n_frames,
             "dt_fs": result.dt_fs,
@@ -134,8 +137,7 @@ def transport_summary(
             fit_c = fit_diffusion(
                 result.time_fs, result.collective[sym],
                 (fit.window_ps[0] * 1000.0, fit.window_ps[1] * 1000.0),
-                n_particles=n_atoms,
-                block_msd=result.collective_blocks.get(sym), block_time_fs=result.block_time_fs,
+                n_particles=n_atoms, n_series=1,
             )
 
             def ne(d, n_atoms=n_atoms, q=q):
@@ -221,7 +223,7 @@ def plot_msd(path: str | os.PathLike, result: MSDResult, summary: Mapping[str, d
             y = result.msd[sym][: len(err)]
             ax.fill_between(tb, y - err, y + err, color=line.get_color(), alpha=0.25, lw=0)
         info = summary.get(sym)
-        if info:
+        if info and "fit_window_ps" in info:  # runs too short for a fit have none
             t0, t1 = info["fit_window_ps"]
             tt = np.array([t0, t1])
             d_cm = info["D_cm2_s"]
@@ -273,6 +275,66 @@ def plot_vanhove(path: str | os.PathLike, grid: VanHove, chosen: VanHove, specie
     ax1.set_xlabel(r"r ($\AA$)")
     ax1.set_ylabel(r"$4\pi r^2 G_s(r,t)$ ($\AA^{-1}$)")
     ax1.legend(fontsize=8)
+    _save(plt, fig, path)
+
+
+# ------------------------------------------------------------------------------ mechanism
+def plot_mechanism(path: str | os.PathLike, result: Any) -> None:
+    """PNG of a :class:`~ase_raman.spectra.transport.mechanism.MechanismResult`: per
+    species a row of MSD with its local exponent, alpha_2(t), ``4 pi r^2 G_s(r, t)`` at
+    three lags (when the result kept positions), the residence-time histogram, and the
+    time scales (residence, flight, vibrational period, central-peak correlation time)."""
+    from .vanhove import van_hove_self
+
+    plt = _pyplot()
+    rows = list(result.species)
+    fig, axes = plt.subplots(len(rows), 5, figsize=(20.0, 3.8 * len(rows)), dpi=100,
+                             squeeze=False)
+    t_ps = result.time_fs / 1000.0
+    for row, sym in zip(axes, rows, strict=True):
+        m = result.species[sym]
+        reg = m.regimes
+        ax = row[0]
+        ax.loglog(t_ps[1:], np.maximum(result.msd[sym][1:], 1e-12), label="MSD")
+        ax.set_xlabel("lag (ps)")
+        ax.set_ylabel(r"MSD ($\AA^2$)")
+        ax.set_title(f"{sym}: {m.verdict}")
+        twin = ax.twinx()
+        twin.semilogx(reg.time_ps, reg.exponent, "C1-", lw=1)
+        twin.set_ylabel("d ln MSD / d ln t", color="C1")
+        twin.axhline(1.0, color="C1", lw=0.5, ls=":")
+        if np.isfinite(reg.crossover_time_ps) and reg.crossover_time_ps > 0:
+            ax.axvline(reg.crossover_time_ps, color="k", lw=0.6, ls="--")
+        row[1].semilogx(reg.time_ps, reg.alpha2)
+        row[1].set_xlabel("lag (ps)")
+        row[1].set_ylabel(r"$\alpha_2(t)$")
+        pos = result.unwrapped.get(sym)
+        if pos is not None and len(pos) > 3:
+            lags = np.unique(np.geomspace(1, max(1, (len(pos) - 1) // 4), 3).round().astype(int))
+            vh = van_hove_self(pos, lags, result.dt_fs, r_max=8.0, n_bins=160,
+                               max_samples=200_000)
+            for j, k in enumerate(vh.lags):
+                row[2].plot(vh.r_A, vh.radial_probability[j],
+                            label=f"{k * result.dt_fs / 1000:g} ps")
+            row[2].legend(fontsize=7)
+        row[2].set_xlabel(r"r ($\AA$)")
+        row[2].set_ylabel(r"$4\pi r^2 G_s(r,t)$")
+        res = np.asarray(m.residence_times_ps)
+        if res.size:
+            row[3].hist(res, bins=40, color="C2")
+        row[3].set_xlabel("residence time (ps)")
+        row[3].set_ylabel("count")
+        names = ["residence", "flight", "vib. period"]
+        values = [m.residence_time_ps, m.mean_flight_time_ps, m.vibrational_period_ps]
+        if m.raman:
+            names.append("central peak")
+            values.append(m.raman["correlation_time_ps"])
+        shown = [(n, v) for n, v in zip(names, values, strict=True)
+                 if v is not None and np.isfinite(v) and v > 0]
+        if shown:
+            row[4].barh([n for n, _ in shown], [v for _, v in shown], color="C4")
+            row[4].set_xscale("log")
+        row[4].set_xlabel("time scale (ps)")
     _save(plt, fig, path)
 
 
@@ -405,6 +467,7 @@ __all__ = [
     "SUMMARY_VERSION",
     "arrhenius_summary",
     "plot_arrhenius",
+    "plot_mechanism",
     "plot_msd",
     "plot_vanhove",
     "transport_summary",

@@ -243,3 +243,31 @@ def test_exported_model_loads_in_a_fresh_process(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     got = np.array(json.loads(result.stdout.strip().splitlines()[-1]))
     np.testing.assert_allclose(got, native.predict([frame])[0], rtol=1e-6, atol=1e-9)
+
+
+def test_loading_needs_trust(tmp_path, monkeypatch, capsys):
+    """A metatomic model file runs TorchScript (and names extension libraries): loading
+    it is refused unless trusted (trust=True or --trust-model)."""
+    import ase.io
+
+    import ase_raman
+    from ase_raman.cli import main
+    from ase_raman.models.registry import TRUST_ENV
+
+    _, path = native_and_exported()
+    saved = tmp_path / "m.npz"
+    MetatomicPolarizability(hypers={"model": str(path)}).fit(water_frames(2)).save(saved)
+    monkeypatch.delenv(TRUST_ENV)
+    for load in (MetatomicPolarizability.load, ase_raman.load_model):
+        with pytest.raises(ModelFileError, match="--trust-model"):
+            load(saved)
+    assert isinstance(ase_raman.load_model(saved, trust=True), MetatomicPolarizability)
+    traj = tmp_path / "w.xyz"
+    ase.io.write(traj, water_frames(3))
+    out = tmp_path / "a.h5"
+    assert main(["predict", str(saved), str(traj), "-o", str(out), "--dt-fs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--trust-model" in err and not out.exists()
+    assert main(["predict", str(saved), str(traj), "-o", str(out), "--dt-fs", "1",
+                 "--trust-model"]) == 0
+    assert out.is_file()

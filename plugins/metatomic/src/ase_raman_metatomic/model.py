@@ -9,8 +9,12 @@ Model files. ``save`` writes an ordinary ase-raman ``.npz`` model file that embe
 bytes of the ``.pt`` file as a uint8 array, with its SHA-256 in the metadata, so a
 model file is self-contained. Reading the ``.npz`` never unpickles anything. Loading
 it then hands the embedded bytes to metatomic's ``load_atomistic_model``, i.e. to the
-TorchScript interpreter: a metatomic model is code (TorchScript, not Python pickles),
-so only load metatomic models from sources you trust, as with any ``.pt`` model.
+TorchScript interpreter, which also loads the shared libraries (extensions) the model
+names from ``extensions_directory``: a metatomic model is code. So ``load`` (and
+:func:`ase_raman.load_model`) refuse it unless trusted: ``trust=True``, or
+``--trust-model`` on the command line (environment ``ASE_RAMAN_TRUST_MODELS=1``).
+``fit`` loads the ``.pt`` file you name in ``hypers["model"]`` yourself: naming it is
+the opt-in.
 
 Hypers: ``model`` (path of the ``.pt`` file), ``output`` (output name; default see
 :func:`~ase_raman_metatomic.outputs.pick_output`), ``unit`` (override the output's unit),
@@ -35,6 +39,7 @@ from ase.data import chemical_symbols
 
 from ase_raman.errors import ModelFileError, ModelSpeciesError, UsageError
 from ase_raman.models.modelfile import learner_metadata, read_learner_file, write_model_file
+from ase_raman.models.registry import require_trust
 
 from .outputs import pick_output, tensormap_to_cartesian, volume_factor
 
@@ -46,6 +51,8 @@ class MetatomicPolarizability:
     """A metatomic atomistic model predicting alpha (returned in Angstrom^3)."""
 
     name: ClassVar[str] = "metatomic"
+    #: loading a model runs TorchScript and loads extension libraries: needs trust
+    loading_runs_code: ClassVar[bool] = True
     distribution: ClassVar[str] = "ase-raman-metatomic"
     learner_version: ClassVar[str] = "1"
 
@@ -168,7 +175,10 @@ class MetatomicPolarizability:
         write_model_file(path, {"torchscript_model": data}, self.metadata)
 
     @classmethod
-    def load(cls, path: str | Path) -> MetatomicPolarizability:
+    def load(cls, path: str | Path, trust: bool | None = None) -> MetatomicPolarizability:
+        """Load a model file written by :meth:`save`; runs its TorchScript, so only when
+        ``trust`` is True (None: ``ASE_RAMAN_TRUST_MODELS``), else ModelFileError."""
+        require_trust(path, "TorchScript code and extension libraries (metatomic)", trust)
         arrays, meta = read_learner_file(path, cls.name)
         raw = arrays.get("torchscript_model")
         if raw is None or raw.dtype != np.uint8:

@@ -1,0 +1,75 @@
+"""Synthetic trajectories with a known mechanism (tests, benchmark, docs).
+
+All three put ``n_ions`` mobile ions (symbol ``"Li"``) in a cubic cell of
+``cells_per_axis`` lattice spacings ``spacing_A`` with a static framework of ``n_frame``
+atoms (``"S"``, at the cube centres, never moving) and return
+``(positions (n_frames, n_atoms, 3) Angstrom, wrapped; symbols; cell (3, 3))``:
+
+* :func:`kmc_hopping`: ions sit on the simple-cubic lattice sites and jump to one of the
+  6 neighbours at ``rate_per_ps`` (Poisson, independent ions, no site exclusion, so the
+  correlation factor is 1), with Gaussian thermal jitter ``jitter_A`` per coordinate
+  about the site in every frame: residence time ``1 / rate``, jump length ``spacing``,
+  ``D = rate spacing^2 / 6``;
+* :func:`brownian`: continuous Gaussian random walks with diffusion coefficient ``D``
+  (Angstrom^2/ps), no sites;
+* :func:`vibrating`: ions jitter about their sites and never jump (``D = 0``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _frame_atoms(n_frames: int, cells_per_axis: int, spacing_A: float, n_frame: int,
+                 rng: np.random.Generator) -> np.ndarray:
+    centres = (rng.integers(0, cells_per_axis, size=(n_frame, 3)) + 0.5) * spacing_A
+    return np.broadcast_to(centres, (n_frames, n_frame, 3))
+
+
+def _assemble(ions: np.ndarray, framework: np.ndarray, length: float
+              ) -> tuple[np.ndarray, list[str], np.ndarray]:
+    pos = np.concatenate([ions, framework], axis=1) % length
+    symbols = ["Li"] * ions.shape[1] + ["S"] * framework.shape[1]
+    return pos, symbols, np.eye(3) * length
+
+
+def kmc_hopping(n_ions: int = 32, n_frames: int = 5001, dt_fs: float = 20.0, *,
+                spacing_A: float = 3.0, cells_per_axis: int = 4, rate_per_ps: float = 1.0,
+                jitter_A: float = 0.25, n_frame: int = 8, seed: int = 0
+                ) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Lattice hopping with thermal jitter (see the module docstring)."""
+    rng = np.random.default_rng(seed)
+    p_jump = 1.0 - np.exp(-rate_per_ps * dt_fs / 1000.0)
+    jumps = rng.random((n_frames - 1, n_ions)) < p_jump
+    axis = rng.integers(0, 3, size=(n_frames - 1, n_ions))
+    sign = rng.choice([-1.0, 1.0], size=(n_frames - 1, n_ions))
+    steps = np.zeros((n_frames - 1, n_ions, 3))
+    fi, ii = np.nonzero(jumps)
+    steps[fi, ii, axis[fi, ii]] = sign[fi, ii] * spacing_A
+    start = rng.integers(0, cells_per_axis, size=(n_ions, 3)) * spacing_A
+    sites = start + np.concatenate([np.zeros((1, n_ions, 3)), np.cumsum(steps, axis=0)])
+    ions = sites + rng.normal(0.0, jitter_A, size=sites.shape)
+    frame = _frame_atoms(n_frames, cells_per_axis, spacing_A, n_frame, rng)
+    return _assemble(ions, frame, cells_per_axis * spacing_A)
+
+
+def brownian(n_ions: int = 32, n_frames: int = 5001, dt_fs: float = 20.0, *,
+             D_A2_ps: float = 1.5, spacing_A: float = 3.0, cells_per_axis: int = 4,
+             n_frame: int = 8, seed: int = 0) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Continuous Brownian diffusion without sites (see the module docstring)."""
+    rng = np.random.default_rng(seed)
+    length = cells_per_axis * spacing_A
+    step = np.sqrt(2.0 * D_A2_ps * dt_fs / 1000.0)
+    walk = np.cumsum(rng.normal(0.0, step, size=(n_frames, n_ions, 3)), axis=0)
+    ions = walk + rng.random((n_ions, 3)) * length
+    frame = _frame_atoms(n_frames, cells_per_axis, spacing_A, n_frame, rng)
+    return _assemble(ions, frame, length)
+
+
+def vibrating(n_ions: int = 32, n_frames: int = 5001, dt_fs: float = 20.0, *,
+              spacing_A: float = 3.0, cells_per_axis: int = 4, jitter_A: float = 0.25,
+              n_frame: int = 8, seed: int = 0) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Ions vibrating about fixed sites, no jumps (see the module docstring)."""
+    return kmc_hopping(n_ions, n_frames, dt_fs, spacing_A=spacing_A,
+                       cells_per_axis=cells_per_axis, rate_per_ps=0.0, jitter_A=jitter_A,
+                       n_frame=n_frame, seed=seed)
