@@ -1,6 +1,6 @@
 """Benchmark: streaming XDATCAR reader vs ase.io.read of the whole file.
 
-Reads the 700-frame, 416-atom Li6PS5Cl XDATCAR (9.6 MB, ../shared/data) twice: with
+Reads the 700-frame, 416-atom Li6PS5Cl XDATCAR (9.6 MB, from ``$ASE_RAMAN_SHARED_DATA``) twice: with
 ``ase_raman.io.iter_frames`` (one frame in memory at a time) and with
 ``ase.io.read(..., index=":")``. Prints one JSON line: ``frames``, ``file_mb``,
 ``stream_s`` / ``ase_s`` (wall time), ``stream_peak_mb`` / ``ase_peak_mb`` (tracemalloc
