@@ -10,6 +10,7 @@ peak of Python allocations while reading; the timings are taken without tracemal
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 import tracemalloc
@@ -19,7 +20,9 @@ import ase.io
 
 from ase_raman.io import iter_frames
 
-DEFAULT = Path(__file__).resolve().parents[2] / "shared/data/argyrodite_li6ps5cl/XDATCAR"
+DATA = Path(os.environ.get("ASE_RAMAN_SHARED_DATA")
+            or Path(__file__).resolve().parents[2] / "shared" / "data")
+DEFAULT = DATA / "argyrodite_li6ps5cl" / "XDATCAR"
 
 
 def _stream(path: Path) -> int:
