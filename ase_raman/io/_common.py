@@ -146,8 +146,13 @@ def parse_index(index: Index) -> int | slice:
         return index
     if isinstance(index, str):
         try:
-            return string2index(index)
-        except ValueError:
+            if index.count(":") > 2:
+                raise ValueError(index)
+            value = string2index(index)
+            if not isinstance(value, (int, slice)):
+                raise ValueError(index)
+            return value
+        except (ValueError, TypeError):
             raise UsageError(
                 f"index {index!r} is not understood; use e.g. ':', '-1', '0:100' or '::10'"
             ) from None
