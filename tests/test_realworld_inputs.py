@@ -188,7 +188,7 @@ def test_force_constants_option(test_data, tmp_path):
     phonon = load_phonopy(yaml, born=False)
     write_FORCE_CONSTANTS(phonon.force_constants, filename=str(tmp_path / "FORCE_CONSTANTS"),
                           p2s_map=phonon.primitive.p2s_map)
-    with pytest.raises(MissingDataError, match="--force-constants"):
+    with pytest.raises(MissingDataError, match="force_constants="):
         load_phonopy(fc_dir / "phonopy_disp.yaml")
     phonon = load_phonopy(fc_dir / "phonopy_disp.yaml",
                           force_constants=tmp_path / "FORCE_CONSTANTS")
