@@ -185,6 +185,7 @@ def predict_to_store(
     md_timestep_fs: float | None = None,
     engine: str | None = None,
     progress: Any = None,
+    parameters: dict[str, Any] | None = None,
 ) -> int:
     """Predict alpha for a finished run's frames and write them to an H5MD store.
 
@@ -217,6 +218,9 @@ def predict_to_store(
         Stored as the ``engine`` attribute.
     progress : callable, optional
         Called as ``progress(n_frames_done)``.
+    parameters : dict, optional
+        Extra ``/parameters`` attributes recorded when the store is created (dicts as
+        JSON).
 
     Returns
     -------
@@ -251,6 +255,8 @@ def predict_to_store(
         store = open_store(target, store_mode, species=first, model_metadata=model.metadata,
                            dt_fs=md_timestep_fs, engine=engine, flush_every=10**9)
         try:
+            if parameters and not store.initialised:
+                store.set_parameters(**parameters)
             recorder = Recorder(model, store, batch=batch, flush_every=max(64, batch),
                                 source=f"{path} (steps)")
             start_after = store.last_step if store_mode == "a" else None

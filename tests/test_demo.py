@@ -56,3 +56,10 @@ def test_demo_summary_ranks_the_fast_conductor_first(demo):
     for metrics in per_system.values():
         assert metrics["n"] >= 3 and metrics["r2_lambda2"] <= 1
     assert "dipole-induced-dipole" in summary["model"]["label_source"]
+    # issue 22: the mechanism of Ag per system; the cold/ordered controls do not diffuse
+    for name in ("alpha_AgI_cooled_20K", "zincblende_AgI_300K"):
+        assert systems[name]["mechanism"]["verdict"] == "vibrating"
+    hot = systems["alpha_AgI_500K"]["mechanism"]
+    assert hot["verdict"] in ("liquid-like", "hopping")
+    assert hot["raman"]["central_fraction"] == pytest.approx(
+        systems["alpha_AgI_500K"]["central_peak"]["low_frequency_fraction"])

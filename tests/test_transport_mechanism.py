@@ -119,3 +119,21 @@ def test_cli_mechanism_json_png_and_errors(tmp_path, capsys):
     assert not bad.exists()
     err = capsys.readouterr().err
     assert err.startswith("ase-raman: error:") and "Xx" in err and len(err.splitlines()) == 1
+
+
+def test_argyrodite_li_hops_between_cages(shared_data):
+    """The real Li6PS5Cl AIMD run (416 atoms, 700 frames of 0.1 ps, 500 K)."""
+    from ase_raman.spectra.transport import mechanism_from_file
+
+    path = shared_data / "argyrodite_li6ps5cl" / "XDATCAR"
+    if not path.exists():
+        pytest.skip("argyrodite run not present")
+    li = mechanism_from_file(path, "Li", dt_fs=100.0, cage_cutoff_A=2.7).species["Li"]
+    assert li.verdict == "hopping"
+    assert li.sites_found and 150 <= li.n_sites <= 400  # 192 48h doublets, 384 48h sites
+    assert 1.0e-5 < li.D_cm2_s < 2.0e-5 and li.D_err_cm2_s < 0.1 * li.D_cm2_s
+    assert li.correlation_factor < 1.0  # correlated back-jumps
+    d = li.as_dict()
+    # short (intra-cage) jumps are faster than the long (inter-cage) ones, and shorter
+    assert d["intra_cage_rate_per_ps"] > d["inter_cage_rate_per_ps"]
+    assert d["intra_cage_mean_length_A"] < 2.7 < d["inter_cage_mean_length_A"]

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import UsageError
 from ..jsonsafe import json_safe
+from ._types import POSITIVE
 
 
 def parse_json_option(text: str | None, option: str) -> dict[str, Any]:
@@ -95,9 +96,9 @@ def frame_reading_options(args: argparse.Namespace) -> dict[str, Any]:
 def add_spectrum_grid_options(parser: argparse.ArgumentParser) -> None:
     """``--max-freq``, ``--resolution`` and ``--window`` of the correlation spectra
     (``raman``, ``vdos``), passed on as ``max_freq_cm``, ``resolution_cm`` and ``window``."""
-    parser.add_argument("--max-freq", type=float, metavar="CM",
+    parser.add_argument("--max-freq", type=POSITIVE, metavar="CM",
                         help="highest frequency written, cm^-1 (<= Nyquist)")
-    parser.add_argument("--resolution", type=float, metavar="CM",
+    parser.add_argument("--resolution", type=POSITIVE, metavar="CM",
                         help="grid spacing, cm^-1 (default sigma/8)")
     parser.add_argument("--window", default="none",
                         choices=("none", "hann", "blackman", "bartlett", "welch"),

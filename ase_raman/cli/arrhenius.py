@@ -12,6 +12,7 @@ import argparse
 import json
 
 from ..errors import InputFileError, UsageError
+from ._types import POSITIVE, image_path
 
 HELP = "Arrhenius fit (E_a, prefactor, extrapolation) of D and sigma from msd JSON summaries"
 
@@ -20,11 +21,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("summaries", nargs="+", metavar="SUMMARY.json",
                         help="JSON summaries written by 'ase-raman msd --json' (with "
                         "--temperature), one per temperature")
-    parser.add_argument("--target-temperature", type=float, default=300.0, metavar="K",
+    parser.add_argument("--target-temperature", type=POSITIVE, default=300.0, metavar="K",
                         help="extrapolate D and sigma to this temperature (default 300 K)")
     parser.add_argument("--species", default=None,
                         help="comma-separated species to fit (default: all in the summaries)")
-    parser.add_argument("-o", "--output", default=None, metavar="PNG",
+    parser.add_argument("-o", "--output", default=None, type=image_path, metavar="PNG",
                         help="Arrhenius plot (log D against 1000/T)")
     parser.add_argument("--json", default=None, help="fit results per species")
     parser.add_argument("--quiet", action="store_true", help="no table output")

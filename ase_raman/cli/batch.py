@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..parallel.batch import read_manifest, run_batch
 
-    entries = read_manifest(args.manifest)
+    entries = read_manifest(args.manifest, keep_invalid=True)  # bad entries: failed rows
 
     def report(row: dict) -> None:
         if not args.quiet:

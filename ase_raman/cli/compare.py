@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UsageError
+from ._types import NON_NEGATIVE, POSITIVE, image_path
 
 HELP = "overlay an MD and a harmonic Raman spectrum and print matched peak positions"
 
@@ -24,13 +25,14 @@ HELP = "overlay an MD and a harmonic Raman spectrum and print matched peak posit
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("md", metavar="MD_CSV", help="MD Raman spectrum CSV")
     parser.add_argument("harmonic", metavar="HARMONIC_CSV", help="harmonic spectrum CSV")
-    parser.add_argument("-o", "--output", required=True, metavar="PNG", help="figure to write")
+    parser.add_argument("-o", "--output", required=True, type=image_path, metavar="PNG",
+                        help="figure to write")
     parser.add_argument("--column", default="intensity", help="column to compare")
-    parser.add_argument("--window", type=float, metavar="CM",
+    parser.add_argument("--window", type=POSITIVE, metavar="CM",
                         help="largest peak shift accepted as a match, cm^-1")
-    parser.add_argument("--min-height", type=float, default=0.02,
+    parser.add_argument("--min-height", type=NON_NEGATIVE, default=0.02,
                         help="ignore harmonic lines below this fraction of the strongest")
-    parser.add_argument("--max-freq", type=float, metavar="CM", help="plot up to this")
+    parser.add_argument("--max-freq", type=POSITIVE, metavar="CM", help="plot up to this")
     parser.add_argument("--no-normalize", action="store_true",
                         help="plot absolute intensities (default: each scaled to max 1)")
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ._types import SEED
+
 HELP = ("run the AgI central-peak demo: LAMMPS MD driven by ASE, DID labels, lambda-SOAP, "
         "observer, Raman/VDOS/MSD, harmonic phonopy Raman, summary.json")
 
@@ -13,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output folder (default demo-output)")
     parser.add_argument("--quick", action="store_true",
                         help="short runs on a 128-atom cell (about 90 s)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (reproducible)")
+    parser.add_argument("--seed", type=SEED, default=0, help="random seed (reproducible)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UsageError
+from ._types import FRACTION, SEED
 
 HELP = "fit a polarizability model on reference tensors and save it (.npz)"
 
@@ -33,9 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="unit of the polarizability in extxyz files (default A3)")
     parser.add_argument("--hypers", default=None, metavar="JSON",
                         help='learner hyper-parameters as JSON, e.g. \'{"cutoff": 5.0}\'')
-    parser.add_argument("--test-fraction", type=float, default=0.2, metavar="F",
+    parser.add_argument("--test-fraction", type=FRACTION, default=0.2, metavar="F",
                         help="fraction of structures held out for testing (default 0.2)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed of the split")
+    parser.add_argument("--seed", type=SEED, default=0, help="random seed of the split")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 

@@ -20,6 +20,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import AseRamanError, UsageError
+from ._types import FRACTION, POSITIVE, SYMPREC, image_path
 
 HELP = "harmonic Raman (phonopy modes + model or DFPT dielectric tensors): table, CSV, PNG"
 
@@ -59,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reference", metavar="POSCAR",
                         help="undisplaced structure of the displaced set (default: phonopy's "
                         "cell); with an hdf5 --modes file, the cell of the modes")
-    parser.add_argument("--step", type=float, default=0.05, metavar="Q",
+    parser.add_argument("--step", type=POSITIVE, default=0.05, metavar="Q",
                         help="finite-difference step along the modes, amu^1/2 Angstrom "
                         "(default 0.05)")
     parser.add_argument("--format", default="vasp", choices=("vasp", "extxyz"),
@@ -67,34 +68,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bands", metavar="LIST",
                         help="1-based bands to displace, e.g. '4 5 6' (default: every "
                         "symmetry-allowed optical mode)")
-    parser.add_argument("--rcond", type=float, default=1e-2,
+    parser.add_argument("--rcond", type=FRACTION, default=1e-2,
                         help="relative singular-value cutoff of the fit (default 1e-2)")
     parser.add_argument("--allow-undetermined", action="store_true",
                         help="report allowed modes the displacements miss as not determined")
     parser.add_argument("-o", "--output", metavar="CSV", help="spectrum CSV to write")
     parser.add_argument("--table", metavar="CSV", help="mode table (band, frequency_cm-1, "
                         "irrep, activity_A4_amu, raman_active, ...)")
-    parser.add_argument("--png", metavar="PNG", help="plot the spectrum")
+    parser.add_argument("--png", metavar="PNG", type=image_path, help="plot the spectrum")
     parser.add_argument("--like", metavar="MD_CSV",
                         help="MD spectrum CSV whose grid and options to use")
-    parser.add_argument("--sigma", type=float, metavar="CM",
+    parser.add_argument("--sigma", type=POSITIVE, metavar="CM",
                         help="Gaussian sigma in cm^-1 (default 4, or --like's)")
-    parser.add_argument("--temperature", type=float, metavar="K",
+    parser.add_argument("--temperature", type=POSITIVE, metavar="K",
                         help="temperature of the classical amplitude and quantum factor "
                         "(default 300)")
     parser.add_argument("--quantum-correction", choices=("bose", "harmonic"),
                         help="as for `ase-raman raman` (default none)")
     laser = parser.add_mutually_exclusive_group()
-    laser.add_argument("--laser-nm", type=float, metavar="NM", help="laser wavelength (532)")
-    laser.add_argument("--laser-cm", type=float, metavar="CM", help="laser wavenumber")
+    laser.add_argument("--laser-nm", type=POSITIVE, metavar="NM", help="laser wavelength (532)")
+    laser.add_argument("--laser-cm", type=POSITIVE, metavar="CM", help="laser wavenumber")
     laser.add_argument("--no-prefactor", action="store_true",
                        help="no (w_in - w)^4 / w prefactor")
-    parser.add_argument("--max-freq", type=float, metavar="CM", help="grid end, cm^-1")
-    parser.add_argument("--resolution", type=float, metavar="CM",
+    parser.add_argument("--max-freq", type=POSITIVE, metavar="CM", help="grid end, cm^-1")
+    parser.add_argument("--resolution", type=POSITIVE, metavar="CM",
                         help="grid spacing (default sigma/8)")
-    parser.add_argument("--cells", type=float, default=1.0,
+    parser.add_argument("--cells", type=POSITIVE, default=1.0,
                         help="copies of the modes' cell in the MD cell (scales intensities)")
-    parser.add_argument("--symprec", type=float, default=1e-5, help="symmetry tolerance, A")
+    parser.add_argument("--symprec", type=SYMPREC, default=1e-5, help="symmetry tolerance, A")
 
 
 def _q_direction(text: str | None) -> list[float] | None:
@@ -176,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError("--reference is for --dielectric sets (or hdf5 --modes)")
         from ..models.registry import load_model
 
-        result = raman_from_model(modes, load_model(args.model), model_path=args.model,
+        result = raman_from_model(modes, load_model(args.model), model_file=args.model,
                                   step=args.step,
                                   symprec=args.symprec)
     else:

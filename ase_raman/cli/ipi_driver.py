@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from ._types import NON_NEGATIVE, PORT
+
 HELP = "drive an i-PI simulation: forces from an ASE calculator, alpha as i-PI extras"
 
 
@@ -18,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="i-PI <address>: host name, or socket name with --unix")
     parser.add_argument("--unix", action="store_true",
                         help="UNIX socket /tmp/ipi_ADDRESS (i-PI <ffsocket mode='unix'>)")
-    parser.add_argument("--port", type=int, default=31415, help="TCP port (default 31415)")
+    parser.add_argument("--port", type=PORT, default=31415, help="TCP port (default 31415)")
     parser.add_argument("--calculator", default="emt",
                         help="force calculator: an ASE calculator name (emt, lj, morse, ...),"
                              " an entry point of group ase_raman.calculators, or "
@@ -27,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="JSON keyword arguments for the calculator")
     parser.add_argument("--extras-key", default="polarizability",
                         help="JSON key of alpha in the extras (i-PI extra_type)")
-    parser.add_argument("--wait", type=float, default=60.0,
+    parser.add_argument("--wait", type=NON_NEGATIVE, default=60.0,
                         help="seconds to wait for the server to appear (default 60)")
     parser.add_argument("--verbose", action="store_true", help="log the socket protocol")
 

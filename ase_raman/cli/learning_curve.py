@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UsageError
+from ._types import OPEN_FRACTION, POSITIVE_INT, SEED, image_path
 
 HELP = "learning curve: held-out R^2/RMSE against the number of training tensors"
 
@@ -24,19 +25,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data", nargs="+", metavar="DATA", help="reference files")
     parser.add_argument("--sizes", default="10,20,40,80,160",
                         help="training-set sizes, comma separated (default 10,20,40,80,160)")
-    parser.add_argument("--repeats", type=int, default=5, help="random subsets per size")
+    parser.add_argument("--repeats", type=POSITIVE_INT, default=5, help="random subsets per size")
     parser.add_argument("--learner", default="lambda-soap", help="learner name")
     parser.add_argument("--hypers", default=None, metavar="JSON", help="learner hypers")
     parser.add_argument("--alpha-key", default=None, help="extxyz polarizability key")
     parser.add_argument("--alpha-unit", default="A3", choices=["A3", "bohr3"])
-    parser.add_argument("--test-fraction", type=float, default=0.2,
+    parser.add_argument("--test-fraction", type=OPEN_FRACTION, default=0.2,
                         help="held-out fraction (default 0.2)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=SEED, default=0)
     parser.add_argument("--per-atom", action="store_true",
                         help="score alpha per atom: use when the data mix cell sizes, where "
                              "the whole-cell lambda=0 R^2 mostly measures size")
     parser.add_argument("-o", "--output", required=True, metavar="curve.csv")
-    parser.add_argument("--png", default=None, metavar="curve.png")
+    parser.add_argument("--png", default=None, type=image_path, metavar="curve.png")
     parser.add_argument("--quiet", action="store_true")
 
 

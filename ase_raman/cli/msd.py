@@ -13,11 +13,14 @@ import argparse
 import sys
 from typing import Any
 
+import numpy as np
+
 from ..errors import UsageError
 from ..io import positions as _positions
 from ..io.positions import Frames  # noqa: F401 (re-exported for the other commands)
 from ..parallel.cli import add_scheduler_argument, run_on_scheduler
 from ._common import add_frame_reading_options, frame_reading_options
+from ._types import POSITIVE, POSITIVE_INT, image_path
 
 HELP = "MSD per species, diffusion coefficient, conductivity and Haven ratio from MD"
 
@@ -100,6 +103,8 @@ def parse_charges(text: str | None, available: list[str]) -> dict[str, float]:
             if not sep:
                 raise ValueError
             out[sym] = float(val)
+            if not np.isfinite(out[sym]):
+                raise ValueError
         except ValueError:
             raise UsageError(f"--charges {text!r}: expected SYMBOL=CHARGE pairs, "
                              "e.g. Li=1,S=-2") from None
@@ -119,7 +124,7 @@ def parse_window(text: str | None) -> tuple[float, float] | None:
         window = (float(start) * 1000.0, float(end) * 1000.0)
     except ValueError:
         raise UsageError(f"--fit-window {text!r}: expected START_PS:END_PS, e.g. 1:5") from None
-    if not (window[1] > window[0] >= 0):
+    if not (np.isfinite(window[1]) and window[1] > window[0] >= 0):
         raise UsageError(f"--fit-window {text!r}: need 0 <= START < END")
     return window
 
@@ -131,10 +136,10 @@ def add_trajectory_arguments(parser: argparse.ArgumentParser) -> None:
                         "i-PI xyz, .traj, or an ase-raman .h5 store)")
     parser.add_argument("--format", default=None,
                         help="file format for ASE (default: guessed from the file)")
-    parser.add_argument("--dt-fs", type=float, default=None,
+    parser.add_argument("--dt-fs", type=POSITIVE, default=None,
                         help="time between consecutive frames of the file in fs (XDATCAR: "
                         "POTIM x NBLOCK); required unless the run's files hold it")
-    parser.add_argument("--every", type=int, default=1, metavar="K",
+    parser.add_argument("--every", type=POSITIVE_INT, default=1, metavar="K",
                         help="use every K-th frame (default 1)")
     parser.add_argument("--unwrapped", action="store_true",
                         help="positions are already unwrapped: take them as given")
@@ -151,18 +156,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fit-window", default=None, metavar="START_PS:END_PS",
                         help="diffusive window of the linear fit in ps (default: from "
                         "0.05 t_max, or later if still ballistic, to 0.5 t_max)")
-    parser.add_argument("--temperature", type=float, default=None, metavar="T",
+    parser.add_argument("--temperature", type=POSITIVE, default=None, metavar="T",
                         help="temperature in K (recorded for 'ase-raman arrhenius'; needed "
                         "for conductivities)")
     parser.add_argument("--charges", default=None, metavar="X=Q,...",
                         help="charges in e for conductivity and Haven ratio, e.g. Li=1")
-    parser.add_argument("--blocks", type=int, default=None, metavar="N",
-                        help="cut the trajectory into N blocks for error bars (default "
-                        f"{DEFAULT_BLOCKS} when every block has >= {_MIN_FRAMES_PER_BLOCK} "
-                        "frames, else 1 = least-squares errors)")
+    parser.add_argument("--blocks", type=POSITIVE_INT, default=None, metavar="N",
+                        help="cut the trajectory into N blocks for the MSD error band "
+                        f"(CSV <X>_err; default {DEFAULT_BLOCKS} when every block has >= "
+                        f"{_MIN_FRAMES_PER_BLOCK} frames, else 1); D's error comes from the "
+                        "GLS fit")
     parser.add_argument("-o", "--output", required=True, metavar="CSV",
                         help="MSD CSV: time_ps, then one column per species (Angstrom^2)")
-    parser.add_argument("--png", default=None, help="plot of the MSDs and fits")
+    parser.add_argument("--png", default=None, type=image_path, help="plot of the MSDs and fits")
     parser.add_argument("--json", default=None, help="per-species summary (D, sigma, H_R)")
     add_scheduler_argument(parser)  # --scheduler (Dask): ase_raman.parallel.cli
 

@@ -13,11 +13,18 @@ Frames are streamed (:func:`ase_raman.io.iter_frames`) and predicted in chunks, 
 
 ``--index START:STOP:STEP`` selects frames, ``--every K`` keeps every K-th of them.
 The output file appears only when every frame is done.
+
+Resumable (``.h5``): frames are written to ``OUT.h5.part`` (beside ``OUT.h5``, renamed
+onto it at the end). When a run is killed or interrupted, running the same command again
+resumes after the frames already in ``OUT.h5.part``; a partial file left by another input
+or other options is refused (one line) and ``--restart`` removes it and starts clean.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -26,6 +33,7 @@ from ase import Atoms
 from ..errors import UsageError
 from ..parallel.cli import add_scheduler_argument, on_scheduler
 from ._common import add_frame_reading_options
+from ._types import POSITIVE, POSITIVE_INT
 
 HELP = "predict the polarizability of every selected frame of a trajectory (.xyz or .h5)"
 
@@ -41,13 +49,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output file: .xyz/.extxyz or .h5 (H5MD store)")
     parser.add_argument("--index", default=None, metavar="START:STOP:STEP",
                         help="frames to use (default: all)")
-    parser.add_argument("--every", type=int, default=1, metavar="K",
+    parser.add_argument("--every", type=POSITIVE_INT, default=1, metavar="K",
                         help="keep every K-th selected frame (default 1)")
-    parser.add_argument("--dt-fs", type=float, default=None, metavar="DT",
+    parser.add_argument("--dt-fs", type=POSITIVE, default=None, metavar="DT",
                         help="time between consecutive frames of the input file, fs "
                              "(read from the run's files when they hold it)")
     parser.add_argument("--format", default=None, help="trajectory format (default: guessed)")
     add_frame_reading_options(parser)
+    parser.add_argument("--restart", action="store_true",
+                        help="(.h5) discard OUT.h5.part left by an interrupted run and start "
+                        "from the first frame (default: resume after its frames)")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     add_scheduler_argument(parser)  # --scheduler (Dask): ase_raman.parallel.cli
 
@@ -80,7 +91,8 @@ def _write_extxyz(model, frames: Iterable[Atoms], output: Path) -> int:
     n_atoms: list[int] = []
     with atomic_output(output) as tmp:
         for chunk in chunked(frames, CHUNK_FRAMES):
-            alphas, unc = predict_frames_with_uncertainty(model, chunk)
+            alphas, unc = predict_frames_with_uncertainty(
+                model, chunk, lambda k, n0=n_done: f"selected frame {n0 + k}")
             for k, (atoms, alpha) in enumerate(zip(chunk, alphas, strict=True)):
                 atoms.calc = None
                 atoms.info["polarizability"] = np.asarray(alpha).reshape(9)
@@ -97,6 +109,49 @@ def _write_extxyz(model, frames: Iterable[Atoms], output: Path) -> int:
                               uncertainty_threshold(model, np.array(n_atoms)),
                               source=f"{output} (frame positions)")
     return n_done
+
+
+#: ``/parameters`` attribute of ``OUT.h5.part`` naming the input and options it is for.
+PREDICT_INPUT_ATTR = "predict_input"
+
+
+def _input_id(args: argparse.Namespace, dt_fs: float) -> dict[str, object]:
+    """What a partial store must have been made from to be resumed (JSON-able)."""
+    src = Path(args.trajectory).resolve()
+    st = src.stat()
+    return {"trajectory": str(src), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+            "index": args.index, "every": args.every, "dt_fs": dt_fs,
+            "format": args.format, "type_map": args.type_map}
+
+
+def _partial_store(args: argparse.Namespace, output: Path, dt_fs: float) -> Path:
+    """``OUT.h5.part``: removed with ``--restart``; else kept to resume when it was made
+    from the same input and options (:class:`UsageError` otherwise)."""
+    import json
+
+    from ..store import StoreError, read_trajectory
+
+    part = output.with_name(output.name + ".part")
+    if args.restart:
+        for old in [part, *output.parent.glob(f".{output.name}.*.tmp.h5")]:
+            old.unlink(missing_ok=True)  # also hidden temporaries of earlier versions
+        return part
+    if not part.exists():
+        return part
+    try:
+        with read_trajectory(part) as traj:
+            recorded = traj.parameters.get(PREDICT_INPUT_ATTR)
+            n_frames = len(traj)
+    except StoreError as exc:
+        raise UsageError(f"{part}: left by an interrupted run but unreadable ({exc}); pass "
+                         "--restart to start over") from None
+    if recorded is None or json.loads(recorded) != json.loads(json.dumps(
+            _input_id(args, dt_fs))):
+        raise UsageError(f"{part}: left by an interrupted run with another input or other "
+                         "options; rerun that command to resume it, or pass --restart")
+    if not args.quiet:
+        print(f"resuming after the {n_frames} frames in {part}", file=sys.stderr)
+    return part
 
 
 def run(args: argparse.Namespace) -> int:
@@ -122,8 +177,12 @@ def run(args: argparse.Namespace) -> int:
         step = index.step or 1
         frames = iter_frames(args.trajectory, format=args.format, index=index, **reading)
         model, frames = on_scheduler(args, model, frames, every=args.every)
-        n_done = predict_to_store(model, frames, output, dt_fs=dt_file * step,
-                                  every=args.every, engine="ase-raman predict")
+        part = _partial_store(args, output, dt_file * step)
+        n_done = predict_to_store(model, frames, part, dt_fs=dt_file * step,
+                                  every=args.every, engine="ase-raman predict", mode="a",
+                                  parameters={PREDICT_INPUT_ATTR: _input_id(args,
+                                                                           dt_file * step)})
+        os.replace(part, output)
     else:
         frames = iter_frames(args.trajectory, format=args.format, index=index,
                              every=args.every, **reading)

@@ -21,6 +21,7 @@ import numpy as np
 from ..errors import InputFileError, UsageError
 from ..parallel.cli import add_scheduler_argument, run_on_scheduler
 from ._common import add_spectrum_grid_options
+from ._types import NON_NEGATIVE, POSITIVE, image_path
 
 HELP = "Raman spectrum (CSV/PNG/JSON) from an H5MD store or an extxyz with polarizabilities"
 
@@ -32,22 +33,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="H5MD store (.h5) or extxyz with 'polarizability' per frame")
     parser.add_argument("-o", "--output", required=True, metavar="CSV",
                         help="spectrum CSV to write")
-    parser.add_argument("--png", metavar="PNG", help="also plot the spectrum to this file")
+    parser.add_argument("--png", metavar="PNG", type=image_path,
+                        help="also plot the spectrum to this file")
     parser.add_argument("--json", metavar="JSON",
                         help="summary: metadata, central-peak metrics, depolarisation, peaks")
-    parser.add_argument("--dt-fs", type=float, metavar="DT",
+    parser.add_argument("--dt-fs", type=POSITIVE, metavar="DT",
                         help="time between the alpha samples in fs (the sampling interval, "
                         "e.g. 20 for every 10th step of a 2 fs MD); required for extxyz")
-    parser.add_argument("--sigma", type=float, default=4.0, metavar="CM",
+    parser.add_argument("--sigma", type=NON_NEGATIVE, default=4.0, metavar="CM",
                         help="Gaussian smoothing, standard deviation in cm^-1 (default 4; 0 = "
                         "none)")
     laser = parser.add_mutually_exclusive_group()
-    laser.add_argument("--laser-nm", type=float, metavar="NM",
+    laser.add_argument("--laser-nm", type=POSITIVE, metavar="NM",
                        help="laser wavelength of the (w_in - w)^4 / w prefactor (default 532)")
-    laser.add_argument("--laser-cm", type=float, metavar="CM", help="laser wavenumber, cm^-1")
+    laser.add_argument("--laser-cm", type=POSITIVE, metavar="CM", help="laser wavenumber, cm^-1")
     laser.add_argument("--no-prefactor", action="store_true",
                        help="no (w_in - w)^4 / w prefactor")
-    parser.add_argument("--temperature", type=float, metavar="K",
+    parser.add_argument("--temperature", type=POSITIVE, metavar="K",
                         help="temperature for --quantum-correction")
     parser.add_argument("--quantum-correction", choices=("bose", "harmonic"),
                         help="bose: times n(w)+1 (true central peak); harmonic: times "
@@ -56,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--derivative", default="spectral",
                         choices=("spectral", "forward", "central"),
                         help="alpha-dot: spectral (omega^2, default) or finite difference")
-    parser.add_argument("--cutoff", type=float, default=50.0, metavar="CM",
+    parser.add_argument("--cutoff", type=POSITIVE, default=50.0, metavar="CM",
                         help="central-peak cutoff for the JSON summary (default 50 cm^-1)")
     add_scheduler_argument(parser)  # --scheduler (Dask): ase_raman.parallel.cli
 

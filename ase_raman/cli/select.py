@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..errors import UsageError
 from ._common import add_frame_reading_options
+from ._types import POSITIVE_INT
 
 HELP = ("select the trajectory frames most worth a DFPT calculation (fps, uncertainty, mixed, "
         "variance)")
@@ -24,7 +25,7 @@ HELP = ("select the trajectory frames most worth a DFPT calculation (fps, uncert
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("trajectory", metavar="TRAJ", help="pool of candidate frames")
-    parser.add_argument("--n", type=int, required=True, help="number of frames to select")
+    parser.add_argument("--n", type=POSITIVE_INT, required=True, help="number of frames to select")
     parser.add_argument("--model", default=None, metavar="MODEL.npz",
                         help="model whose uncertainty guides the choice")
     parser.add_argument("--strategy", default=None,
@@ -36,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "rounds): picks keep away from them (fps) or count them as "
                              "learned (variance)")
     parser.add_argument("--index", default=None, metavar="START:STOP:STEP")
-    parser.add_argument("--every", type=int, default=1, help="keep every K-th frame")
+    parser.add_argument("--every", type=POSITIVE_INT, default=1, help="keep every K-th frame")
     parser.add_argument("--format", default=None, help="trajectory format")
     add_frame_reading_options(parser)
     parser.add_argument("-o", "--output", required=True, metavar="DIR")

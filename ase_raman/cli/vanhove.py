@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import UsageError
 from ._common import frame_reading_options
+from ._types import BINS, POSITIVE, image_path, positive_list
 from .msd import (
     add_trajectory_arguments,
     check_frame_count,
@@ -30,13 +31,14 @@ HEATMAP_LAGS = 100
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_trajectory_arguments(parser)
     parser.add_argument("--species", required=True, help="one chemical symbol, e.g. Li")
-    parser.add_argument("--lags-ps", required=True, metavar="T1,T2,...",
+    parser.add_argument("--lags-ps", required=True, type=positive_list, metavar="T1,T2,...",
                         help="lag times in ps, e.g. 1,5,10 (rounded to whole frames)")
-    parser.add_argument("--r-max", type=float, default=10.0,
+    parser.add_argument("--r-max", type=POSITIVE, default=10.0,
                         help="largest distance in Angstrom (default 10)")
-    parser.add_argument("--bins", type=int, default=200, help="radial bins (default 200)")
+    parser.add_argument("--bins", type=BINS, default=200, help="radial bins (default 200)")
     parser.add_argument("-o", "--output", required=True, metavar="CSV", help="G_s CSV")
-    parser.add_argument("--png", default=None, help="heat map of 4 pi r^2 G_s(r, t)")
+    parser.add_argument("--png", default=None, type=image_path,
+                        help="heat map of 4 pi r^2 G_s(r, t)")
 
 
 def parse_lags(text: str, dt_fs: float, n_frames: int) -> list[int]:
@@ -50,6 +52,8 @@ def parse_lags(text: str, dt_fs: float, n_frames: int) -> list[int]:
     out = []
     longest = (n_frames - 1) * dt_fs / 1000.0
     for t in lags_ps:
+        if not np.isfinite(t):
+            raise UsageError(f"--lags-ps {text!r}: {t} is not a finite time in ps")
         k = int(round(t * 1000.0 / dt_fs))
         if t <= 0 or k < 1 or k > n_frames - 1:
             raise UsageError(f"--lags-ps: {t:g} ps is outside the trajectory "

@@ -17,6 +17,7 @@ import numpy as np
 from ..errors import InputFileError, UsageError
 from ..parallel.cli import add_scheduler_argument, run_on_scheduler
 from ._common import add_frame_reading_options, add_spectrum_grid_options, frame_reading_options
+from ._types import NON_NEGATIVE, POSITIVE, image_path
 from .raman import (
     H5_SUFFIXES,
     _check_dt,
@@ -33,11 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="H5MD store (.h5) or a trajectory (extxyz with vel/velocities/"
                         "momenta columns or positions only, LAMMPS dump, XDATCAR, i-PI xyz)")
     parser.add_argument("-o", "--output", required=True, metavar="CSV", help="VDOS CSV to write")
-    parser.add_argument("--png", metavar="PNG", help="also plot the VDOS to this file")
+    parser.add_argument("--png", metavar="PNG", type=image_path,
+                        help="also plot the VDOS to this file")
     parser.add_argument("--json", metavar="JSON", help="summary: metadata and integrals")
-    parser.add_argument("--dt-fs", type=float, metavar="DT",
+    parser.add_argument("--dt-fs", type=POSITIVE, metavar="DT",
                         help="time between the frames in fs (required for extxyz)")
-    parser.add_argument("--sigma", type=float, default=4.0, metavar="CM",
+    parser.add_argument("--sigma", type=NON_NEGATIVE, default=4.0, metavar="CM",
                         help="Gaussian smoothing, cm^-1 (default 4; 0 = none)")
     add_spectrum_grid_options(parser)
     parser.add_argument("--no-mass-weighting", action="store_true",

@@ -99,7 +99,14 @@ class LambdaSoapHypers:
         if "species" in values:
             values["species"] = tuple(values["species"])
         hypers = cls(**values)
-        hypers.validate()
+        try:
+            hypers.validate()
+        except TypeError:  # e.g. {"cutoff": "x"}: a str compared with a number
+            wrong = [f"{k}={v!r}" for k, v in values.items()
+                     if isinstance(getattr(cls, k, None), (int, float))
+                     and (isinstance(v, bool) or not isinstance(v, (int, float)))]
+            raise UsageError(f"lambda-soap hyper-parameter(s) {', '.join(wrong) or values}: "
+                             "expected numbers") from None
         return hypers
 
     def validate(self) -> None:

@@ -61,9 +61,18 @@ def _read_h5(path: str, every: int) -> Frames:
             steps = np.diff(times)
             if np.allclose(steps, steps[0], rtol=1e-6, atol=1e-9) and steps[0] > 0:
                 dt = float(steps[0])
+        _check_finite(path, pos, cells, every)
         species = np.asarray(traj.species)
         return Frames(pos, cells, list(traj.symbols), atomic_masses[species],
                       np.asarray(traj.pbc, dtype=bool), dt)
+
+
+def _check_finite(path: str, positions: np.ndarray, cells: np.ndarray, every: int) -> None:
+    """Non-finite positions or cells would give ``D = null`` with exit 0: refuse them."""
+    from ..finite import require_finite
+
+    for what, values in (("positions", positions), ("cell", cells)):
+        require_finite(values, what, lambda i: f"{path}: frame {i * every}")
 
 
 def _frame_source(path: str, fmt: str | None, every: int, reading: dict[str, Any]):
@@ -111,6 +120,8 @@ def load_frames(path: str, fmt: str | None = None, every: int = 1, quiet: bool =
         raise InputFileError(f"{path}: cannot read frames ({msg})") from None
     if first is None:
         raise InputFileError(f"{path}: no frames found")
+    _check_finite(path, np.asarray(positions, dtype=float), np.asarray(cells, dtype=float),
+                  every)
     return Frames(
         positions=np.asarray(positions, dtype=float),
         cells=np.asarray(cells, dtype=float),

@@ -201,7 +201,12 @@ def check_species(model: object, atoms: Atoms, where: str) -> None:
 def reference_polarizabilities(frames: Sequence[Atoms]) -> np.ndarray:
     """Stack ``atoms.info["polarizability"]`` of every frame into (n, 3, 3) Angstrom^3."""
     from ..errors import MissingDataError
+    from ..finite import check_frames, require_finite
 
+    def name(i: int) -> str:
+        return f"frame {i} ({frames[i].info.get('source', 'training data')})"
+
+    check_frames(frames, name)
     out = np.empty((len(frames), 3, 3))
     for i, atoms in enumerate(frames):
         value = atoms.info.get("polarizability")
@@ -211,4 +216,5 @@ def reference_polarizabilities(frames: Sequence[Atoms]) -> np.ndarray:
                 "ase_raman.io.read_reference (alpha_key= names another key)"
             )
         out[i] = np.asarray(value, dtype=float).reshape(3, 3)
+    require_finite(out, "reference polarizability", name)
     return out

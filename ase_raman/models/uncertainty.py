@@ -16,7 +16,7 @@ outside the training data can have a smaller absolute uncertainty than a familia
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from ase import Atoms
@@ -38,9 +38,27 @@ def supports_uncertainty(model: object) -> bool:
     return isinstance(model, SupportsUncertainty)
 
 
-def predict_frames_with_uncertainty(model, frames: Sequence[Atoms]
+def predict_frames_with_uncertainty(model, frames: Sequence[Atoms],
+                                    name: Callable[[int], str] | None = None
                                     ) -> tuple[np.ndarray, np.ndarray | None]:
-    """alpha (n, 3, 3) and per-frame uncertainty (n,) in Angstrom^3 (None if unsupported)."""
+    """alpha (n, 3, 3) and per-frame uncertainty (n,) in Angstrom^3 (None if unsupported).
+
+    Frames with non-finite positions or cells are refused before, non-finite alphas
+    after the prediction (:mod:`ase_raman.finite`); ``name(k)`` names frame ``k`` in the
+    message (default ``"frame k of the batch"``).
+    """
+    from ..finite import check_frames, check_predictions
+
+    if name is None:
+        def name(k: int) -> str:
+            return f"frame {k} of the batch"
+    check_frames(frames, name)
+    alpha, unc = _predict(model, frames)
+    check_predictions(alpha, name)
+    return alpha, unc
+
+
+def _predict(model, frames: Sequence[Atoms]) -> tuple[np.ndarray, np.ndarray | None]:
     if supports_uncertainty(model):
         try:
             alpha, std = model.predict_with_uncertainty(frames)
@@ -49,9 +67,9 @@ def predict_frames_with_uncertainty(model, frames: Sequence[Atoms]
 
             if not isinstance(exc, AseRamanError):
                 raise
-            return model.predict(frames), None
-        return alpha, frame_uncertainty(std)
-    return model.predict(frames), None
+            return np.asarray(model.predict(frames)), None
+        return np.asarray(alpha), frame_uncertainty(std)
+    return np.asarray(model.predict(frames)), None
 
 
 def uncertainty_threshold(model: object, n_atoms: int | np.ndarray | None = None

@@ -154,13 +154,46 @@ def _entry_from_dict(raw: dict[str, Any], base: Path, where: str) -> BatchEntry:
         )
     except (TypeError, ValueError) as exc:
         raise UsageError(f"{where}: {exc}") from None
-    if not entry.temperature_K > 0:
-        raise UsageError(f"{where}: temperature_K must be positive (K)")
+    checks = [("temperature_K", entry.temperature_K, 0.0, False),
+              ("dt_fs", entry.dt_fs, 0.0, False), ("every", entry.every, 1, True),
+              ("sigma_cm", entry.sigma_cm, 0.0, True), ("cutoff_cm", entry.cutoff_cm, 0.0, False),
+              ("blocks", entry.blocks, 1, True)]
+    checks += [(f"charges.{k}", v, -math.inf, True) for k, v in entry.charges.items()]
+    for key, value, lo, inclusive in checks:
+        if value is None:
+            continue
+        if not math.isfinite(value) or value < lo or (value == lo and not inclusive):
+            raise UsageError(f"{where}: {key} = {value!r} must be a finite number "
+                             f"{'>=' if inclusive else '>'} {lo:g}")
     return entry
 
 
-def read_manifest(path: str | os.PathLike) -> list[BatchEntry]:
-    """Read a batch manifest (YAML; see the module docstring)."""
+@dataclass
+class InvalidEntry:
+    """A manifest entry that failed validation: reported as ``failed``, never run."""
+
+    name: str
+    reason: str
+    temperature_K: Any = None
+    species: Any = None
+
+    def row(self) -> dict[str, Any]:
+        """Its ``results.csv`` row."""
+        species = self.species if isinstance(self.species, str) else None
+        temperature = (self.temperature_K if isinstance(self.temperature_K, (int, float))
+                       and not isinstance(self.temperature_K, bool) else None)
+        return {"name": self.name, "material": self.name, "status": "failed",
+                "temperature_K": temperature, "species": species, "reason": self.reason}
+
+
+def read_manifest(path: str | os.PathLike, keep_invalid: bool = False
+                  ) -> list[BatchEntry]:
+    """Read a batch manifest (YAML; see the module docstring).
+
+    An entry with a bad value raises :class:`UsageError`; with ``keep_invalid`` it is
+    returned as an :class:`InvalidEntry` instead (``run_batch`` marks it failed and runs
+    the others). A manifest that is not a list of uniquely named mappings always raises.
+    """
     from ..io.safe_yaml import load_yaml
 
     source = Path(path)
@@ -175,12 +208,21 @@ def read_manifest(path: str | os.PathLike) -> list[BatchEntry]:
         items = doc
     if not isinstance(items, list) or not items:
         raise InputFileError(f"{path}: expected a list of entries (or 'entries:' with one)")
-    entries = []
+    entries: list[Any] = []
     for i, item in enumerate(items):
         if not isinstance(item, dict):
             raise UsageError(f"{path}: entry {i + 1} is not a mapping")
-        entries.append(_entry_from_dict({**defaults, **item}, source.parent.resolve(),
-                                        f"{path}: entry {i + 1}"))
+        raw = {**defaults, **item}
+        try:
+            entries.append(_entry_from_dict(raw, source.parent.resolve(),
+                                            f"{path}: entry {i + 1}"))
+        except UsageError as exc:
+            if not keep_invalid:
+                raise
+            name = raw.get("name")
+            name = str(name) if isinstance(name, (str, int)) and name != "" else f"entry{i + 1}"
+            entries.append(InvalidEntry(name, str(exc), raw.get("temperature_K"),
+                                        raw.get("species")))
     names = [e.name for e in entries]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -423,12 +465,24 @@ def run_batch(manifest: str | os.PathLike | list[BatchEntry], out_dir: str | os.
     """Run every entry (in parallel on ``client``'s cluster when given) and write
     ``out_dir/results.csv`` and ``out_dir/ranking.png``; returns the rows in manifest
     order. ``progress``: optional callable ``progress(row)`` per finished entry."""
-    entries = manifest if isinstance(manifest, list) else read_manifest(manifest)
+    entries = (manifest if isinstance(manifest, list)
+               else read_manifest(manifest, keep_invalid=True))
+    invalid = {e.name: e.row() for e in entries if isinstance(e, InvalidEntry)}
+    valid = [e for e in entries if not isinstance(e, InvalidEntry)]
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    rows: dict[str, dict[str, Any]] = {}
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"-o {out}: exists and is not a folder; give a folder for the results")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"-o {out}: cannot create the results folder ({exc.strerror or exc})"
+                         ) from None
+    rows: dict[str, dict[str, Any]] = dict(invalid)
+    if progress is not None:
+        for row in invalid.values():
+            progress(row)
     if client is None:
-        for entry in entries:
+        for entry in valid:
             rows[entry.name] = run_entry(entry, out, force)
             if progress is not None:
                 progress(rows[entry.name])
@@ -438,7 +492,7 @@ def run_batch(manifest: str | os.PathLike | list[BatchEntry], out_dir: str | os.
         token = os.urandom(4).hex()
         futures = {client.submit(run_entry, e, str(out), force, pure=False,
                                  key=f"ase-raman-batch-{e.name}-{token}"): e.name
-                   for e in entries}
+                   for e in valid}
         try:
             for fut in as_completed(futures):
                 rows[futures[fut]] = fut.result()

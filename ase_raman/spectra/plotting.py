@@ -73,6 +73,9 @@ def read_spectrum_csv(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], d
         text = p.read_text()
     except OSError as exc:
         raise InputFileError(f"{p}: cannot read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise InputFileError(f"{p}: binary file, not a spectrum CSV; pass the .csv that "
+                             "ase-raman wrote") from None
     meta: dict[str, Any] = {}
     kind = "unknown"
     header: list[str] | None = None
@@ -127,8 +130,23 @@ def finish_spectrum_axes(ax: Any, kind: str, frequencies: np.ndarray) -> Any:
     return ax
 
 
+def check_image_path(path: str | os.PathLike) -> None:
+    """:class:`UsageError` when matplotlib cannot write an image named ``path`` (format
+    from the suffix); call it before writing anything else, so a bad name leaves nothing."""
+    from matplotlib.figure import Figure
+
+    from ..errors import UsageError
+
+    fmt = Path(path).suffix.lower().lstrip(".")
+    formats = Figure().canvas.get_supported_filetypes()
+    if fmt not in formats:
+        raise UsageError(f"{path}: cannot write an image with suffix {fmt or '(none)'!r}; "
+                         f"use one of {', '.join('.' + f for f in sorted(formats))}")
+
+
 def save_figure(ax: Any, path: str | os.PathLike, dpi: int = 150) -> None:
     """Save the figure holding ``ax`` atomically (format from the suffix, e.g. .png)."""
+    check_image_path(path)
     with atomic_output(path) as tmp:
         ax.figure.savefig(tmp, dpi=dpi)
 

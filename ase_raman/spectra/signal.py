@@ -209,19 +209,32 @@ def origin_counts(lengths: int | list[int] | np.ndarray, max_lag: int) -> np.nda
     return counts
 
 
+#: Longest transform :func:`even_spectrum_length` accepts (2**26 points: 1 GiB of complex
+#: numbers per series); a finer ``resolution_cm`` is refused before any allocation.
+MAX_SPECTRUM_LENGTH = 2**26
+
+
 def even_spectrum_length(max_lag: int, dt_fs: float, resolution_cm: float | None) -> int:
     """Even transform length L of :func:`even_spectrum` for a grid spacing ``resolution_cm``.
 
     The grid spacing is ``1 / (L dt c)``; L is at least ``2 (max_lag + 1)`` (the natural
     resolution of the correlation length) and even, so the grid ends exactly at Nyquist.
     """
+    from ..errors import UsageError
+
     natural = 2 * (max_lag + 1)
     if resolution_cm is None:
         length = natural
     else:
-        if resolution_cm <= 0:
-            raise ValueError("resolution_cm must be positive")
+        if not (np.isfinite(resolution_cm) and resolution_cm > 0):
+            raise UsageError(f"resolution {resolution_cm!r} cm^-1: must be a positive number")
         wanted = 1.0 / (resolution_cm * dt_fs * SPEED_OF_LIGHT_CM_PER_FS)
+        if wanted > MAX_SPECTRUM_LENGTH:
+            finest = 1.0 / (MAX_SPECTRUM_LENGTH * dt_fs * SPEED_OF_LIGHT_CM_PER_FS)
+            raise UsageError(
+                f"resolution {resolution_cm:g} cm^-1 needs a {wanted:.3g}-point transform "
+                f"(about {16 * wanted / 2**30:.3g} GiB per series); use a resolution of at "
+                f"least {finest:.3g} cm^-1")
         length = max(natural, int(np.ceil(wanted)))
     return length + (length % 2)
 

@@ -305,7 +305,7 @@ def polarizability_function(source: Any) -> Callable[[Sequence[Atoms]], np.ndarr
 def raman_from_model(modes: GammaModes, source: Any, step: float = DEFAULT_STEP,
                      symprec: float = 1e-5,
                      zero_tolerance: float = ZERO_TOLERANCE,
-                     model_path: str | os.PathLike | None = None) -> HarmonicRaman:
+                     model_file: str | os.PathLike | None = None) -> HarmonicRaman:
     """Raman tensors of every optical Gamma mode from a polarizability source.
 
     Central differences along each mass-weighted eigenvector:
@@ -314,11 +314,11 @@ def raman_from_model(modes: GammaModes, source: Any, step: float = DEFAULT_STEP,
     motion, ~0.01 Angstrom for heavy atoms; the error is O(h^2)). All 2 x n_optical
     structures go to the source in one batch. Acoustic modes are not evaluated (zero by
     translation invariance). ``source``: see :func:`polarizability_function`;
-    ``model_path``: the file a model ``source`` was loaded from (named in the method).
+    ``model_file``: the file it was loaded from, named in the table's method line.
     """
     if not np.isfinite(step) or step <= 0:
         raise UsageError(f"the step must be positive (amu^1/2 Angstrom), got {step}")
-    path = model_path
+    path = model_file
     if isinstance(source, (str, os.PathLike)):
         path, source = source, _load_model_deprecated(source)
     described = describe_source(source, path)

@@ -320,11 +320,23 @@ def _phonopy_irreps(phonon: Any, freqs_thz: np.ndarray, tol_cm: float) -> list[s
     return out
 
 
+def _default_to_thz() -> float:
+    """phonopy's factor from sqrt(eV/Angstrom^2/amu) to THz, from where the installed
+    phonopy keeps it (``phonopy.physical_units`` in recent versions, ``phonopy.units`` in
+    the older ones the dependency floor allows)."""
+    try:
+        from phonopy.physical_units import get_physical_units
+    except ImportError:  # older phonopy
+        from phonopy.units import VaspToTHz
+
+        return float(VaspToTHz)
+    return float(get_physical_units().DefaultToTHz)
+
+
 def _phonopy_from_modes(modes: GammaModes) -> Any:
     """A 1x1x1 phonopy object whose force constants reproduce the given Gamma modes
     (used only to let phonopy assign irrep labels to modes read from a file)."""
     from phonopy import Phonopy
-    from phonopy.physical_units import get_physical_units
     from phonopy.structure.atoms import PhonopyAtoms
 
     a = modes.atoms
@@ -333,7 +345,7 @@ def _phonopy_from_modes(modes: GammaModes) -> Any:
                         masses=modes.masses)
     phonon = Phonopy(cell, supercell_matrix=np.eye(3, dtype=int), primitive_matrix=None,
                      log_level=0)
-    factor = get_physical_units().DefaultToTHz
+    factor = _default_to_thz()
     f_thz = modes.frequencies / THZ_TO_CM
     eig = np.sign(f_thz) * (f_thz / factor) ** 2
     vec = modes.eigenvectors.reshape(modes.n_modes, -1)

@@ -5,8 +5,8 @@ Angstrom, D in Angstrom^2/ps and cm^2/s (1 Angstrom^2/ps = 1e-4 cm^2/s), conduct
 S/cm, temperatures in K, charges in units of the elementary charge e.
 
 Tracer ``D = slope / 6`` of ``MSD(t)`` over a diffusive window, from a line *with*
-intercept (a fit through the origin absorbs the ballistic/cage offset into the slope).
-The line is fitted by generalised least squares
+intercept (a fit through the origin absorbs the ballistic/cage offset into the
+slope). The line is fitted by generalised least squares
 (GLS) with the covariance of the MSD points of a random walk with white position noise
 (:func:`msd_covariance`), the approach of Bullerjahn, von Buelow and Hummer (J. Chem.
 Phys. 153, 024116 (2020)) and of kinisi (McCluskey et al., J. Open Source Softw. 9, 5984
@@ -44,7 +44,7 @@ BALLISTIC_EXPONENT = 1.5
 MIN_FIT_POINTS = 3
 #: At most this many lags of the window enter the GLS fit (evenly spaced): neighbouring MSD
 #: points are almost perfectly correlated, so more add cost but no information.
-GLS_MAX_LAGS = 64
+GLS_MAX_LAGS = 32
 
 
 def auto_fit_window(time_fs: np.ndarray, msd: np.ndarray) -> tuple[float, float]:

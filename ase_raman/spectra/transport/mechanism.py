@@ -5,8 +5,8 @@ One call, :func:`analyse_mechanism`, reads the positions once and returns a
 with its GLS error, the regimes (:mod:`.regimes`), sites, jumps, residence time, jump
 diffusion coefficient and correlation factor (:mod:`.sites`), the vibrational period
 from the species' VDOS, the ``verdict`` and, when a Raman summary of the same run is
-given, the central peak next to the residence time. :func:`mechanism_from_file` does
-the same from a trajectory file.
+given, the central peak next to the residence time. :func:`mechanism_from_file` does the
+same from a trajectory file (read by :mod:`ase_raman.io.positions`).
 
 Verdict (thresholds justified in docs/mechanism.md):
 
@@ -17,7 +17,9 @@ Verdict (thresholds justified in docs/mechanism.md):
    :data:`~.sites.SITE_CONTRAST_MIN`), or it spends at least :data:`IN_FLIGHT_LIQUID` of
    its time in transit between sites (``transit_fraction``: outside every core on the way
    from one site to another; excursions that return to the same site are vibrations), or
-   it leaves a site within :data:`RESIDENCE_OVER_PERIOD` vibrational periods;
+   it leaves a site within :data:`RESIDENCE_OVER_PERIOD` vibrational periods, or the jumps
+   between the sites explain too little of its diffusion (``D / D_jump`` above
+   :data:`LIQUID_CORRELATION_FACTOR`, or no jumps at all);
 3. ``"hopping"`` otherwise: long residences on well-defined sites, short flights.
 
 Units: Angstrom, fs at the API, ps / cm^2/s / cm^-1 where names say so.
@@ -35,7 +37,7 @@ import numpy as np
 
 from ...errors import InputFileError, UsageError
 from .diffusion import A2_PS_TO_CM2_S, fit_diffusion
-from .msd import msd_fft, remove_drift, unwrap_positions
+from .msd import msd_fft, unwrap_species
 from .regimes import Regimes, regimes
 from .sites import (
     SITE_CONTRAST_MIN,
@@ -57,6 +59,9 @@ MECHANISM_VERSION = 1
 MIN_TRAVEL_A2 = 1.0
 #: Transit fraction at or above which the motion is liquid-like.
 IN_FLIGHT_LIQUID = 0.3
+#: Tracer D above this many times the jump D (D / D_jump): the site-to-site jumps miss
+#: the transport (hopping gives a correlation factor <= 1): liquid-like.
+LIQUID_CORRELATION_FACTOR = 1.5
 #: Residence shorter than this many vibrational periods: liquid-like.
 RESIDENCE_OVER_PERIOD = 3.0
 #: Concerted jumps: another ion's jump within this time (fs) ...
@@ -185,13 +190,16 @@ def vibrational_period_ps(unwrapped: np.ndarray, dt_fs: float, block: int = 32) 
     n_frames, n_atoms, _ = unwrapped.shape
     if n_frames < 8:
         return float("nan")
+    from scipy import fft as sp_fft
+
+    n_fft = sp_fft.next_fast_len(n_frames - 1, real=True)
     power = None
     for a in range(0, n_atoms, block):
         v = np.diff(unwrapped[:, a:a + block, :], axis=0).reshape(n_frames - 1, -1)
-        spec = np.fft.rfft(v - v.mean(axis=0), axis=0)
-        p = (spec.real**2 + spec.imag**2).sum(axis=1)
+        spec = sp_fft.rfft((v - v.mean(axis=0)).T, n=n_fft, axis=1)
+        p = (spec.real**2 + spec.imag**2).sum(axis=0)
         power = p if power is None else power + p
-    freq = np.fft.rfftfreq(n_frames - 1, d=dt_fs / 1000.0)  # THz
+    freq = np.fft.rfftfreq(n_fft, d=dt_fs / 1000.0)  # THz
     total = float(power.sum())
     if total <= 0:
         return float("nan")
@@ -247,7 +255,7 @@ def load_raman_summary(raman: str | os.PathLike | Mapping[str, Any]) -> dict[str
 
 
 def _verdict(d: float, d_err: float, duration_ps: float, found: bool, transit: float,
-             residence_ps: float, period_ps: float) -> tuple[str, list[str]]:
+             residence_ps: float, period_ps: float, d_jump: float) -> tuple[str, list[str]]:
     """The documented decision (module docstring), with the reasons in words."""
     d_a2 = d / A2_PS_TO_CM2_S
     travel = 6.0 * d_a2 * duration_ps
@@ -261,6 +269,11 @@ def _verdict(d: float, d_err: float, duration_ps: float, found: bool, transit: f
     if transit >= IN_FLIGHT_LIQUID:
         reasons.append(f"in transit between sites {transit:.0%} of the time "
                        f"(>= {IN_FLIGHT_LIQUID:.0%})")
+    if not (np.isfinite(d_jump) and d_jump > 0):
+        reasons.append("it diffuses but never jumps between the sites found")
+    elif d / d_jump > LIQUID_CORRELATION_FACTOR:
+        reasons.append(f"site-to-site jumps explain only {d_jump / d:.0%} of D "
+                       f"(D / D_jump = {d / d_jump:.2f} > {LIQUID_CORRELATION_FACTOR:g})")
     if np.isfinite(period_ps) and residence_ps < RESIDENCE_OVER_PERIOD * period_ps:
         reasons.append(f"residence {residence_ps:.3g} ps < {RESIDENCE_OVER_PERIOD:g} "
                        f"vibrational periods ({period_ps:.3g} ps)")
@@ -323,7 +336,7 @@ def _species_mechanism(sym: str, unwrapped: np.ndarray, cells: np.ndarray, dt_fs
                                 CONCERTED_DISTANCE_A)
     period = vibrational_period_ps(unwrapped, dt_fs)
     verdict, reasons = _verdict(fit.D_cm2_s, fit.D_err_cm2_s, duration_ps, found, transit,
-                                residence, period)
+                                residence, period, d_jump)
     cages: dict[str, Any] = {}
     if cage_cutoff_A is not None and n_jumps:
         intra = jumps.length_A < cage_cutoff_A
@@ -410,16 +423,14 @@ def analyse_mechanism(
     if cell_arr.shape != (n_frames, 3, 3) or abs(np.linalg.det(cell_arr[0])) < 1e-9:
         raise UsageError("the mechanism analysis needs a periodic cell (3, 3) or one per frame")
     central = load_raman_summary(raman) if raman is not None else None
-    if not unwrapped:
-        pos, _ = unwrap_positions(pos, cell_arr, pbc)
-    if remove_com:
-        pos = remove_drift(pos, masses, in_place=not unwrapped)
+    subsets, _ = unwrap_species(pos, syms, wanted, cell_arr, pbc, unwrapped=unwrapped,
+                                remove_com=remove_com, masses=masses)
     out: dict[str, SpeciesMechanism] = {}
     msds: dict[str, np.ndarray] = {}
     found_sites: dict[str, Sites] = {}
     kept: dict[str, np.ndarray] = {}
     for sym in wanted:
-        sub = np.ascontiguousarray(pos[:, syms == sym, :])
+        sub = subsets.pop(sym)
         out[sym], msds[sym], found_sites[sym] = _species_mechanism(
             sym, sub, cell_arr, float(dt_fs), sites, core_radius_A, cage_cutoff_A,
             fit_window_fs, central)

@@ -167,6 +167,55 @@ def remove_drift(
     return pos - drift
 
 
+def unwrap_species(
+    positions: np.ndarray,
+    symbols: Sequence[str],
+    species: Sequence[str],
+    cells: np.ndarray | None = None,
+    pbc: bool | Sequence[bool] = True,
+    *,
+    unwrapped: bool = False,
+    remove_com: bool = True,
+    masses: np.ndarray | None = None,
+    block: int = 256,
+) -> tuple[dict[str, np.ndarray], float]:
+    """Unwrapped, drift-corrected positions of some species only, streamed over atoms.
+
+    Same scheme and arguments as :func:`unwrap_positions` and :func:`remove_drift` (the
+    centre of mass of *all* atoms, weighted by ``masses``), but atoms are unwrapped
+    ``block`` at a time and only the ``species``' atoms are kept: no second array of the
+    whole trajectory's size is made. Returns ``({symbol: (n_frames, n_s, 3)}, max_jump)``.
+    """
+    pos = np.asarray(positions, dtype=float)
+    n_frames, n_atoms, _ = pos.shape
+    syms = np.asarray(list(symbols))
+    periodic = np.broadcast_to(np.asarray(pbc, dtype=bool), (3,))
+    cell_arr = None if unwrapped else _as_cells(cells, n_frames)
+    weights = np.ones(n_atoms) if masses is None else np.asarray(masses, dtype=float)
+    weights = weights / weights.sum()
+    out = {s: np.empty((n_frames, int(np.count_nonzero(syms == s)), 3)) for s in species}
+    filled = dict.fromkeys(species, 0)
+    com = np.zeros((3, n_frames))
+    max_jump = 0.0
+    for a0 in range(0, n_atoms, block):
+        a1 = min(a0 + block, n_atoms)
+        rows = _atom_rows(pos, a0, a1)
+        max_jump = max(max_jump, _unwrap_rows(rows, cell_arr, periodic))
+        if remove_com:
+            com += np.einsum("a,act->ct", weights[a0:a1], rows)
+        for sym in species:
+            local = np.flatnonzero(syms[a0:a1] == sym)
+            if local.size:
+                k = filled[sym]
+                out[sym][:, k:k + local.size] = rows[local].transpose(2, 0, 1)
+                filled[sym] = k + local.size
+    if remove_com:
+        drift = (com - com[:, :1]).T[:, None, :]
+        for arr in out.values():
+            arr -= drift
+    return out, max_jump
+
+
 # ------------------------------------------------------------------------------ FFT MSD
 def _summed_acf_rows(buf: np.ndarray, n: int) -> np.ndarray:
     """``sum_rows sum_tau x(tau) x(tau+k)`` for ``k < n`` from padded rows (overwritten)."""

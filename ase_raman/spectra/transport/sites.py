@@ -1,7 +1,8 @@
 """Sites of a mobile species and the jumps between them.
 
 **Sites from the data** (:func:`find_sites`): the positions of the species over the
-whole run (drift removed, wrapped into the mean cell) are histogrammed on a grid of
+whole run (drift removed, wrapped into the mean cell; at most
+:data:`DENSITY_MAX_FRAMES` evenly spaced frames) are histogrammed on a grid of
 :data:`VOXEL_A` voxels, smoothed by a periodic Gaussian of :data:`SMOOTH_A`, and every
 local maximum within :data:`MIN_SITE_SEPARATION_A` whose density is at least
 :data:`SITE_DENSITY_FACTOR` times the species' mean density becomes a site. Whether
@@ -48,6 +49,8 @@ SMOOTH_A = 0.3
 MIN_SITE_SEPARATION_A = 1.0
 #: A density maximum is a site candidate when at least this many times the mean density.
 SITE_DENSITY_FACTOR = 4.0
+#: The density is histogrammed from at most this many evenly spaced frames.
+DENSITY_MAX_FRAMES = 2000
 #: Site contrast (core occupancy / core volume fraction) below which there are no sites.
 SITE_CONTRAST_MIN = 3.0
 #: Default core radius as a fraction of the shortest site-site distance ...
@@ -78,28 +81,30 @@ class Sites:
         """Shortest distance between two sites (minimum image; inf for one site)."""
         if len(self) < 2:
             return float("inf")
-        d = _pair_distances(self.frac, self.cell)
-        np.fill_diagonal(d, np.inf)
-        return float(d.min())
-
-
-def _pair_distances(frac: np.ndarray, cell: np.ndarray) -> np.ndarray:
-    """Minimum-image distances between fractional points (Angstrom), over 27 images."""
-    diff = frac[:, None, :] - frac[None, :, :]
-    diff -= np.rint(diff)
-    shifts = np.array([[i, j, k] for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)])
-    best = np.full(diff.shape[:2], np.inf)
-    for s in shifts:
-        best = np.minimum(best, np.linalg.norm((diff + s) @ cell, axis=2))
-    return best
+        dist, _ = _image_tree(self).query(self.cartesian, k=2)
+        return float(dist[:, 1].min())
 
 
 def wrapped_fractional(positions: np.ndarray, cells: np.ndarray) -> np.ndarray:
     """Fractional coordinates in [0, 1) of ``positions`` ``(n_frames, n, 3)`` in each
     frame's cell ``(n_frames, 3, 3)``."""
-    inv = np.linalg.inv(cells)
-    frac = np.einsum("fai,fij->faj", positions, inv)
-    return frac - np.floor(frac)
+    cell0 = cells[0]
+    if np.all(cells == cell0) and np.all(cell0 == np.diag(np.diag(cell0))):
+        frac = positions / np.diag(cell0)
+    elif np.all(cells == cell0):
+        frac = (positions.reshape(-1, 3) @ np.linalg.inv(cell0)).reshape(positions.shape)
+    else:
+        frac = np.einsum("fai,fij->faj", positions, np.linalg.inv(cells))
+    return np.mod(frac, 1.0, out=frac)
+
+
+def _voxel_index(frac: np.ndarray, bins: np.ndarray) -> np.ndarray:
+    """Flat index of the voxel of each wrapped fractional point ``(n, 3)`` on a grid of
+    ``bins`` voxels per axis (C order)."""
+    b0, b1, b2 = (int(b) for b in bins)
+    i = (frac * bins).astype(np.int64)
+    np.minimum(i, bins - 1, out=i)
+    return (i[:, 0] * b1 + i[:, 1]) * b2 + i[:, 2]
 
 
 def find_sites(frac: np.ndarray, cell: np.ndarray) -> Sites:
@@ -107,7 +112,10 @@ def find_sites(frac: np.ndarray, cell: np.ndarray) -> Sites:
     ``(..., 3)``, wrapped) in the mean cell ``cell``; see the module docstring."""
     lengths = np.linalg.norm(cell, axis=1)
     bins = np.maximum(8, np.ceil(lengths / VOXEL_A).astype(int))
-    hist, _ = np.histogramdd(frac.reshape(-1, 3), bins=bins, range=[(0.0, 1.0)] * 3)
+    if frac.ndim == 3 and len(frac) > DENSITY_MAX_FRAMES:  # evenly spaced frames
+        frac = frac[:: int(np.ceil(len(frac) / DENSITY_MAX_FRAMES))]
+    hist = np.bincount(_voxel_index(frac.reshape(-1, 3), bins),
+                       minlength=int(np.prod(bins))).reshape(bins).astype(float)
     smooth = ndimage.gaussian_filter(hist, sigma=SMOOTH_A * bins / lengths, mode="wrap")
     size = np.maximum(3, 2 * np.ceil(MIN_SITE_SEPARATION_A * bins / lengths).astype(int) + 1)
     peaks = (smooth == ndimage.maximum_filter(smooth, size=tuple(size), mode="wrap"))
@@ -169,18 +177,61 @@ def _image_tree(sites: Sites) -> cKDTree:
     return cKDTree(images)
 
 
+def _perpendicular_widths(cell: np.ndarray) -> np.ndarray:
+    """Distances between opposite faces of the cell (Angstrom)."""
+    volume = abs(float(np.linalg.det(cell)))
+    return volume / np.linalg.norm(np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1)
+
+
+#: Voxels per core radius in the lookup grid of :func:`core_sites`.
+_VOXELS_PER_RADIUS = 4
+
+
 def core_sites(frac: np.ndarray, sites: Sites, core_radius_A: float,
-               chunk: int = 1_000_000) -> np.ndarray:
+               chunk: int = 500_000) -> np.ndarray:
     """Index of the site whose core holds each position (``frac`` ``(..., 3)``, wrapped,
-    in the sites' cell), -1 outside every core."""
-    tree = _image_tree(sites)
+    in the sites' cell), -1 outside every core.
+
+    A grid of voxels a quarter of a core radius wide is classified once (k-d tree over
+    the sites and their periodic images): voxels entirely inside one core, entirely
+    outside all cores, near the boundary of one core, or near two. A position in a voxel
+    of the first two kinds is answered by one look-up, one of the third by its distance
+    to that core's site, one of the fourth by the tree (all exact)."""
+    cell = sites.cell
     flat = frac.reshape(-1, 3)
-    out = np.empty(len(flat), dtype=np.int64)
+    out = np.full(len(flat), -1, dtype=np.int32)
+    if not len(sites) or not core_radius_A > 0:
+        return out.reshape(frac.shape[:-1])
+    widths = _perpendicular_widths(cell)
+    bins = np.maximum(1, np.floor(_VOXELS_PER_RADIUS * widths / core_radius_A)).astype(int)
+    grid = np.stack(np.meshgrid(*[np.arange(b) for b in bins], indexing="ij"), -1)
+    centres = ((grid.reshape(-1, 3) + 0.5) / bins) @ cell
+    half_diag = 0.5 * float(np.sum(np.linalg.norm(cell, axis=1) / bins))
+    tree = _image_tree(sites)
     n_sites = len(sites)
+    dist, idx = tree.query(centres, k=2)
+    nearest = idx[:, 0] % n_sites
+    # >= 0: inside that site's core; -1: outside all; -2: near the boundary of one core
+    # (check against ``nearest``); -3: near two or more cores (check with the tree)
+    label = np.where(dist[:, 0] + half_diag <= core_radius_A, nearest, -1).astype(np.int64)
+    label[np.abs(dist[:, 0] - core_radius_A) < half_diag] = -2
+    label[(label == -2) & (dist[:, 1] - half_diag <= core_radius_A)] = -3
     for a in range(0, len(flat), chunk):
-        dist, idx = tree.query(flat[a:a + chunk] @ sites.cell,
-                               distance_upper_bound=core_radius_A)
-        out[a:a + chunk] = np.where(np.isfinite(dist), idx % max(n_sites, 1), -1)
+        f = flat[a:a + chunk]
+        vox = _voxel_index(f, bins)
+        lab = label[vox]
+        one = np.flatnonzero(lab == -2)
+        if one.size:
+            site = nearest[vox[one]]
+            d = f[one] - sites.frac[site]
+            d -= np.rint(d)
+            d = d @ cell
+            lab[one] = np.where(np.einsum("ni,ni->n", d, d) <= core_radius_A**2, site, -1)
+        many = np.flatnonzero(lab == -3)
+        if many.size:
+            d, i = tree.query(f[many] @ cell, distance_upper_bound=core_radius_A)
+            lab[many] = np.where(np.isfinite(d), i % n_sites, -1)
+        out[a:a + chunk] = lab
     return out.reshape(frac.shape[:-1])
 
 
@@ -222,7 +273,7 @@ def site_trajectories(core: np.ndarray) -> np.ndarray:
     """Last visited site of every ion at every frame (``core`` ``(n_frames, n_ions)``
     from :func:`core_sites`; -1 before an ion's first core entry): the hysteresis."""
     n_frames = core.shape[0]
-    seen = np.where(core >= 0, np.arange(n_frames)[:, None], -1)
+    seen = np.where(core >= 0, np.arange(n_frames, dtype=np.int32)[:, None], np.int32(-1))
     last = np.maximum.accumulate(seen, axis=0)
     out = np.take_along_axis(core, np.maximum(last, 0), axis=0)
     out[last < 0] = -1
@@ -248,7 +299,7 @@ def find_jumps(core: np.ndarray, sites: Sites) -> Jumps:
         length = np.zeros(0)
     mid = sites.frac[from_site] + 0.5 * d if len(d) else np.zeros((0, 3))
     n_frames = core.shape[0]
-    in_core = np.where(core >= 0, np.arange(n_frames)[:, None], -1)
+    in_core = np.where(core >= 0, np.arange(n_frames, dtype=np.int32)[:, None], np.int32(-1))
     last_core = np.maximum.accumulate(in_core, axis=0)
     flights = f - last_core[f, ion]  # frames f+1 is the entry; last core frame <= f
     order = np.lexsort((f, ion))
@@ -265,7 +316,10 @@ def find_jumps(core: np.ndarray, sites: Sites) -> Jumps:
 def concerted_fraction(jumps: Jumps, cell: np.ndarray, window_frames: int,
                        distance_A: float) -> float:
     """Fraction of jumps with a jump of *another* ion of the species within
-    ``window_frames`` frames and ``distance_A`` (between jump midpoints, minimum image)."""
+    ``window_frames`` frames and ``distance_A`` (between jump midpoints, minimum image).
+
+    With the jumps sorted by frame, jump ``i`` is compared with jump ``i + k`` for
+    ``k = 1, 2, ...`` (vectorised over ``i``) until no pair is within the window."""
     n = len(jumps.frame)
     if n < 2:
         return float("nan") if n == 0 else 0.0
@@ -273,18 +327,17 @@ def concerted_fraction(jumps: Jumps, cell: np.ndarray, window_frames: int,
     frames, ions = jumps.frame[order], jumps.ion[order]
     mids = jumps.midpoint_frac[order]
     hit = np.zeros(n, dtype=bool)
-    lo = 0
-    for i in range(n):
-        while frames[lo] < frames[i] - window_frames:
-            lo += 1
-        hi = np.searchsorted(frames, frames[i] + window_frames, side="right")
-        cand = np.arange(lo, hi)
-        cand = cand[ions[cand] != ions[i]]
-        if cand.size:
-            d = mids[cand] - mids[i]
-            d -= np.rint(d)
-            if np.min(np.linalg.norm(d @ cell, axis=1)) <= distance_A:
-                hit[i] = True
+    for k in range(1, n):
+        near = np.flatnonzero(frames[k:] - frames[:-k] <= window_frames)
+        if not near.size:
+            break
+        near = near[ions[near] != ions[near + k]]
+        d = mids[near + k] - mids[near]
+        d -= np.rint(d)
+        d = d @ cell
+        close = near[np.einsum("ni,ni->n", d, d) <= distance_A**2]
+        hit[close] = True
+        hit[close + k] = True
     return float(hit.mean())
 
 
