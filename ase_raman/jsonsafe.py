@@ -24,3 +24,12 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return value
+
+
+def finite_or_none(value: Any) -> float | None:
+    """``value`` as a finite float, else None (missing, non-numeric, NaN or infinite)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None

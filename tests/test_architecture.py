@@ -129,6 +129,7 @@ def _importers(graph: dict[str, set[str]], lower: str, upper: str) -> list[str]:
         "building their argv (parallel/batch.py via parallel/cli.command_args)")),
     ("ase_raman.recording", "ase_raman.cli"),
     ("ase_raman.observe", "ase_raman.cli"),
+    ("ase_raman.screen", "ase_raman.cli"),
 ])
 def test_layers(lower, upper):
     """Nothing below the command line imports it; the store and spectra need no model."""

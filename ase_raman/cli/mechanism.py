@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 from ..errors import UsageError
 from ..spectra.transport.mechanism import mechanism_from_file  # noqa: F401 (re-export)
+from ._common import frame_reading_options
+from ._types import POSITIVE, image_path
 from .msd import add_trajectory_arguments, load_frames, parse_window, resolve_dt, warn_jump
 
 if TYPE_CHECKING:
@@ -31,17 +33,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--raman", default=None, metavar="RAMAN.json",
                         help="'ase-raman raman --json' summary of the same run: central "
                         "peak next to the residence time")
-    parser.add_argument("--core-radius", type=float, default=None, metavar="A",
+    parser.add_argument("--core-radius", type=POSITIVE, default=None, metavar="A",
                         help="site core radius in Angstrom (default 0.4 x the shortest "
                         "site distance, at most 1 A)")
-    parser.add_argument("--cage-cutoff", type=float, default=None, metavar="A",
+    parser.add_argument("--cage-cutoff", type=POSITIVE, default=None, metavar="A",
                         help="jumps shorter than this (Angstrom) count as intra-cage, "
                         "longer ones as inter-cage")
     parser.add_argument("--fit-window", default=None, metavar="START_PS:END_PS",
                         help="diffusive window of the D fit in ps (default as 'ase-raman msd')")
     parser.add_argument("-o", "--output", required=True, metavar="JSON",
                         help="mechanism JSON")
-    parser.add_argument("--png", default=None, help="figure of regimes, G_s, residences")
+    parser.add_argument("--png", default=None, type=image_path,
+                        help="figure of regimes, G_s, residences")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
     if args.cage_cutoff is not None and not args.cage_cutoff > 0:
         raise UsageError(f"--cage-cutoff must be positive (Angstrom), got {args.cage_cutoff}")
     window = parse_window(args.fit_window)
-    frames = load_frames(args.trajectory, args.format, args.every, quiet=args.quiet)
+    frames = load_frames(args.trajectory, args.format, args.every, quiet=args.quiet,
+                         reading=frame_reading_options(args))
     dt = resolve_dt(frames, args.dt_fs, args.every)
     species = [s.strip() for s in args.species.split(",") if s.strip()]
     if not species:

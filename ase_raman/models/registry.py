@@ -37,18 +37,27 @@ def _entry_points() -> dict[str, EntryPoint]:
     return {ep.name: ep for ep in entry_points(group=GROUP)}
 
 
-def installed_learners() -> list[LearnerInfo]:
-    """All learners registered in the ``ase_raman.models`` entry-point group, by name."""
+def entry_point_infos(group: str) -> list[LearnerInfo]:
+    """Name, distribution, version and target of every entry point of ``group``.
+
+    Sorted by name; used for the learners here and the calculators of
+    ``ase_raman.calculators``.
+    """
     out = []
-    for name, ep in sorted(_entry_points().items()):
+    for ep in sorted(entry_points(group=group), key=lambda ep: ep.name):
         dist = getattr(ep, "dist", None)
         out.append(LearnerInfo(
-            name=name,
+            name=ep.name,
             distribution=dist.name if dist is not None else "?",
             version=dist.version if dist is not None else "?",
             target=ep.value,
         ))
     return out
+
+
+def installed_learners() -> list[LearnerInfo]:
+    """All learners registered in the ``ase_raman.models`` entry-point group, by name."""
+    return entry_point_infos(GROUP)
 
 
 def get_learner(name: str, distribution_hint: str | None = None) -> type[TensorModel]:
@@ -104,9 +113,15 @@ def load_model(path: str | Path, trust: bool | None = None) -> TensorModel:
     cls = get_learner(str(metadata["learner"]), metadata.get("distribution"))
     if getattr(cls, "loading_runs_code", False):
         require_trust(path, f"{cls.name} code", trust)
-        model = cls.load(path, trust=True)
-    else:
-        model = cls.load(path)
+    try:
+        model = cls.load(path, trust=True) if getattr(cls, "loading_runs_code", False) \
+            else cls.load(path)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        # crafted or damaged metadata (missing keys, wrong types): one line, no traceback
+        msg = " ".join(str(exc).split())
+        raise ModelFileError(f"{path}: malformed model metadata ({type(exc).__name__}: "
+                             f"{msg}); the file is damaged or was not written by "
+                             f"{metadata.get('learner')!r}") from None
     if not isinstance(model, TensorModel):
         raise ModelFileError(f"{path}: learner {metadata['learner']!r} did not return a model")
     return model

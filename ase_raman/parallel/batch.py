@@ -57,6 +57,7 @@ from typing import Any
 
 from ..atomic_write import atomic_output
 from ..errors import AseRamanError, InputFileError, UsageError
+from ..jsonsafe import finite_or_none as _finite
 
 __all__ = ["BatchEntry", "read_manifest", "run_entry", "run_batch", "RESULT_COLUMNS"]
 
@@ -257,14 +258,6 @@ def _command(command: str, argv: Sequence[str]) -> str:
 def _write_json(path: Path, payload: dict[str, Any]) -> None:
     with atomic_output(path) as tmp:
         tmp.write_text(json.dumps(payload, indent=1, sort_keys=True, default=str))
-
-
-def _finite(value: Any) -> float | None:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
 
 
 def run_entry(entry: BatchEntry, out_dir: str | os.PathLike, force: bool = False
