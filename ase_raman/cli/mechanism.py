@@ -9,16 +9,12 @@ the residence-time histogram, and the central peak when ``--raman`` is given.
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
 
 from ..errors import UsageError
 from ..spectra.transport.mechanism import mechanism_from_file  # noqa: F401 (re-export)
 from ._common import frame_reading_options
 from ._types import POSITIVE, image_path
 from .msd import add_trajectory_arguments, load_frames, parse_window, resolve_dt, warn_jump
-
-if TYPE_CHECKING:
-    pass
 
 HELP = "conduction mechanism: liquid-like / hopping / vibrating, sites, jumps, residence time"
 
