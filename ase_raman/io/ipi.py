@@ -34,7 +34,7 @@ from ase.units import Bohr, nm
 
 from ..errors import InputFileError, UsageError
 from ..units import FS_PER_ATOMIC_TIME, VELOCITY_AU_TO_A_PER_FS
-from ._common import check_file, open_text
+from ._common import TrajectoryFormat, check_file, open_text
 
 #: Angstrom per i-PI length unit.
 LENGTH_UNITS: dict[str, float] = {
@@ -324,3 +324,15 @@ def iter_ipi_velocities(path: str | os.PathLike) -> Iterator[tuple[int, np.ndarr
                 return  # truncated last frame
             yield (int(sm.group(1)) if sm else -1,
                    np.array([[float(x) for x in r[1:4]] for r in rows]) * factor)
+
+
+def sniff(name: str, head: list[str]) -> bool:
+    """An i-PI xyz file has an i-PI comment line (``# CELL(...)``) second."""
+    return len(head) > 1 and is_ipi_comment(head[1])
+
+
+FORMAT = TrajectoryFormat(
+    "ipi-xyz", "i-PI xyz output with {unit} tags", sniff,
+    iter_frames=lambda path, drop_labels=(), **options: iter_ipi_xyz(
+        path, drop_labels=drop_labels),
+    frame_interval=ipi_interval_fs, drops_labels=True)

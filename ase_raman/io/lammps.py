@@ -18,7 +18,7 @@ import numpy as np
 from ase import Atoms, units
 
 from ..errors import InputFileError, UsageError
-from ._common import open_text
+from ._common import TrajectoryFormat, open_text
 
 __all__ = ["LAMMPS_UNITS", "TypeMap", "check_lammps_columns", "iter_lammps_dump",
            "lammps_unit_factors"]
@@ -229,3 +229,21 @@ def iter_lammps_dump(path: str | os.PathLike, type_map: TypeMap | None = None, *
             yield atoms
 
 
+def sniff(name: str, head: list[str]) -> bool:
+    """A LAMMPS text dump starts with ``ITEM: TIMESTEP`` (or is named ``*.lammpstrj``,
+    ``*.dump``)."""
+    return (bool(head) and head[0].startswith("ITEM: TIMESTEP")) or name.endswith(
+        (".lammpstrj", ".dump"))
+
+
+def iter_frames(path: Path, type_map: TypeMap | None = None, lammps_units: str = "metal",
+                **options: object) -> Iterator[Atoms]:
+    """:func:`iter_lammps_dump` after one-line checks of the dump's columns."""
+    check_lammps_columns(path, _lammps_columns(path), type_map)
+    return iter_lammps_dump(path, type_map, lammps_units=lammps_units)
+
+
+FORMAT = TrajectoryFormat(
+    "lammps-dump-text", "LAMMPS text dump (dump custom)", sniff, iter_frames,
+    # a dump naming atoms by mass only goes to ASE's reader, which maps masses to elements
+    handles=lambda path: "mass" not in _lammps_columns(path))

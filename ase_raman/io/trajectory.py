@@ -38,7 +38,7 @@ from ._common import (
     parse_index,
     plain_name,
 )
-from .ipi import ipi_interval_fs, is_ipi_comment, iter_ipi_xyz
+from .formats import TRAJECTORY_FORMATS
 from .lammps import (  # noqa: F401 (public here as before)
     TYPE_MAP_HINT,
     TypeMap,
@@ -47,7 +47,6 @@ from .lammps import (  # noqa: F401 (public here as before)
     check_lammps_columns,
     iter_lammps_dump,
 )
-from .xdatcar import iter_xdatcar, xdatcar_interval_fs
 
 __all__ = ["detect_trajectory_format", "frame_interval_fs", "iter_frames"]
 
@@ -57,16 +56,13 @@ def detect_trajectory_format(path: str | os.PathLike) -> str:
     """Guess the trajectory format of ``path`` from its name, then from its first lines."""
     p = check_file(path)
     name = plain_name(p)
-    if "xdatcar" in name:
-        return "vasp-xdatcar"
     if "vasprun" in name and name.endswith(".xml"):
         return "vasp-xml"
     with open_text(p) as fh:
         head = [fh.readline() for _ in range(2)]
-    if head[0].startswith("ITEM: TIMESTEP") or name.endswith((".lammpstrj", ".dump")):
-        return "lammps-dump-text"
-    if is_ipi_comment(head[1]):
-        return "ipi-xyz"
+    for fmt in TRAJECTORY_FORMATS.values():
+        if fmt.sniff(name, head):
+            return fmt.name
     if name.endswith((".xyz", ".extxyz")):
         return "extxyz"
     return ase_filetype(p, "cannot tell the trajectory format; pass format= (vasp-xdatcar, "
@@ -168,15 +164,10 @@ def iter_frames(
             " read the frames into a list first to index from the end"
         )
     fmt = detect_trajectory_format(p) if format is None else format
-    if fmt == "vasp-xdatcar":
-        frames: Iterator[Atoms] = iter_xdatcar(p)
-    elif fmt == "ipi-xyz":
-        frames = iter_ipi_xyz(p, drop_labels=drop_labels)
-    elif fmt == "lammps-dump-text" and "mass" not in _lammps_columns(p):
-        # one LAMMPS dump reader for the package: unwrapped coordinates when the file
-        # has them (xu, xsu or image flags), velocities, triclinic boxes
-        check_lammps_columns(p, _lammps_columns(p), type_map)
-        frames = iter_lammps_dump(p, type_map, lammps_units=lammps_units)
+    reader = TRAJECTORY_FORMATS.get(fmt)
+    if reader is not None and reader.handles(p):
+        frames: Iterator[Atoms] = reader.iter_frames(
+            p, type_map=type_map, drop_labels=drop_labels, lammps_units=lammps_units)
     elif fmt in ioformats:
         frames = _ase_frames(p, fmt, type_map)
     else:
@@ -184,7 +175,7 @@ def iter_frames(
             f"{p}: unknown trajectory format {fmt!r}; use vasp-xdatcar, ipi-xyz, extxyz,"
             " vasp-xml, lammps-dump-text or an ASE format name"
         )
-    if drop_labels and fmt != "ipi-xyz":
+    if drop_labels and not (reader is not None and reader.drops_labels):
         frames = drop_atoms(frames, frozenset(drop_labels))
     step = (sel.step or 1) * every
     yield from itertools.islice(frames, sel.start or 0, sel.stop, step)
@@ -200,8 +191,5 @@ def frame_interval_fs(path: str | os.PathLike, format: str | None = None) -> flo
     """
     p = check_file(path)
     fmt = detect_trajectory_format(p) if format is None else format
-    if fmt == "vasp-xdatcar":
-        return xdatcar_interval_fs(p)
-    if fmt == "ipi-xyz":
-        return ipi_interval_fs(p)
-    return None
+    reader = TRAJECTORY_FORMATS.get(fmt)
+    return None if reader is None else reader.frame_interval(p)
