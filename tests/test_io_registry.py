@@ -41,6 +41,29 @@ def test_ipi_files_are_sniffed_from_their_comment_line(test_data):
     assert frame_interval_fs(test_data / "water_bulk_200.xyz") is None
 
 
+def test_reference_formats_are_one_table():
+    from ase_raman.io import FORMATS
+    from ase_raman.io.formats import REFERENCE_FORMATS
+
+    assert list(FORMATS) == ["extxyz", "vasp-out", "vasp-xml", "espresso-ph", "ase-db"]
+    assert list(REFERENCE_FORMATS) == list(FORMATS)
+    assert all(callable(f.read_reference) for f in REFERENCE_FORMATS.values())
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("water_bulk_200.xyz", "extxyz"), ("quartz_OUTCAR.0015.002", "vasp-out"),
+    ("SnO2_born_vasprun.xml", "vasp-xml"), ("AlAs_raman.ph.out", "espresso-ph"),
+])
+def test_reference_detection_goes_through_the_table(test_data, name, expected):
+    from ase_raman.io import detect_format, read_reference
+
+    assert detect_format(test_data / name) == expected
+    if expected != "vasp-xml":  # that file holds a Born-charge run, not epsilon
+        key = "alpha" if expected == "extxyz" else None
+        frames = read_reference(test_data / name, index="-1", alpha_key=key)
+        assert frames[0].info["polarizability"].shape == (3, 3)
+
+
 def test_readers_moved_to_io_keep_their_old_import_paths():
     from ase_raman.engines import ipi as engines_ipi
     from ase_raman.engines import lammps as engines_lammps

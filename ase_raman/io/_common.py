@@ -220,3 +220,19 @@ class TrajectoryFormat:
     frame_interval: Callable[[Path], float | None] = lambda path: None
     handles: Callable[[Path], bool] = lambda path: True
     drops_labels: bool = False
+
+
+@dataclass(frozen=True)
+class ReferenceFormat:
+    """What a reference-data module registers in :data:`ase_raman.io.formats.REFERENCE_FORMATS`.
+
+    ``by_name`` recognises a file from its plain (lower-case, decompressed) name,
+    ``by_content`` from its first 4096 characters, and ``read_reference(path, index,
+    alpha_key, alpha_unit)`` returns frames with ``info["polarizability"]`` (Angstrom^3).
+    """
+
+    name: str
+    description: str
+    by_name: Callable[[str], bool]
+    by_content: Callable[[str], bool]
+    read_reference: Callable[..., list[Atoms]]
