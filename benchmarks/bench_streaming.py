@@ -1,6 +1,6 @@
 """Benchmark: streaming XDATCAR reader vs ase.io.read of the whole file.
 
-Reads the 700-frame, 416-atom Li6PS5Cl XDATCAR (9.6 MB, ../shared/data) twice: with
+Reads the 700-frame, 416-atom Li6PS5Cl XDATCAR (9.6 MB, from ``$ASE_RAMAN_SHARED_DATA``) twice: with
 ``ase_raman.io.iter_frames`` (one frame in memory at a time) and with
 ``ase.io.read(..., index=":")``. Prints one JSON line: ``frames``, ``file_mb``,
 ``stream_s`` / ``ase_s`` (wall time), ``stream_peak_mb`` / ``ase_peak_mb`` (tracemalloc
@@ -10,6 +10,7 @@ peak of Python allocations while reading; the timings are taken without tracemal
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 import tracemalloc
@@ -19,7 +20,9 @@ import ase.io
 
 from ase_raman.io import iter_frames
 
-DEFAULT = Path(__file__).resolve().parents[2] / "shared/data/argyrodite_li6ps5cl/XDATCAR"
+DATA = Path(os.environ.get("ASE_RAMAN_SHARED_DATA")
+            or Path(__file__).resolve().parents[2] / "shared" / "data")
+DEFAULT = DATA / "argyrodite_li6ps5cl" / "XDATCAR"
 
 
 def _stream(path: Path) -> int:

@@ -31,8 +31,8 @@ Usage::
     python examples/phonopy_harmonic_vs_md.py [QUARTZ_DIR] [--temperature 20]
         [--out example-output/phonopy_harmonic_vs_md] [--quick]
 
-``QUARTZ_DIR`` defaults to ``../shared/data/quartz_phonopy_spectroscopy`` beside the
-repository (or under ``$ASE_RAMAN_SHARED_DATA``); exits with status 2 and one line when
+``QUARTZ_DIR`` defaults to ``$ASE_RAMAN_SHARED_DATA/quartz_phonopy_spectroscopy`` (a
+data folder outside the repository, not shipped); exits with status 2 and one line when
 it is missing (``--skip-quartz`` runs part B alone). Defaults: 3.4 ps of water MD, sigma
 10 cm^-1, about 20 s on 2 cores; ``--quick``: 1.7 ps, sigma 20 cm^-1, about 12 s.
 Outputs: ``quartz_modes.csv``, ``quartz_harmonic.csv``, ``water_md.csv``,

@@ -35,8 +35,8 @@ Usage::
     python examples/vasp_mlff_postprocess.py [XDATCAR] [--dt-fs 100] [--temperature 500]
         [--n-train 30] [--out example-output/vasp_mlff_postprocess] [--quick]
 
-``XDATCAR`` defaults to ``../shared/data/argyrodite_li6ps5i/XDATCAR`` beside the
-repository (or ``$ASE_RAMAN_SHARED_DATA/argyrodite_li6ps5i/XDATCAR``); the script exits
+``XDATCAR`` defaults to ``$ASE_RAMAN_SHARED_DATA/argyrodite_li6ps5i/XDATCAR`` (a
+data folder outside the repository, not shipped); the script exits
 with status 2 and one line when it is missing. Any XDATCAR works if the DID
 polarizabilities cover its elements (``--polarizabilities '{"Cl": 3.66}'`` adds some).
 About 1 minute on 2 busy cores with the defaults (30 labelled frames, alpha of all 100

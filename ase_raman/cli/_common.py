@@ -28,22 +28,23 @@ def parse_json_option(text: str | None, option: str) -> dict[str, Any]:
 
 
 def parse_index(text: str | None) -> slice:
-    """``START:STOP:STEP`` (any part optional) or a single integer -> slice."""
+    """``START:STOP:STEP`` (any part optional) or a single integer -> slice.
+
+    The parsing is :func:`ase_raman.io._common.parse_index`'s; errors name ``--index``.
+    """
+    from ..io._common import parse_index as parse_index_value
+
     if text is None or text in ("", ":"):
         return slice(None)
-    parts = text.split(":")
     try:
-        if len(parts) == 1:
-            i = int(parts[0])
-            return slice(i, i + 1 if i != -1 else None)
-        if len(parts) > 3:
-            raise ValueError
-        values = [int(p) if p.strip() else None for p in parts] + [None] * (3 - len(parts))
-    except ValueError:
+        index = parse_index_value(text.strip())
+    except UsageError:
         raise UsageError(f"--index {text!r}: expected START:STOP:STEP, e.g. 100::10") from None
-    if values[2] is not None and values[2] <= 0:
+    if isinstance(index, int):
+        return slice(index, index + 1 if index != -1 else None)
+    if index.step is not None and index.step <= 0:
         raise UsageError(f"--index {text!r}: STEP must be a positive integer")
-    return slice(*values)
+    return index
 
 
 def add_frame_reading_options(parser: argparse.ArgumentParser) -> None:

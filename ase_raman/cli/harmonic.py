@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import UsageError
+from ..errors import AseRamanError, UsageError
 from ._types import FRACTION, POSITIVE, SYMPREC, image_path
 
 HELP = "harmonic Raman (phonopy modes + model or DFPT dielectric tensors): table, CSV, PNG"
@@ -110,6 +110,19 @@ def _q_direction(text: str | None) -> list[float] | None:
     return values
 
 
+#: Library parameter names in messages -> the options of this command.
+_OPTION_WORDS = {"(force_sets=)": "(--force-sets)", "(force_constants=)": "(--force-constants)",
+                 "(structure=: a POSCAR or phonopy.yaml)": "(--reference POSCAR or phonopy.yaml)"}
+
+
+def _in_option_words(exc: AseRamanError) -> AseRamanError:
+    """The same error with the library's parameter names replaced by this command's options."""
+    message = str(exc)
+    for words, option in _OPTION_WORDS.items():
+        message = message.replace(words, option)
+    return type(exc)(message)
+
+
 def _modes(args: argparse.Namespace):  # -> GammaModes
     from ..spectra.harmonic import load_modes, load_phonopy, modes_from_phonopy
 
@@ -138,7 +151,10 @@ def run(args: argparse.Namespace) -> int:
     )
     from ..spectra.plotting import save_figure
 
-    modes = _modes(args)
+    try:
+        modes = _modes(args)
+    except AseRamanError as exc:
+        raise _in_option_words(exc) from None
     if args.generate_displacements:
         bands = None
         if args.bands:

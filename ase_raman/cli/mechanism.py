@@ -9,44 +9,14 @@ the residence-time histogram, and the central peak when ``--raman`` is given.
 from __future__ import annotations
 
 import argparse
-import os
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
+from ..spectra.transport.mechanism import mechanism_from_file  # noqa: F401 (re-export)
 from ._common import frame_reading_options
 from ._types import POSITIVE, image_path
 from .msd import add_trajectory_arguments, load_frames, parse_window, resolve_dt, warn_jump
 
-if TYPE_CHECKING:
-    from ..spectra.transport.mechanism import MechanismResult
-
 HELP = "conduction mechanism: liquid-like / hopping / vibrating, sites, jumps, residence time"
-
-
-def mechanism_from_file(
-    path: str | os.PathLike,
-    species: Sequence[str] | str,
-    *,
-    dt_fs: float | None = None,
-    every: int = 1,
-    fmt: str | None = None,
-    reading: dict[str, Any] | None = None,
-    **options: Any,
-) -> MechanismResult:
-    """``analyse_mechanism`` of a trajectory file (any format ``ase-raman msd`` reads),
-    returning its :class:`~ase_raman.spectra.transport.MechanismResult`; ``dt_fs`` is
-    the time between the file's frames (needed unless the run's files say it),
-    ``every`` keeps every k-th frame, ``reading`` holds the frame-reading options of
-    ``ase-raman msd`` (e.g. ``{"type_map": ...}``); ``options`` go to ``analyse_mechanism``
-    (``sites``, ``raman``, ``cage_cutoff_A``, ...)."""
-    from ..spectra.transport.mechanism import analyse_mechanism
-
-    frames = load_frames(str(path), fmt, every, reading=reading)
-    dt = resolve_dt(frames, dt_fs, every)
-    return analyse_mechanism(frames.positions, frames.symbols, dt, species=species,
-                             cells=frames.cells, pbc=frames.pbc, masses=frames.masses,
-                             **options)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

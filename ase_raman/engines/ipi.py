@@ -22,7 +22,6 @@ import os
 import re
 import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -30,11 +29,14 @@ import numpy as np
 from ase import Atoms
 
 from ..errors import InputFileError, UsageError
-from ..io._common import open_text
-from ..io.ipi import TIME_UNITS_FS, ipi_timestep_fs  # re-exported (they lived here)
+from ..io.ipi import (  # noqa: F401 (the readers of i-PI output, public here as before)
+    TIME_UNITS_FS,
+    ipi_timestep_fs,
+    iter_ipi_extras,
+    iter_ipi_velocities,
+)
 from ..models.base import TensorModel, check_species
 from ..models.uncertainty import predict_frames_with_uncertainty
-from ..units import VELOCITY_AU_TO_A_PER_FS
 
 __all__ = [
     "ipi_executable",
@@ -177,92 +179,6 @@ def run_ipi_driver(driver: IPIPolarizabilityDriver, address: str, *, unix: bool 
     finally:
         sock.close()
     return driver.n_evaluations
-
-
-# --------------------------------------------------------------------------------------
-# reading i-PI output
-# --------------------------------------------------------------------------------------
-_EXTRAS_HEAD = re.compile(r"#EXTRAS\w*\(([^)]*)\)#\s*Step:\s*(\d+)")
-
-
-def iter_ipi_extras(path: str | os.PathLike, key: str | None = None
-                    ) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield ``(step, values)`` from an i-PI extras trajectory file.
-
-    Each record is a ``#EXTRAS(key)# Step: N`` line followed by numbers; nine numbers
-    are returned as a 3x3 array. ``key`` (e.g. ``"polarizability"``) is checked against
-    the records' ``extra_type`` when given. A record cut short at the end of the file is
-    dropped with a warning.
-    """
-    import warnings
-
-    p = Path(path)
-    if not p.is_file():
-        raise InputFileError(f"{p}: no such i-PI extras file")
-    step: int | None = None
-    values: list[float] = []
-
-    def emit() -> tuple[int, np.ndarray] | None:
-        if step is None:
-            return None
-        arr = np.array(values, dtype=float)
-        return step, (arr.reshape(3, 3) if arr.size == 9 else arr)
-
-    with open_text(p) as fh:
-        for lineno, line in enumerate(fh, start=1):
-            m = _EXTRAS_HEAD.search(line)
-            if m:
-                rec = emit()
-                if rec is not None:
-                    yield rec
-                if key is not None and m.group(1).strip() != key:
-                    raise InputFileError(
-                        f"{p}:{lineno}: extras of type {m.group(1)!r}, expected {key!r}")
-                step, values = int(m.group(2)), []
-                continue
-            if line.strip():
-                try:
-                    values.extend(float(x) for x in line.split())
-                except ValueError:
-                    raise InputFileError(f"{p}:{lineno}: not numbers: {line.strip()[:60]}")\
-                        from None
-    rec = emit()
-    if rec is not None:
-        if rec[1].size == 9 or (rec[1].size > 0 and key not in (None, "polarizability")):
-            yield rec
-        else:
-            warnings.warn(f"{p}: the last extras record (step {rec[0]}) is incomplete; "
-                          "dropped", UserWarning, stacklevel=2)
-
-
-def iter_ipi_velocities(path: str | os.PathLike) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield ``(step, velocities)`` (Angstrom/fs) from an i-PI xyz velocities file
-    (``velocities{atomic_unit}`` or ``{angstrom/femtosecond}`` in the comment line)."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputFileError(f"{p}: no such i-PI velocities file")
-    with open_text(p) as fh:
-        while True:
-            head = fh.readline()
-            if not head:
-                return
-            if not head.strip():
-                continue
-            natoms = int(head.split()[0])
-            comment = fh.readline()
-            m = re.search(r"velocities\{([^}]*)\}", comment)
-            unit = m.group(1) if m else "atomic_unit"
-            factor = {"atomic_unit": VELOCITY_AU_TO_A_PER_FS,
-                      "angstrom/femtosecond": 1.0}.get(unit)
-            if factor is None:
-                raise InputFileError(f"{p}: velocity unit {unit!r} not supported "
-                                     "(use atomic_unit or angstrom/femtosecond)")
-            sm = re.search(r"Step:\s*(\d+)", comment)
-            rows = [fh.readline().split() for _ in range(natoms)]
-            if any(len(r) < 4 for r in rows):
-                return  # truncated last frame
-            yield (int(sm.group(1)) if sm else -1,
-                   np.array([[float(x) for x in r[1:4]] for r in rows]) * factor)
 
 
 def ipi_to_store(positions: str | os.PathLike, extras: str | os.PathLike,

@@ -19,7 +19,6 @@ stored frames when the run's files record it. See :mod:`.trajectory`.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 from ase import Atoms
@@ -27,13 +26,13 @@ from ase.io.formats import ioformats
 
 from ..errors import MissingDataError, UsageError
 from ._common import Index, ase_filetype, check_file, open_text, plain_name
-from .asedb import read_ase_db
-from .espresso import read_ph_out
-from .extxyz import read_extxyz
+from .espresso import read_ph_out  # noqa: F401 (public here as before)
+from .extxyz import read_extxyz  # noqa: F401 (public here as before)
+from .formats import REFERENCE_FORMATS
 from .generic import read_with_ase
 from .ipi import is_ipi_comment
 from .trajectory import detect_trajectory_format, frame_interval_fs, iter_frames
-from .vasp import read_outcar, read_vasprun
+from .vasp import read_outcar, read_vasprun  # noqa: F401 (public here as before)
 
 __all__ = [
     "FORMATS",
@@ -45,13 +44,7 @@ __all__ = [
 ]
 
 #: Format names handled by our own readers (any other ASE format name goes to ASE).
-FORMATS: dict[str, str] = {
-    "extxyz": "extended XYZ with a polarizability key per frame",
-    "vasp-out": "VASP OUTCAR of a LEPSILON / LCALCEPS run",
-    "vasp-xml": "VASP vasprun.xml with <varray name='epsilon'>",
-    "espresso-ph": "Quantum ESPRESSO ph.x output with the dielectric constant",
-    "ase-db": "ASE database (.db) with alpha in row.data or key-value pairs",
-}
+FORMATS: dict[str, str] = {name: fmt.description for name, fmt in REFERENCE_FORMATS.items()}
 
 _ALIASES = {"db": "ase-db", "outcar": "vasp-out", "vasprun": "vasp-xml", "ph.x": "espresso-ph",
             "xyz": "extxyz"}
@@ -66,25 +59,14 @@ def detect_format(path: str | os.PathLike) -> str:
     """
     p = check_file(path)
     name = plain_name(p)
-    if "outcar" in name:
-        return "vasp-out"
-    if "vasprun" in name and name.endswith(".xml"):
-        return "vasp-xml"
-    if name.endswith((".extxyz", ".xyz")):
-        return "extxyz"
-    if name.endswith(".db"):
-        return "ase-db"
+    for fmt in REFERENCE_FORMATS.values():
+        if fmt.by_name(name):
+            return fmt.name
     with open_text(p) as fh:
         head = fh.read(4096)
-    if "<modeling" in head and head.lstrip().startswith("<?xml"):
-        return "vasp-xml"
-    if head.lstrip().startswith("vasp."):
-        return "vasp-out"
-    if "Program PHONON" in head:
-        return "espresso-ph"
-    lines = head.splitlines()
-    if len(lines) > 1 and lines[0].strip().isdigit() and "=" in lines[1]:
-        return "extxyz"
+    for fmt in REFERENCE_FORMATS.values():
+        if fmt.by_content(head):
+            return fmt.name
     return ase_filetype(p, "cannot tell the file format from its name or content; pass "
                         f"format= (one of {', '.join(FORMATS)} or an ASE format name)")
 
@@ -132,20 +114,13 @@ def read_reference(
     """
     p = Path(path)
     fmt = detect_format(p) if format is None else _ALIASES.get(format.lower(), format)
-    readers: dict[str, Callable[[], list[Atoms]]] = {
-        "extxyz": lambda: read_extxyz(p, index, alpha_key, alpha_unit),
-        "vasp-out": lambda: read_outcar(p, index),
-        "vasp-xml": lambda: read_vasprun(p, index),
-        "espresso-ph": lambda: read_ph_out(p, index),
-        "ase-db": lambda: read_ase_db(p, index, alpha_key, alpha_unit),
-    }
     if fmt == "extxyz" and _is_ipi_trajectory(p):
         raise MissingDataError(
             f"{p}: this is an i-PI trajectory (positions and cell only), not reference data:"
             " a reference file needs a polarizability per frame (extxyz, OUTCAR, vasprun.xml,"
             " ph.x output); predict alpha along it with `ase-raman predict MODEL.npz`")
-    if fmt in readers:
-        return readers[fmt]()
+    if fmt in REFERENCE_FORMATS:
+        return REFERENCE_FORMATS[fmt].read_reference(p, index, alpha_key, alpha_unit)
     if fmt not in ioformats:
         raise UsageError(
             f"{p}: unknown format {format!r}; use one of {', '.join(FORMATS)} or an ASE"

@@ -24,7 +24,8 @@ import lzma
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -146,8 +147,13 @@ def parse_index(index: Index) -> int | slice:
         return index
     if isinstance(index, str):
         try:
-            return string2index(index)
-        except ValueError:
+            if index.count(":") > 2:
+                raise ValueError(index)
+            value = string2index(index)
+            if not isinstance(value, (int, slice)):
+                raise ValueError(index)
+            return value
+        except (ValueError, TypeError):
             raise UsageError(
                 f"index {index!r} is not understood; use e.g. ':', '-1', '0:100' or '::10'"
             ) from None
@@ -193,3 +199,40 @@ def attach_epsilon(atoms: Atoms, eps_raw: np.ndarray, where: str) -> Atoms:
     attach_alpha(atoms, epsilon_to_alpha(np.asarray(eps_raw, dtype=float), volume), where)
     atoms.info["source"] = where
     return atoms
+
+
+@dataclass(frozen=True)
+class TrajectoryFormat:
+    """What a trajectory format module registers in :data:`ase_raman.io.formats.TRAJECTORY_FORMATS`.
+
+    Every format module exposes the same four things: ``sniff`` (does a file look like
+    this format? from its plain name and first two lines), ``iter_frames`` (stream the
+    frames: ``iter_frames(path, type_map=..., drop_labels=..., lammps_units=...)``,
+    options it does not use ignored), ``frame_interval`` (fs between stored frames when
+    the run's files say it, else None) and ``handles`` (whether this reader takes a file
+    of its format; False hands it to ASE's reader).
+    """
+
+    name: str
+    description: str
+    sniff: Callable[[str, list[str]], bool]
+    iter_frames: Callable[..., Iterator[Atoms]]
+    frame_interval: Callable[[Path], float | None] = lambda path: None
+    handles: Callable[[Path], bool] = lambda path: True
+    drops_labels: bool = False
+
+
+@dataclass(frozen=True)
+class ReferenceFormat:
+    """What a reference-data module registers in :data:`ase_raman.io.formats.REFERENCE_FORMATS`.
+
+    ``by_name`` recognises a file from its plain (lower-case, decompressed) name,
+    ``by_content`` from its first 4096 characters, and ``read_reference(path, index,
+    alpha_key, alpha_unit)`` returns frames with ``info["polarizability"]`` (Angstrom^3).
+    """
+
+    name: str
+    description: str
+    by_name: Callable[[str], bool]
+    by_content: Callable[[str], bool]
+    read_reference: Callable[..., list[Atoms]]

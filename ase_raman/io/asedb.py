@@ -23,7 +23,15 @@ from ase import Atoms
 
 from ..errors import InputFileError, MissingDataError
 from ..tensors import checked_symmetric, tensor_from_numbers, to_angstrom3
-from ._common import EPSILON_KEYS, Index, attach_alpha, check_file, one_line, select
+from ._common import (
+    EPSILON_KEYS,
+    Index,
+    ReferenceFormat,
+    attach_alpha,
+    check_file,
+    one_line,
+    select,
+)
 from .magnitude import warn_implausible_alpha
 
 #: Voigt order of the six key-value-pair components.
@@ -77,3 +85,9 @@ def read_ase_db(path: str | os.PathLike, index: Index = ":", alpha_key: str | No
         out.append(atoms)
     warn_implausible_alpha(out, [a.info["polarizability"] for a in out], alpha_unit, str(p))
     return out
+
+
+REFERENCE = ReferenceFormat(
+    "ase-db", "ASE database (.db) with alpha in row.data or key-value pairs",
+    by_name=lambda name: name.endswith(".db"), by_content=lambda head: False,
+    read_reference=read_ase_db)

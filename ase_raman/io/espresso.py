@@ -32,7 +32,7 @@ from ase.data import chemical_symbols
 from ase.units import Bohr
 
 from ..errors import InputFileError, MissingDataError
-from ._common import Index, attach_epsilon, check_file, open_text, select
+from ._common import Index, ReferenceFormat, attach_epsilon, check_file, open_text, select
 
 EPS_HEADER = "Dielectric constant in cartesian axis"
 _ALAT_RE = re.compile(r"lattice parameter \(alat\)\s*=\s*([-+0-9.eEdD]+)\s*a\.u\.")
@@ -154,3 +154,9 @@ def read_ph_out(path: str | os.PathLike, index: Index = ":") -> list[Atoms]:
     )
     lineno, eps = eps_blocks[-1]
     return select([attach_epsilon(atoms, eps, f"{p}:{lineno}")], index, p)
+
+
+REFERENCE = ReferenceFormat(
+    "espresso-ph", "Quantum ESPRESSO ph.x output with the dielectric constant",
+    by_name=lambda name: False, by_content=lambda head: "Program PHONON" in head,
+    read_reference=lambda path, index=":", *options: read_ph_out(path, index))

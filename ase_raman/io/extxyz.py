@@ -33,6 +33,7 @@ from ..tensors import ALPHA_UNITS, checked_symmetric, tensor_from_numbers, to_an
 from ._common import (
     EPSILON_KEYS,
     Index,
+    ReferenceFormat,
     attach_alpha,
     check_file,
     decompressed,
@@ -149,3 +150,14 @@ def read_extxyz(
         out.append(atoms)
     warn_implausible_alpha(out, [a.info["polarizability"] for a in out], alpha_unit, str(p))
     return out
+
+
+def _extxyz_content(head: str) -> bool:
+    lines = head.splitlines()
+    return len(lines) > 1 and lines[0].strip().isdigit() and "=" in lines[1]
+
+
+REFERENCE = ReferenceFormat(
+    "extxyz", "extended XYZ with a polarizability key per frame",
+    by_name=lambda name: name.endswith((".extxyz", ".xyz")), by_content=_extxyz_content,
+    read_reference=read_extxyz)

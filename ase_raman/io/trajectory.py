@@ -20,7 +20,7 @@ from __future__ import annotations
 import itertools
 import os
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import ase.io
@@ -38,74 +38,35 @@ from ._common import (
     parse_index,
     plain_name,
 )
-from .ipi import ipi_interval_fs, is_ipi_comment, iter_ipi_xyz
-from .xdatcar import iter_xdatcar, xdatcar_interval_fs
+from .formats import TRAJECTORY_FORMATS
+from .lammps import (  # noqa: F401 (public here as before)
+    TYPE_MAP_HINT,
+    TypeMap,
+    _lammps_columns,
+    _specorder,
+    check_lammps_columns,
+    iter_lammps_dump,
+)
 
 __all__ = ["detect_trajectory_format", "frame_interval_fs", "iter_frames"]
 
-#: A LAMMPS type -> element map: {1: "O", 2: "H"} or ["O", "H"] (type 1 first).
-TypeMap = Mapping[int, str] | Sequence[str]
 
 
 def detect_trajectory_format(path: str | os.PathLike) -> str:
     """Guess the trajectory format of ``path`` from its name, then from its first lines."""
     p = check_file(path)
     name = plain_name(p)
-    if "xdatcar" in name:
-        return "vasp-xdatcar"
     if "vasprun" in name and name.endswith(".xml"):
         return "vasp-xml"
     with open_text(p) as fh:
         head = [fh.readline() for _ in range(2)]
-    if head[0].startswith("ITEM: TIMESTEP") or name.endswith((".lammpstrj", ".dump")):
-        return "lammps-dump-text"
-    if is_ipi_comment(head[1]):
-        return "ipi-xyz"
+    for fmt in TRAJECTORY_FORMATS.values():
+        if fmt.sniff(name, head):
+            return fmt.name
     if name.endswith((".xyz", ".extxyz")):
         return "extxyz"
     return ase_filetype(p, "cannot tell the trajectory format; pass format= (vasp-xdatcar, "
                         "ipi-xyz, extxyz, vasp-xml, lammps-dump-text or another ASE format)")
-
-
-def _specorder(type_map: TypeMap) -> list[str]:
-    if isinstance(type_map, Mapping):
-        n = max(type_map)
-        missing = [t for t in range(1, n + 1) if t not in type_map]
-        if missing:
-            raise UsageError(f"type_map lacks LAMMPS type(s) {missing}; give every type 1..{n}")
-        return [type_map[t] for t in range(1, n + 1)]
-    return list(type_map)
-
-
-#: Coordinate columns of a LAMMPS dump, any one of which gives positions.
-_LAMMPS_COORDS = ("x", "xs", "xu", "xsu")
-
-#: What to tell a user whose LAMMPS dump names atoms by number only.
-TYPE_MAP_HINT = ("pass --type-map with the element of each LAMMPS type in order, e.g. "
-                 "--type-map O,H (Python: type_map=['O', 'H'])")
-
-
-def _lammps_columns(p: Path) -> list[str]:
-    with open_text(p) as fh:
-        for line in fh:
-            if line.startswith("ITEM: ATOMS"):
-                return line.split()[2:]
-    raise InputFileError(f"{p}: no 'ITEM: ATOMS' line: not a LAMMPS text dump")
-
-
-def check_lammps_columns(p: Path, cols: list[str], type_map: TypeMap | None) -> None:
-    """One-line errors for a dump that cannot give named positions: no coordinate column,
-    no type or element column, or types without ``type_map`` (``--type-map``)."""
-    listed = " ".join(cols) or "none"
-    if not any(c in cols for c in _LAMMPS_COORDS):
-        raise InputFileError(f"{p}: the LAMMPS dump has no x, xs, xu or xsu column "
-                             f"(its columns: {listed}), so no positions to read")
-    if not {"type", "element", "mass"} & set(cols):
-        raise InputFileError(f"{p}: the LAMMPS dump has no type or element column (its "
-                             f"columns: {listed}), so the atoms cannot be named")
-    if type_map is None and "element" not in cols and "mass" not in cols:
-        raise UsageError(f"{p}: the LAMMPS dump names atoms by type number only; "
-                         + TYPE_MAP_HINT)
 
 
 def drop_atoms(frames: Iterator[Atoms], labels: frozenset[str]) -> Iterator[Atoms]:
@@ -203,17 +164,10 @@ def iter_frames(
             " read the frames into a list first to index from the end"
         )
     fmt = detect_trajectory_format(p) if format is None else format
-    if fmt == "vasp-xdatcar":
-        frames: Iterator[Atoms] = iter_xdatcar(p)
-    elif fmt == "ipi-xyz":
-        frames = iter_ipi_xyz(p, drop_labels=drop_labels)
-    elif fmt == "lammps-dump-text" and "mass" not in _lammps_columns(p):
-        # one LAMMPS dump reader for the package: unwrapped coordinates when the file
-        # has them (xu, xsu or image flags), velocities, triclinic boxes
-        from ..engines.lammps import iter_lammps_dump
-
-        check_lammps_columns(p, _lammps_columns(p), type_map)
-        frames = iter_lammps_dump(p, type_map, lammps_units=lammps_units)
+    reader = TRAJECTORY_FORMATS.get(fmt)
+    if reader is not None and reader.handles(p):
+        frames: Iterator[Atoms] = reader.iter_frames(
+            p, type_map=type_map, drop_labels=drop_labels, lammps_units=lammps_units)
     elif fmt in ioformats:
         frames = _ase_frames(p, fmt, type_map)
     else:
@@ -221,7 +175,7 @@ def iter_frames(
             f"{p}: unknown trajectory format {fmt!r}; use vasp-xdatcar, ipi-xyz, extxyz,"
             " vasp-xml, lammps-dump-text or an ASE format name"
         )
-    if drop_labels and fmt != "ipi-xyz":
+    if drop_labels and not (reader is not None and reader.drops_labels):
         frames = drop_atoms(frames, frozenset(drop_labels))
     step = (sel.step or 1) * every
     yield from itertools.islice(frames, sel.start or 0, sel.stop, step)
@@ -237,8 +191,5 @@ def frame_interval_fs(path: str | os.PathLike, format: str | None = None) -> flo
     """
     p = check_file(path)
     fmt = detect_trajectory_format(p) if format is None else format
-    if fmt == "vasp-xdatcar":
-        return xdatcar_interval_fs(p)
-    if fmt == "ipi-xyz":
-        return ipi_interval_fs(p)
-    return None
+    reader = TRAJECTORY_FORMATS.get(fmt)
+    return None if reader is None else reader.frame_interval(p)

@@ -54,6 +54,7 @@ from ase.data import chemical_symbols
 from ..errors import InputFileError, MissingDataError
 from ._common import (
     Index,
+    ReferenceFormat,
     attach_epsilon,
     check_file,
     decompressed,
@@ -262,3 +263,16 @@ def read_vasprun(path: str | os.PathLike, index: Index = ":") -> list[Atoms]:
             raise InputFileError(f"{where}: epsilon varray has shape {eps.shape}, not (3, 3)")
         frames.append(attach_epsilon(atoms, eps, where))
     return select(frames, index, p)
+
+
+OUTCAR = ReferenceFormat(
+    "vasp-out", "VASP OUTCAR of a LEPSILON / LCALCEPS run",
+    by_name=lambda name: "outcar" in name,
+    by_content=lambda head: head.lstrip().startswith("vasp."),
+    read_reference=lambda path, index=":", *options: read_outcar(path, index))
+
+VASPRUN = ReferenceFormat(
+    "vasp-xml", "VASP vasprun.xml with <varray name='epsilon'>",
+    by_name=lambda name: "vasprun" in name and name.endswith(".xml"),
+    by_content=lambda head: "<modeling" in head and head.lstrip().startswith("<?xml"),
+    read_reference=lambda path, index=":", *options: read_vasprun(path, index))

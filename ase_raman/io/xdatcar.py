@@ -36,7 +36,7 @@ from ase import Atoms
 from ase.data import chemical_symbols
 
 from ..errors import InputFileError
-from ._common import check_file, open_text
+from ._common import TrajectoryFormat, check_file, open_text
 
 _CONFIG_RE = re.compile(r"^\s*(direct|cartesian|konfig)", re.IGNORECASE)
 
@@ -206,3 +206,14 @@ def xdatcar_interval_fs(path: str | os.PathLike) -> float | None:
                     continue
                 return potim * nblock
     return None
+
+
+def sniff(name: str, head: list[str]) -> bool:
+    """An XDATCAR is recognised by its name."""
+    return "xdatcar" in name
+
+
+FORMAT = TrajectoryFormat(
+    "vasp-xdatcar", "VASP XDATCAR (constant or variable cell)", sniff,
+    iter_frames=lambda path, **options: iter_xdatcar(path),
+    frame_interval=xdatcar_interval_fs)

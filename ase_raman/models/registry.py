@@ -87,7 +87,7 @@ def models_trusted(trust: bool | None = None) -> bool:
     """Whether loading model files that run code is allowed.
 
     ``trust`` when given, else the environment variable :data:`TRUST_ENV` (set to 1 by
-    ``--trust-model``).
+    the command line's ``--trust-model``).
     """
     if trust is not None:
         return bool(trust)

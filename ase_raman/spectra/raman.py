@@ -533,6 +533,40 @@ def _voigt_shape(nu: np.ndarray, width_cm: float, sigma_cm: float) -> np.ndarray
 MAX_WIDTH_OVER_FIT_RANGE = 10.0
 
 
+def _fit_central_peak(f: np.ndarray, y: np.ndarray, weight: np.ndarray, sigma: float,
+                      fmax: float) -> tuple[float, float, bool]:
+    """Fit ``A weight(nu) Voigt(nu; Gamma, sigma)`` to ``y`` on [0, fmax].
+
+    Returns the half-width Gamma (cm^-1), the fitted curve's maximum on the range and
+    whether the fit converged to a width the data determine (NaN, NaN, False otherwise).
+    """
+    from scipy.optimize import curve_fit
+
+    sel = f <= fmax
+    fs, ys, ws = f[sel], y[sel], weight[sel]
+    if np.count_nonzero(sel) < 4 or not np.any(ys > 0) or not np.any(ws > 0):
+        return float("nan"), float("nan"), False
+    wn = ws / np.max(ws)
+
+    def model(nu: np.ndarray, amp: float, gamma: float) -> np.ndarray:
+        return amp * wn * _voigt_shape(nu, abs(gamma), sigma)
+
+    # start: Gamma from the weighted first moment, amplitude by linear least squares
+    g0 = max(float(np.trapezoid(ys * fs, fs) / max(np.trapezoid(ys, fs), 1e-300)),
+             2.0 * max(sigma, fs[1] - fs[0]))
+    shape0 = wn * _voigt_shape(fs, g0, sigma)
+    a0 = float(np.dot(shape0, ys) / max(np.dot(shape0, shape0), 1e-300))
+    try:
+        popt, _ = curve_fit(model, fs, ys, p0=[a0, g0], maxfev=5000)
+    except (RuntimeError, ValueError):
+        return float("nan"), float("nan"), False
+    gamma = abs(float(popt[1]))
+    # a width far beyond the fit range is not determined by the data (no peak)
+    if np.all(np.isfinite(popt)) and 0 < gamma < MAX_WIDTH_OVER_FIT_RANGE * fmax:
+        return gamma, float(np.max(model(fs, *popt))), True
+    return float("nan"), float("nan"), False
+
+
 def central_peak_metrics(
     spectrum: RamanSpectrum,
     cutoff_cm: float = 50.0,
@@ -573,8 +607,6 @@ def central_peak_metrics(
     a width below about sigma is not resolved; statistical noise of short runs enters
     directly (compare runs of similar length).
     """
-    from scipy.optimize import curve_fit
-
     if cutoff_cm <= 0:
         raise UsageError(f"cutoff must be positive, got {cutoff_cm} cm^-1")
     f = np.asarray(spectrum.frequencies, float)
@@ -588,47 +620,19 @@ def central_peak_metrics(
     low = f <= cutoff_cm
     total = float(np.trapezoid(y, f))
     low_int = float(np.trapezoid(y[low], f[low]))
-    high = ~low
-    i_ph = int(np.argmax(np.where(high, y, -np.inf)))
+    i_ph = int(np.argmax(np.where(~low, y, -np.inf)))
     phonon = float(y[i_ph])
     low_pos = low & (f > 0)
     central = float(np.max(y[low_pos])) if np.any(low_pos) else float("nan")
-
-    # fit model: weight(nu) * Voigt(nu; Gamma, sigma), weight = how S_alpha enters y
     sigma = float(meta.get("sigma_cm", 0.0) or 0.0)
-    nu_in = meta.get("laser_cm")
     qc = meta.get("quantum_correction")
     temp = meta.get("temperature_K")
     deriv = meta.get("derivative", "spectral")
-    weight = raman_weight(f, nu_in, qc, temp, on_alpha=True)
+    weight = raman_weight(f, meta.get("laser_cm"), qc, temp, on_alpha=True)
     if column == "isotropic" or column == "anisotropic":
         weight = signal.wavenumber_to_angular(f) ** 2
     fmax = float(fit_max_cm) if fit_max_cm is not None else float(cutoff_cm)
-    sel = f <= fmax
-    fs, ys, ws = f[sel], y[sel], weight[sel]
-    width = amplitude = float("nan")
-    converged = False
-    if np.count_nonzero(sel) >= 4 and np.any(ys > 0) and np.any(ws > 0):
-        wn = ws / np.max(ws)
-
-        def model(nu: np.ndarray, amp: float, gamma: float) -> np.ndarray:
-            return amp * wn * _voigt_shape(nu, abs(gamma), sigma)
-
-        # start: Gamma from the weighted first moment, amplitude by linear least squares
-        g0 = max(float(np.trapezoid(ys * fs, fs) / max(np.trapezoid(ys, fs), 1e-300)),
-                 2.0 * max(sigma, fs[1] - fs[0]))
-        shape0 = wn * _voigt_shape(fs, g0, sigma)
-        a0 = float(np.dot(shape0, ys) / max(np.dot(shape0, shape0), 1e-300))
-        try:
-            popt, _ = curve_fit(model, fs, ys, p0=[a0, g0], maxfev=5000)
-            gamma = abs(float(popt[1]))
-            # a width far beyond the fit range is not determined by the data (no peak)
-            if np.all(np.isfinite(popt)) and 0 < gamma < MAX_WIDTH_OVER_FIT_RANGE * fmax:
-                width = gamma
-                amplitude = float(np.max(model(fs, *popt)))
-                converged = True
-        except (RuntimeError, ValueError):
-            pass
+    width, amplitude, converged = _fit_central_peak(f, y, weight, sigma, fmax)
     if qc == "bose":
         shape = "Lorentzian central peak (Bose-weighted spectrum)"
     else:

@@ -192,32 +192,9 @@ def raman_from_dielectric(
     mapping = map_to_modes_cell(ref, modes.atoms)
     n_cells = len(ref) // len(modes.atoms)
     u = displacements(ref, frames, max_displacement=max_displacement)
-    alpha = np.empty((len(frames), 9))
-    for k, atoms in enumerate(frames):
-        value = atoms.info.get("polarizability")
-        if value is None:
-            raise MissingDataError(f"{atoms.info.get('source', f'structure {k}')}: no "
-                                   "polarizability / dielectric tensor")
-        alpha[k] = np.asarray(value, dtype=float).reshape(9)
-    masses = modes.masses[mapping]
-    x = (u * np.sqrt(masses)[None, :, None]).reshape(len(frames), -1)
-    # centre (intercept) and project out rigid translations (acoustic sum rule)
-    xc = x - x.mean(axis=0)
-    yc = alpha - alpha.mean(axis=0)
-    trans = np.zeros((3, len(ref), 3))
-    for a in range(3):
-        trans[a, :, a] = np.sqrt(masses)
-    trans = trans.reshape(3, -1)
-    trans /= np.linalg.norm(trans, axis=1, keepdims=True)
-    xc = xc - (xc @ trans.T) @ trans
-    _, sv, vt = np.linalg.svd(xc, full_matrices=False)
-    if sv.size == 0 or sv[0] <= 0:
-        raise MissingDataError(f"{source}: the structures are not displaced from each other")
-    keep = sv > max(float(rcond), 0.0) * sv[0] if rcond > 0 else sv > 1e-14 * sv[0]
-    u_svd, _, _ = np.linalg.svd(xc, full_matrices=False)
-    ur, sr, vr = u_svd[:, keep], sv[keep], vt[keep]
-    grad = vr.T @ ((ur.T @ yc) / sr[:, None])  # d(alpha)/dx, (3N_ref, 9)
-    residual = yc - xc @ grad
+    alpha = _displaced_alpha(frames)
+    grad, sv, keep, vr, residual = _alpha_gradient(u, alpha, modes.masses[mapping], rcond,
+                                                   source)
     # Gamma eigenvectors on the reference cell (normalised), then tensors per modes' cell
     e_ref = modes.eigenvectors[:, mapping, :].reshape(modes.n_modes, -1) / np.sqrt(n_cells)
     tensors = (e_ref @ grad).reshape(-1, 3, 3) / np.sqrt(n_cells)
@@ -254,6 +231,46 @@ def raman_from_dielectric(
                          f"{p.frequency_cm:.1f} cm^-1)" for p in missing)
         raise MissingDataError(
             f"{source}: the displaced structures leave Raman-allowed modes undetermined: "
-            f"{text}; add structures displaced along them (e.g. `ase-raman harmonic "
-            "--generate-displacements DIR` writes them) or pass allow_undetermined")
+            f"{text}; add structures displaced along them (generate_displacements writes "
+            "them) or pass allow_undetermined")
     return result
+
+
+def _displaced_alpha(frames: list[Atoms]) -> np.ndarray:
+    """The alpha (n, 9) of every displaced structure; refuses one without a tensor."""
+    alpha = np.empty((len(frames), 9))
+    for k, atoms in enumerate(frames):
+        value = atoms.info.get("polarizability")
+        if value is None:
+            raise MissingDataError(f"{atoms.info.get('source', f'structure {k}')}: no "
+                                   "polarizability / dielectric tensor")
+        alpha[k] = np.asarray(value, dtype=float).reshape(9)
+    return alpha
+
+
+def _alpha_gradient(u: np.ndarray, alpha: np.ndarray, masses: np.ndarray, rcond: float,
+                    source: str) -> tuple[np.ndarray, ...]:
+    """Least-squares d(alpha)/dx (3N, 9) over mass-weighted displacements ``u`` (n, N, 3).
+
+    The data are centred (an intercept), rigid translations are projected out (acoustic
+    sum rule) and the fit is a truncated SVD (singular values below ``rcond`` times the
+    largest dropped). Returns ``(gradient, singular values, kept mask, kept right
+    singular vectors, residual)``.
+    """
+    n_frames, n_atoms = u.shape[:2]
+    x = (u * np.sqrt(masses)[None, :, None]).reshape(n_frames, -1)
+    xc = x - x.mean(axis=0)
+    yc = alpha - alpha.mean(axis=0)
+    trans = np.zeros((3, n_atoms, 3))
+    for a in range(3):
+        trans[a, :, a] = np.sqrt(masses)
+    trans = trans.reshape(3, -1)
+    trans /= np.linalg.norm(trans, axis=1, keepdims=True)
+    xc = xc - (xc @ trans.T) @ trans
+    u_svd, sv, vt = np.linalg.svd(xc, full_matrices=False)
+    if sv.size == 0 or sv[0] <= 0:
+        raise MissingDataError(f"{source}: the structures are not displaced from each other")
+    keep = sv > max(float(rcond), 0.0) * sv[0] if rcond > 0 else sv > 1e-14 * sv[0]
+    ur, sr, vr = u_svd[:, keep], sv[keep], vt[keep]
+    grad = vr.T @ ((ur.T @ yc) / sr[:, None])  # d(alpha)/dx, (3N_ref, 9)
+    return grad, sv, keep, vr, yc - xc @ grad

@@ -34,7 +34,7 @@ from ase import units
 from ... import __version__
 from ...errors import UsageError
 from ...units import SECOND_RADIATION_CONSTANT_CM_K, SPEED_OF_LIGHT_CM_PER_FS
-from ..raman import RamanSpectrum, _laser_cm, raman_weight
+from ..raman import RamanSpectrum, _laser_cm, _raman_columns
 
 if TYPE_CHECKING:  # the result type only: core.py calls this module
     from .core import HarmonicRaman
@@ -115,21 +115,10 @@ def harmonic_spectrum(
     cells : copies of the modes' cell in the MD cell (scales intensities).
     min_frequency_cm : modes below this (and imaginary ones) are left out.
     """
-    meta_like: dict[str, Any] = {}
-    if like is not None:
-        if frequencies is not None:
-            raise UsageError("give like= or frequencies=, not both")
-        frequencies, meta_like = _grid_from(like)
-        if sigma_cm is None:
-            sigma_cm = meta_like.get("sigma_cm")
-        if prefactor is None and "prefactor" in meta_like:
-            prefactor = bool(meta_like["prefactor"])
-        if laser_nm is None and laser_cm is None and meta_like.get("laser_cm"):
-            laser_cm = float(meta_like["laser_cm"])
-        if quantum_correction is None:
-            quantum_correction = meta_like.get("quantum_correction")
-        if temperature is None:
-            temperature = meta_like.get("temperature_K")
+    frequencies, meta_like, options = _settings_like(
+        like, frequencies, sigma_cm=sigma_cm, prefactor=prefactor, laser_nm=laser_nm,
+        laser_cm=laser_cm, quantum_correction=quantum_correction, temperature=temperature)
+    sigma_cm, prefactor, laser_nm, laser_cm, quantum_correction, temperature = options
     sigma = 4.0 if sigma_cm is None else float(sigma_cm)
     if not np.isfinite(sigma) or sigma <= 0:
         raise UsageError(f"the harmonic spectrum needs a Gaussian sigma > 0 cm^-1, got {sigma}")
@@ -144,36 +133,14 @@ def harmonic_spectrum(
     peaks = [p for p in result.peaks() if p.raman_active and p.determined
              and np.isfinite(p.activity) and p.frequency_cm >= min_frequency_cm]
     top = max((p.frequency_cm for p in peaks), default=100.0)
-    if frequencies is None:
-        res = sigma / 8.0 if resolution_cm is None else float(resolution_cm)
-        if res <= 0:
-            raise UsageError(f"resolution must be positive, got {res}")
-        fmax = top + 10.0 * sigma if max_freq_cm is None else float(max_freq_cm)
-        freqs = np.arange(0.0, fmax + 0.5 * res, res)
-    else:
-        freqs = np.asarray(frequencies, dtype=float).reshape(-1)
-        if freqs.size < 2 or np.any(np.diff(freqs) <= 0):
-            raise UsageError("the frequency grid must increase and have >= 2 points")
+    freqs = _frequency_grid(frequencies, sigma, resolution_cm, max_freq_cm, top)
     if nu_in is not None and freqs[-1] >= nu_in:
         raise UsageError(f"frequencies up to {freqs[-1]:.6g} cm^-1 reach the laser "
                          f"({nu_in:.6g} cm^-1)")
-    kt = units.kB * temp * units.fs**2  # k_B T in amu Angstrom^2 fs^-2
-    s_iso = np.zeros_like(freqs)
-    s_aniso = np.zeros_like(freqs)
-    norm = 1.0 / (sigma * np.sqrt(2.0 * np.pi))
-    for p in peaks:
-        omega = 2.0 * np.pi * SPEED_OF_LIGHT_CM_PER_FS * p.frequency_cm  # rad/fs
-        amp = kt / omega**2 / (2.0 * SPEED_OF_LIGHT_CM_PER_FS) * float(cells)
-        shape = norm * (np.exp(-0.5 * ((freqs - p.frequency_cm) / sigma) ** 2)
-                        + np.exp(-0.5 * ((freqs + p.frequency_cm) / sigma) ** 2))
-        s_iso += amp * (p.isotropic / 45.0) * shape      # a'^2 <Q^2> ...
-        s_aniso += amp * (p.anisotropic / 7.0) * shape   # gamma'^2 <Q^2> ...
-    omega2 = (2.0 * np.pi * SPEED_OF_LIGHT_CM_PER_FS * freqs) ** 2
-    weight = raman_weight(freqs, nu_in, quantum_correction, temp if quantum_correction
-                          else None, on_alpha=True)
-    intensity = weight * (s_iso + (7.0 / 45.0) * s_aniso)
-    parallel = weight * (s_iso + (4.0 / 45.0) * s_aniso)
-    perpendicular = weight * (3.0 / 45.0) * s_aniso
+    spec = _broadened_invariants(peaks, freqs, sigma, temp, cells)
+    intensity, iso, aniso, parallel, perpendicular = _raman_columns(
+        freqs, spec, nu_in, quantum_correction, temp if quantum_correction else None,
+        on_alpha=True)
     formula = ("K = 1 (prefactor off)" if nu_in is None else
                f"K = (1 - nu/nu_in)^4 / nu, nu in cm^-1, nu_in = {nu_in:.6g} cm^-1")
     zero = ("limit (2 pi c)^2 (T/C2) S_alpha(0) (Bose)" if quantum_correction == "bose"
@@ -204,5 +171,67 @@ def harmonic_spectrum(
                   "intensity": "arb. (Angstrom^6 fs^-1 x K)"},
         "provenance": {"ase_raman_version": __version__, "harmonic": True},
     }
-    return HarmonicRamanSpectrum(freqs, intensity, omega2 * s_iso, omega2 * s_aniso,
-                                 parallel, perpendicular, meta)
+    return HarmonicRamanSpectrum(freqs, intensity, iso, aniso, parallel, perpendicular, meta)
+
+
+def _settings_like(like: Any, frequencies: np.ndarray | None, **options: Any
+                   ) -> tuple[np.ndarray | None, dict[str, Any], tuple[Any, ...]]:
+    """The grid and the unset weighting options taken from a spectrum ``like`` (MD).
+
+    Returns ``(frequencies, like's metadata, (sigma_cm, prefactor, laser_nm, laser_cm,
+    quantum_correction, temperature))``; options given explicitly win.
+    """
+    meta_like: dict[str, Any] = {}
+    if like is not None:
+        if frequencies is not None:
+            raise UsageError("give like= or frequencies=, not both")
+        frequencies, meta_like = _grid_from(like)
+        if options["sigma_cm"] is None:
+            options["sigma_cm"] = meta_like.get("sigma_cm")
+        if options["prefactor"] is None and "prefactor" in meta_like:
+            options["prefactor"] = bool(meta_like["prefactor"])
+        if (options["laser_nm"] is None and options["laser_cm"] is None
+                and meta_like.get("laser_cm")):
+            options["laser_cm"] = float(meta_like["laser_cm"])
+        if options["quantum_correction"] is None:
+            options["quantum_correction"] = meta_like.get("quantum_correction")
+        if options["temperature"] is None:
+            options["temperature"] = meta_like.get("temperature_K")
+    keys = ("sigma_cm", "prefactor", "laser_nm", "laser_cm", "quantum_correction",
+            "temperature")
+    return frequencies, meta_like, tuple(options[k] for k in keys)
+
+
+def _frequency_grid(frequencies: Any, sigma: float, resolution_cm: float | None,
+                    max_freq_cm: float | None, top: float) -> np.ndarray:
+    """The given grid (checked), or 0 .. top + 10 sigma in steps of sigma / 8 (cm^-1)."""
+    if frequencies is None:
+        res = sigma / 8.0 if resolution_cm is None else float(resolution_cm)
+        if res <= 0:
+            raise UsageError(f"resolution must be positive, got {res}")
+        fmax = top + 10.0 * sigma if max_freq_cm is None else float(max_freq_cm)
+        return np.arange(0.0, fmax + 0.5 * res, res)
+    freqs = np.asarray(frequencies, dtype=float).reshape(-1)
+    if freqs.size < 2 or np.any(np.diff(freqs) <= 0):
+        raise UsageError("the frequency grid must increase and have >= 2 points")
+    return freqs
+
+
+def _broadened_invariants(peaks: list[Any], freqs: np.ndarray, sigma: float, temp: float,
+                          cells: float) -> np.ndarray:
+    """a'^2 <Q^2> and gamma'^2 <Q^2> of every mode as Gaussians on ``freqs`` (n, 2).
+
+    <Q^2> = k_B T / omega^2 (classical equipartition), per unit of the 1/(2 c) of the
+    even transform, times ``cells``; Gaussians of ``sigma`` at +-nu (even spectrum).
+    """
+    kt = units.kB * temp * units.fs**2  # k_B T in amu Angstrom^2 fs^-2
+    out = np.zeros((freqs.size, 2))
+    norm = 1.0 / (sigma * np.sqrt(2.0 * np.pi))
+    for p in peaks:
+        omega = 2.0 * np.pi * SPEED_OF_LIGHT_CM_PER_FS * p.frequency_cm  # rad/fs
+        amp = kt / omega**2 / (2.0 * SPEED_OF_LIGHT_CM_PER_FS) * float(cells)
+        shape = norm * (np.exp(-0.5 * ((freqs - p.frequency_cm) / sigma) ** 2)
+                        + np.exp(-0.5 * ((freqs + p.frequency_cm) / sigma) ** 2))
+        out[:, 0] += amp * (p.isotropic / 45.0) * shape      # a'^2 <Q^2> ...
+        out[:, 1] += amp * (p.anisotropic / 7.0) * shape     # gamma'^2 <Q^2> ...
+    return out

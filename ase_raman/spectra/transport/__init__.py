@@ -35,6 +35,7 @@ from .mechanism import (
     MechanismResult,
     SpeciesMechanism,
     analyse_mechanism,
+    mechanism_from_file,
 )
 from .msd import (
     MSDResult,
@@ -71,13 +72,3 @@ __all__ = [
     "unwrap_positions",
     "van_hove_self",
 ]
-
-
-def __getattr__(name: str):
-    """``mechanism_from_file`` reads trajectory files, which the command-line layer does:
-    re-exported lazily so that this package does not import it at load time."""
-    if name == "mechanism_from_file":
-        from ...cli.mechanism import mechanism_from_file
-
-        return mechanism_from_file
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

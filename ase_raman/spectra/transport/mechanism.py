@@ -5,9 +5,8 @@ One call, :func:`analyse_mechanism`, reads the positions once and returns a
 with its GLS error, the regimes (:mod:`.regimes`), sites, jumps, residence time, jump
 diffusion coefficient and correlation factor (:mod:`.sites`), the vibrational period
 from the species' VDOS, the ``verdict`` and, when a Raman summary of the same run is
-given, the central peak next to the residence time. ``mechanism_from_file`` (defined
-with the file readers in :mod:`ase_raman.cli.mechanism`, re-exported by this package)
-does the same from a trajectory file.
+given, the central peak next to the residence time. :func:`mechanism_from_file` does the
+same from a trajectory file (read by :mod:`ase_raman.io.positions`).
 
 Verdict (thresholds justified in docs/mechanism.md):
 
@@ -457,3 +456,28 @@ def analyse_mechanism(
                            duration_ps=(n_frames - 1) * float(dt_fs) / 1000.0,
                            time_fs=np.arange(n_frames) * float(dt_fs), msd=msds,
                            sites=found_sites, unwrapped=kept)
+
+
+def mechanism_from_file(
+    path: str | os.PathLike,
+    species: Sequence[str] | str,
+    *,
+    dt_fs: float | None = None,
+    every: int = 1,
+    fmt: str | None = None,
+    reading: dict[str, Any] | None = None,
+    **options: Any,
+) -> MechanismResult:
+    """:func:`analyse_mechanism` of a trajectory file (any format ``ase-raman msd``
+    reads); ``dt_fs`` is the time between the file's frames (needed unless the run's
+    files say it), ``every`` keeps every k-th frame, ``reading`` holds frame-reading
+    options of :func:`ase_raman.io.iter_frames` (e.g. ``{"type_map": ...}``);
+    ``options`` go to :func:`analyse_mechanism` (``sites``, ``raman``, ``cage_cutoff_A``,
+    ...)."""
+    from ...io.positions import load_frames, resolve_dt
+
+    frames = load_frames(str(path), fmt, every, reading=reading)
+    dt = resolve_dt(frames, dt_fs, every)
+    return analyse_mechanism(frames.positions, frames.symbols, dt, species=species,
+                             cells=frames.cells, pbc=frames.pbc, masses=frames.masses,
+                             **options)
