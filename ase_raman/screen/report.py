@@ -149,8 +149,9 @@ def compare_measured(out: Path, rows: list[dict[str, Any]]) -> dict[str, Any] | 
     ``resolved_only``: D resolved at every temperature), and of the tracer D at the
     highest temperature that at least 3 materials reached (``D_at_T``: the
     high-temperature proxy, no extrapolation; a D the run did not resolve counts as
-    slower than every resolved one, tied with the other unresolved ones). Writes ``comparison.json`` and, with 3
-    predicted sigma(300 K), ``measured_vs_predicted.png``. None when nothing is comparable.
+    slower than every resolved one, tied with the other unresolved ones). Writes
+    ``comparison.json`` and, with 3 predicted sigma(300 K), ``measured_vs_predicted.png``.
+    None when nothing is comparable.
     """
     from scipy.stats import spearmanr
 
