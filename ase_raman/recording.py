@@ -35,6 +35,7 @@ import numpy as np
 from ase import Atoms
 
 from .errors import UsageError
+from .finite import check_frames
 from .models.base import TensorModel, check_species
 from .models.uncertainty import (
     predict_frames_with_uncertainty,
@@ -116,9 +117,14 @@ class Recorder:
         todo, self._pending = self._pending, []
         t0 = time.perf_counter()
         frames = [atoms for _, _, atoms, _ in todo]
+
+        def name(k: int) -> str:
+            return f"the frame at step {todo[k][0]}"
+
         if self.record_uncertainty:
-            alphas, unc = predict_frames_with_uncertainty(self.model, frames)
-        else:
+            alphas, unc = predict_frames_with_uncertainty(self.model, frames, name)
+        else:  # non-finite alpha is refused by Store.append, naming the step
+            check_frames(frames, name)
             alphas, unc = np.asarray(self.model.predict(frames)), None
         self.predict_seconds += time.perf_counter() - t0
         stored = 0

@@ -45,7 +45,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import struct
 import time
 import warnings
@@ -59,7 +58,7 @@ import numpy as np
 from ase import Atoms
 
 from .errors import AseRamanError, UsageError
-from .writer_lease import LeaseWriter, live_writer, pid_alive
+from .writer_lease import LeaseWriter, is_this_host, live_writer, pid_alive
 
 __all__ = [
     "StoreError",
@@ -225,6 +224,16 @@ def _canonical_json(meta: dict[str, Any] | None) -> str:
                       default=lambda obj: json_default(obj, lenient=True))
 
 
+def _fixed(text: str) -> np.bytes_:
+    """``text`` as a fixed-length ASCII string attribute (what H5MD asks for strings)."""
+    return np.bytes_(text.encode("ascii", "replace"))
+
+
+def _text(value: Any) -> str:
+    """A string attribute read back (fixed-length bytes or variable-length str)."""
+    return value.decode("ascii", "replace") if isinstance(value, bytes) else str(value)
+
+
 def _species_numbers(species: Atoms | Sequence[int] | Sequence[str]) -> np.ndarray:
     if isinstance(species, Atoms):
         return species.get_atomic_numbers().astype(np.int32)
@@ -304,6 +313,9 @@ def _h5_open_read(path: Path) -> h5py.File:
 UNCERTAINTY_GROUP = "observables/polarizability_uncertainty"
 SPARSE_OBSERVABLES = {"observables/potential_energy": "potential_energy",
                       UNCERTAINTY_GROUP: "uncertainty"}
+#: Unit of each sparse observable's value.
+SPARSE_UNITS = {"observables/potential_energy": UNIT_ENERGY,
+                UNCERTAINTY_GROUP: UNIT_POLARIZABILITY}
 
 
 @dataclass
@@ -336,8 +348,11 @@ class Store:
         has_velocities: bool | None,
         flush_every: int,
         compression: str | None,
+        record_identity: bool = False,
     ):
         self.path = path
+        self._record_identity = record_identity
+        self._warned_sparse: dict[str, bool] = {}
         self._h5 = h5
         self._species = species
         self._pbc = pbc
@@ -352,7 +367,7 @@ class Store:
         self._closed = False
         if "particles/all/position" in h5:
             self._attach_existing()
-        self._lease = LeaseWriter(h5)
+        self._lease = LeaseWriter(h5, record_host=record_identity)
 
     # -- layout ------------------------------------------------------------------------
     @property
@@ -365,14 +380,14 @@ class Store:
         self._species = h5["particles/all/species"][()]
         self._has_velocities = "particles/all/velocity" in h5
         boundary = h5["particles/all/box"].attrs["boundary"]
-        self._pbc = np.array([str(b) == "periodic" for b in boundary])
+        self._pbc = np.array([_text(b) == "periodic" for b in boundary])
         self._committed = int(h5["observables/polarizability/step"].shape[0])
         if self._committed:
             self._last_step = int(h5["observables/polarizability/step"][self._committed - 1])
             self._last_positions = h5["particles/all/position/value"][self._committed - 1]
 
     def _make_element(self, group: h5py.Group, shape: tuple[int, ...], unit: str | None,
-                      dtype: Any = np.float64) -> None:
+                      dtype: Any = np.float64, with_times: bool = True) -> None:
         nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
         kw = {"compression": self._compression} if self._compression else {}
         value = group.create_dataset(
@@ -381,15 +396,19 @@ class Store:
         )
         if unit:
             value.attrs["unit"] = unit
+        if not with_times:
+            return
         group.create_dataset("step", shape=(0,), maxshape=(None,), dtype=np.int64,
                              chunks=(4096,))
         time = group.create_dataset("time", shape=(0,), maxshape=(None,), dtype=np.float64,
                                     chunks=(4096,))
         time.attrs["unit"] = UNIT_TIME
 
-    def _create_layout(self, first: _Frame) -> None:
+    def _create_layout(self, frames: list[_Frame]) -> None:
+        """Create every group and dataset from the first frames to be written."""
         from . import __version__
 
+        first = frames[0]
         h5 = self._h5
         n_atoms = first.positions.shape[0]
         if self._species is None:
@@ -402,10 +421,11 @@ class Store:
         root = h5.require_group("h5md")
         root.attrs["version"] = np.array(H5MD_VERSION, dtype=np.int32)
         author = root.require_group("author")
-        author.attrs["name"] = os.environ.get("USER", "unknown")
+        author.attrs["name"] = _fixed(os.environ.get("USER", "unknown") if self._record_identity
+                                      else "anonymous")
         creator = root.require_group("creator")
-        creator.attrs["name"] = "ase-raman"
-        creator.attrs["version"] = __version__
+        creator.attrs["name"] = _fixed("ase-raman")
+        creator.attrs["version"] = _fixed(__version__)
         units = root.require_group("modules/units")
         units.attrs["version"] = np.array([1, 0], dtype=np.int32)
         units.attrs["system"] = "ase-raman: Angstrom, fs, eV"
@@ -414,18 +434,23 @@ class Store:
         species.attrs["description"] = "atomic numbers"
         box = part.create_group("box")
         box.attrs["dimension"] = np.int32(3)
-        box.attrs["boundary"] = np.array(
-            ["periodic" if p else "none" for p in pbc], dtype=h5py.string_dtype()
-        )
-        self._make_element(box.create_group("edges"), (3, 3), UNIT_LENGTH)
+        box.attrs["boundary"] = np.array(["periodic" if p else "none" for p in pbc],
+                                         dtype="S8")  # fixed-length strings, as H5MD asks
         self._make_element(part.create_group("position"), (n_atoms, 3), UNIT_LENGTH)
+        edges = box.create_group("edges")
+        self._make_element(edges, (3, 3), UNIT_LENGTH, with_times=False)
+        edges["step"] = part["position/step"]  # hard links: the box changes with position
+        edges["time"] = part["position/time"]
         if self._has_velocities:
             self._make_element(part.create_group("velocity"), (n_atoms, 3), UNIT_VELOCITY)
         obs = h5.require_group("observables")
         self._make_element(obs.create_group("polarizability"), (3, 3), UNIT_POLARIZABILITY)
-        self._make_element(obs.create_group("potential_energy"), (), UNIT_ENERGY)
-        self._make_element(obs.create_group(UNCERTAINTY_GROUP.split("/")[1]), (),
-                           UNIT_POLARIZABILITY)
+        # a sparse observable exists only when the first frames give it data: HDF5 cannot
+        # add datasets once SWMR writing started (later data for it is dropped, warned)
+        for group, attr in SPARSE_OBSERVABLES.items():
+            if any(getattr(f, attr) is not None for f in frames):
+                self._make_element(obs.create_group(group.split("/")[1]), (),
+                                   SPARSE_UNITS[group])
         self._pbc = pbc
         self._start_swmr()
 
@@ -564,7 +589,7 @@ class Store:
             return
         frames = self._buffer
         if not self.initialised:
-            self._create_layout(frames[0])
+            self._create_layout(frames)
         h5 = self._h5
         n0, k = self._committed, len(frames)
         if self._has_velocities and any(f.velocities is None for f in frames):
@@ -589,7 +614,8 @@ class Store:
             ds.resize(n0 + k, axis=0)
             ds[n0:] = data
             ds.flush()
-        for name in groups:
+        timed = [name for name in groups if name != "particles/all/box/edges"]  # linked
+        for name in timed:
             ds = h5[name]["time"]
             ds.resize(n0 + k, axis=0)
             ds[n0:] = times
@@ -597,6 +623,10 @@ class Store:
         for group, attr in SPARSE_OBSERVABLES.items():
             rows = [(f.step, f.time_fs, getattr(f, attr)) for f in frames
                     if getattr(f, attr) is not None]
+            if rows and group not in h5 and not self._warned_sparse.get(group):
+                warnings.warn(f"{self.path}: {group.split('/')[1]} arrived after the first "
+                              "frames, which had none; it is not recorded", stacklevel=2)
+                self._warned_sparse[group] = True
             if rows and group in h5:
                 eg = h5[group]
                 m0 = eg["step"].shape[0]
@@ -605,7 +635,7 @@ class Store:
                     ds.resize(m0 + len(rows), axis=0)
                     ds[m0:] = np.array([r[col] for r in rows])
                     ds.flush()
-        for name in [n for n in groups if n != "observables/polarizability"] + \
+        for name in [n for n in timed if n != "observables/polarizability"] + \
                 ["observables/polarizability"]:
             ds = h5[name]["step"]
             ds.resize(n0 + k, axis=0)
@@ -638,7 +668,7 @@ class Store:
         n = len(pol_steps) if n_keep is None else min(n_keep, len(pol_steps))
         if keep_until_step is not None:
             n = int(np.searchsorted(pol_steps[:n], keep_until_step, side="right"))
-        names = ["particles/all/position", "particles/all/box/edges",
+        names = ["particles/all/position", "particles/all/box/edges",  # edges: linked times
                  "observables/polarizability"]
         if "particles/all/velocity" in h5:
             names.append("particles/all/velocity")
@@ -704,6 +734,7 @@ def open_store(
     flush_every: int = 64,
     compression: str | None = None,
     truncate_after: int | None = None,
+    record_identity: bool = False,
 ) -> Store | StoredTrajectory:
     """Open an H5MD store to write (``"w"``, ``"x"``), append/resume (``"a"``) or read (``"r"``).
 
@@ -714,7 +745,9 @@ def open_store(
     attributes). ``velocities``: record velocities (default: when the first frame has
     them). ``flush_every``: frames buffered before an automatic flush.
     ``truncate_after``: in mode ``"a"``, drop stored frames after this step first (to
-    resume from an earlier checkpoint without duplicates).
+    resume from an earlier checkpoint without duplicates). ``record_identity``: record the
+    user name (``/h5md/author``) and host name (writer lease) in the file; by default the
+    author is ``anonymous`` and the host is stored only as a hash (privacy).
 
     Re-opening an existing store (``"a"``) checks ``species``, ``dt_fs`` and
     ``model_metadata`` against the stored ones and raises :class:`StoreError` on a
@@ -744,7 +777,7 @@ def open_store(
         store = Store(path, h5, species=species_arr,
                       pbc=None if pbc is None else np.asarray(pbc, bool),
                       has_velocities=velocities, flush_every=flush_every,
-                      compression=compression)
+                      compression=compression, record_identity=record_identity)
         if store.initialised:
             _check_resume(store, species_arr, dt_fs, model_metadata)
             store._truncate(truncate_after)
@@ -798,7 +831,7 @@ def _open_for_append(path: Path) -> h5py.File:
         params = f["parameters"].attrs if "parameters" in f else {}
         pid = int(params.get("writer_pid", -1))
         host = str(params.get("writer_host", ""))
-        if pid > 0 and host == socket.gethostname() and pid != os.getpid() and pid_alive(pid):
+        if pid > 0 and is_this_host(_text(host)) and pid != os.getpid() and pid_alive(pid):
             raise StoreError(
                 f"{path}: process {pid} on this host is still writing this file; stop it "
                 "first (or, if that process is not an ase-raman writer, run h5clear -s on it)"
@@ -940,7 +973,8 @@ class StoredTrajectory:
         except KeyError as exc:
             self._h5.close()
             what = " ".join(str(exc).split())
-            if "Unable to" in what:  # h5py reports a damaged object as a KeyError
+            if "Unable to" in what and "component not found" not in what:
+                # h5py reports a damaged object as a KeyError
                 raise StoreError(f"{self.path}: damaged store ({what}); copy it again from "
                                  "the original") from None
             raise StoreError(f"{self.path}: not an ase-raman H5MD store (missing {what})") \
@@ -965,7 +999,7 @@ class StoredTrajectory:
         self.velocities = (LazyFrames(h5["particles/all/velocity/value"], n)
                            if "particles/all/velocity" in h5 else None)
         self.species = h5["particles/all/species"][()]
-        self.pbc = np.array([str(b) == "periodic" for b in
+        self.pbc = np.array([_text(b) == "periodic" for b in
                              h5["particles/all/box"].attrs["boundary"]])
         self.potential_energy_step, self.potential_energy = self._sparse(
             "observables/potential_energy", n)

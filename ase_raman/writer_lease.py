@@ -6,9 +6,12 @@ that "recovers" the file (clears the superblock flags a killed writer leaves) wo
 silently mix its frames into those of a writer that is still running. So every writer
 records a lease in the file itself and keeps it fresh:
 
-* ``/parameters`` attributes ``writer_host`` and ``writer_pid`` (who), and
+* ``/parameters`` attributes ``writer_host`` and ``writer_pid`` (who; the host is stored
+  as :func:`host_id`, a hash of its name, unless the store was opened with
+  ``record_identity=True``), and
 * the dataset ``/parameters/writer_lease``: float64 ``[pid, start, heartbeat, active]``,
-  ``start``/``heartbeat`` in seconds since the epoch (UTC), ``active`` 1 while open.
+  ``start``/``heartbeat`` in seconds since the epoch (UTC), ``active`` 1 while open
+  (all zeros once the writer closed the file).
 
 The writer rewrites the heartbeat when it opens the file, on every flush and at least
 every :data:`HEARTBEAT_S` seconds while frames arrive, and sets ``active`` to 0 when it
@@ -27,6 +30,7 @@ still both pass the check: only a working file lock closes that window.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import socket
 import time
@@ -53,6 +57,18 @@ class Lease:
     start: float
     heartbeat: float
     active: bool
+
+
+def host_id() -> str:
+    """This host as recorded in a lease by default: a hash of its name (the same on every
+    call on this host, the name itself not readable from the file)."""
+    digest = hashlib.sha256(socket.gethostname().encode("utf-8", "replace")).hexdigest()
+    return f"sha256:{digest[:16]}"
+
+
+def is_this_host(recorded: str) -> bool:
+    """Whether a recorded ``writer_host`` (name or :func:`host_id`) is this host."""
+    return recorded in (socket.gethostname(), host_id())
 
 
 def lease_timeout_s() -> float:
@@ -100,7 +116,7 @@ def live_writer(path: str | os.PathLike, now: float | None = None) -> str | None
     now = time.time() if now is None else now
     started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(lease.start))
     who = f"process {lease.pid} on host {lease.host!r} (since {started})"
-    if lease.host == socket.gethostname():
+    if is_this_host(lease.host):
         if lease.pid == os.getpid() or not pid_alive(lease.pid):
             return None
         return who
@@ -113,33 +129,33 @@ def live_writer(path: str | os.PathLike, now: float | None = None) -> str | None
 class LeaseWriter:
     """Writes this process's lease into an open store file and keeps it fresh."""
 
-    def __init__(self, h5: h5py.File):
+    def __init__(self, h5: h5py.File, record_host: bool = False):
         self._h5 = h5
         self._start = time.time()
         self._last = 0.0
         params = h5.require_group("parameters")
         params.attrs["writer_pid"] = np.int64(os.getpid())
-        params.attrs["writer_host"] = socket.gethostname()
+        params.attrs["writer_host"] = socket.gethostname() if record_host else host_id()
         if LEASE_DATASET not in h5:
             params.create_dataset("writer_lease", data=np.zeros(4))
         self.beat(force=True)
 
-    def _write(self, active: bool) -> None:
+    def _write(self) -> None:
         now = time.time()
-        self._h5[LEASE_DATASET][...] = np.array(
-            [os.getpid(), self._start, now, 1.0 if active else 0.0])
+        self._h5[LEASE_DATASET][...] = np.array([os.getpid(), self._start, now, 1.0])
         self._last = now
 
     def beat(self, force: bool = False, flush: bool = True) -> None:
         """Rewrite the heartbeat (when :data:`HEARTBEAT_S` passed, or ``force``); ``flush``
         makes it visible to other processes at once."""
         if force or time.time() - self._last >= HEARTBEAT_S:
-            self._write(True)
+            self._write()
             if flush:
                 self._h5.flush()
 
     def release(self) -> None:
-        """Mark the lease inactive (the file is about to be closed)."""
+        """Clear the lease (the file is about to be closed): all zeros, so a closed store
+        holds no times or pids and the same frames give the same bytes."""
         with contextlib.suppress(OSError, KeyError, ValueError):
-            self._write(False)
+            self._h5[LEASE_DATASET][...] = np.zeros(4)
 

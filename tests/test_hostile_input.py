@@ -32,6 +32,7 @@ def data(tmp_path_factory, small_model):
     arrays[weights] = arrays[weights].copy()
     arrays[weights].flat[0] = np.nan
     np.savez(d / "nan_model.npz", **arrays)
+    _crafted_models(d, d / "m.npz")
     frames = labelled_water_molecules(6, seed=3)
     ase.io.write(d / "train.xyz", frames)
     for atoms in frames:
@@ -51,10 +52,38 @@ def data(tmp_path_factory, small_model):
     (d / "bad.json").write_text('{"a": ')
     (d / "afile").write_text("x")
     (d / "adir").mkdir()
-    (d / "x.yaml").write_text("phonopy:\n  version: 2.20\n")
+    from test_harmonic_water import water_phonopy  # a valid phonopy.yaml (water, fc)
+
+    water_phonopy().save(d / "x.yaml", settings={"force_constants": True})
     (d / "manifest.yaml").write_text("- {name: a, trajectory: s.h5, model: null, "
                                      "temperature_K: 300, species: H}\n")
     return d
+
+
+def _crafted_models(d, source):
+    """Model files with crafted metadata or array headers."""
+    import io
+    import json
+    import zipfile
+
+    with np.load(source, allow_pickle=False) as archive:
+        arrays = {k: archive[k] for k in archive.files}
+    meta = json.loads(str(arrays["__metadata__"]))
+    variants = {"fv": {**meta, "format_version": "abc"},
+                "nohypers": {k: v for k, v in meta.items() if k != "hypers"},
+                "hyperlist": {**meta, "hypers": ["x"]},
+                "huge": {**meta, "hypers": {**meta["hypers"], "max_radial": 10**9}}}
+    for name, m in variants.items():
+        np.savez(d / f"{name}.npz", **{**arrays, "__metadata__": np.array(json.dumps(m))})
+    with zipfile.ZipFile(source) as z, zipfile.ZipFile(d / "shape.npz", "w") as out:
+        for info in z.infolist():
+            data = z.read(info.filename)
+            if info.filename == "lambda0_weights.npy":
+                buf = io.BytesIO()
+                np.lib.format.write_array_header_1_0(
+                    buf, {"descr": "<f8", "fortran_order": False, "shape": (10**11,)})
+                data = buf.getvalue() + bytes(64)
+            out.writestr(info.filename, data)
 
 
 # (class, argv); {d}: the data folder, {o}: an empty output folder
@@ -123,6 +152,12 @@ CASES = [
     ("malformed", "fit {d}/train.xyz --hypers [1] -o {o}/f.npz"),
     ("malformed", "predict {d}/m.npz {d}/w.xyz --type-map Xx,Yy -o {o}/p.xyz"),
     ("malformed", "predict {d}/bin.dat {d}/w.xyz -o {o}/p.xyz"),
+    # crafted model metadata and array headers
+    ("model", "predict {d}/fv.npz {d}/w.xyz -o {o}/p.xyz"),
+    ("model", "predict {d}/nohypers.npz {d}/w.xyz -o {o}/p.xyz"),
+    ("model", "predict {d}/hyperlist.npz {d}/w.xyz -o {o}/p.xyz"),
+    ("model", "predict {d}/huge.npz {d}/w.xyz -o {o}/p.xyz"),
+    ("model", "predict {d}/shape.npz {d}/w.xyz -o {o}/p.xyz"),
 ]
 
 

@@ -288,3 +288,121 @@ def test_vdos_reads_velocity_columns_and_notes_the_fallback(tmp_path, capsys):
     _, v = csv_rows(tmp_path / "v.csv")
     assert v[np.argmax(v[:, 1]), 0] == pytest.approx(1000.0, abs=10.0)
 
+
+
+# -- 14: LAMMPS unit styles, no assert in parsing -----------------------------------------
+
+DUMP = """ITEM: TIMESTEP
+0
+ITEM: NUMBER OF ATOMS
+2
+ITEM: BOX BOUNDS pp pp pp
+0 10
+0 10
+0 10
+ITEM: ATOMS id type x y z vx vy vz
+1 1 1.0 2.0 3.0 0.1 0 0
+2 2 4.0 5.0 6.0 0 0.2 0
+"""
+
+
+@pytest.mark.parametrize("style", ["metal", "real", "electron", "nano", "si", "cgs", "micro"])
+def test_every_lammps_unit_style_ase_knows(tmp_path, style):
+    from ase import units
+    from ase.calculators.lammps import convert
+
+    from ase_raman.engines.lammps import iter_lammps_dump
+
+    path = tmp_path / "d.lammpstrj"
+    path.write_text(DUMP)
+    atoms, = iter_lammps_dump(path, ["O", "H"], lammps_units=style)
+    length = convert(1.0, "distance", style, "ASE")
+    np.testing.assert_allclose(atoms.positions[0], np.array([1.0, 2.0, 3.0]) * length,
+                               rtol=1e-11)
+    np.testing.assert_allclose(atoms.cell.lengths(), [10 * length] * 3, rtol=1e-11)
+    velocity = convert(0.1, "velocity", style, "ASE")  # ASE units
+    assert atoms.get_velocities()[0, 0] == pytest.approx(velocity, rel=1e-10)
+    assert atoms.get_velocities()[0, 0] * units.fs > 0
+
+
+def test_damaged_dump_header_is_caught_under_python_O(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "d.lammpstrj"
+    path.write_text(DUMP + DUMP.replace("ITEM: NUMBER OF ATOMS", "ITEM: NUMBER OF ATOMZ"))
+    code = ("import warnings, sys; from ase_raman.engines.lammps import iter_lammps_dump\n"
+            "with warnings.catch_warnings(record=True) as w:\n"
+            "    warnings.simplefilter('always')\n"
+            f"    frames = list(iter_lammps_dump({str(path)!r}, ['O', 'H']))\n"
+            "print(len(frames), str(w[0].message))")
+    out = subprocess.run([sys.executable, "-O", "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.startswith("1 ") and "incomplete header" in out
+
+
+# -- 15: i-PI input.xml parsed as XML, units from i-PI ------------------------------------
+
+def test_ipi_timestep_from_xml_not_from_a_comment(test_data, tmp_path):
+    from ase_raman.io.ipi import ipi_timestep_fs, ipi_unit_factor
+
+    text = (test_data / "ipi_cavmd" / "input.xml").read_text()
+    assert ipi_timestep_fs(test_data / "ipi_cavmd" / "input.xml") == pytest.approx(0.5)
+    commented = text.replace("<simulation", "<!-- <timestep units='femtosecond'>9</timestep>"
+                             " -->\n<simulation", 1)
+    (tmp_path / "input.xml").write_text(commented)
+    assert ipi_timestep_fs(tmp_path / "input.xml") == pytest.approx(0.5)
+    (tmp_path / "input.xml").write_text(text.replace("units='femtosecond'>0.5",
+                                                     "units='picosecond'>0.0005"))
+    assert ipi_timestep_fs(tmp_path / "input.xml") == pytest.approx(0.5)
+    assert ipi_unit_factor("time", "atomic_unit", "x") == pytest.approx(0.02418884326, rel=1e-8)
+    assert ipi_unit_factor("length", "atomic_unit", "x") == pytest.approx(Bohr, rel=1e-6)
+    (tmp_path / "input.xml").write_text(text.replace("units='femtosecond'", "units='parsec'"))
+    with pytest.raises(InputFileError, match="parsec"):
+        ipi_timestep_fs(tmp_path / "input.xml")
+
+
+# -- 13: ASE databases --------------------------------------------------------------------
+
+def test_ase_db_alpha_from_data_or_key_value_pairs(test_data, tmp_path, capsys):
+    from ase.db import connect
+
+    frames = read_reference(test_data / "water_monomer_200.xyz", index="0:6",
+                            alpha_key="alpha", alpha_unit="bohr3")
+    path = tmp_path / "water.db"
+    db = connect(path)
+    for k, atoms in enumerate(frames):
+        alpha = atoms.info["polarizability"] / Bohr**3  # stored in bohr^3, as the source
+        clean = Atoms(atoms.symbols, atoms.positions)
+        if k % 3 == 0:
+            db.write(clean, data={"polarizability": alpha})
+        elif k % 3 == 1:
+            db.write(clean, polarizability=" ".join(f"{x:.17g}" for x in alpha.ravel()))
+        else:
+            voigt = {"xx": alpha[0, 0], "yy": alpha[1, 1], "zz": alpha[2, 2],
+                     "yz": alpha[1, 2], "xz": alpha[0, 2], "xy": alpha[0, 1]}
+            db.write(clean, **{f"polarizability_{c}": v for c, v in voigt.items()})
+    back = read_reference(path, alpha_unit="bohr3")
+    assert len(back) == 6
+    for a, b in zip(back, frames, strict=True):
+        np.testing.assert_allclose(a.info["polarizability"], b.info["polarizability"],
+                                   rtol=1e-12)
+        np.testing.assert_allclose(a.positions, b.positions)
+    # fit reads it the same way
+    model = tmp_path / "m.npz"
+    assert main(["fit", str(path), "--alpha-unit", "bohr3", "-o", str(model),
+                 "--hypers", '{"cutoff": 3.0, "max_radial": 2, "max_angular": 2}']) == 0
+    assert model.is_file()
+    with pytest.raises(MissingDataError, match="no 'alpha'"):
+        read_reference(path, alpha_key="alpha")
+
+
+def test_lammps_units_option_on_the_command_line(tmp_path):
+    path = tmp_path / "d.lammpstrj"
+    path.write_text(DUMP + DUMP.replace("TIMESTEP\n0", "TIMESTEP\n1").replace(
+        "1.0 2.0 3.0", "1.5 2.0 3.0"))
+    assert main(["msd", str(path), "--type-map", "O,H", "--lammps-units", "electron",
+                 "--dt-fs", "1", "--species", "O", "-o", str(tmp_path / "m.csv"),
+                 "--quiet", "--no-drift-correction"]) == 0
+    _, rows = csv_rows(tmp_path / "m.csv")
+    assert rows[1, 1] == pytest.approx((0.5 * Bohr) ** 2, rel=1e-9)  # 0.5 bohr step

@@ -137,3 +137,23 @@ def test_argyrodite_li_hops_between_cages(shared_data):
     # short (intra-cage) jumps are faster than the long (inter-cage) ones, and shorter
     assert d["intra_cage_rate_per_ps"] > d["inter_cage_rate_per_ps"]
     assert d["intra_cage_mean_length_A"] < 2.7 < d["inter_cage_mean_length_A"]
+
+
+def test_user_sites_file(tmp_path):
+    from ase import Atoms
+    from ase.io import write
+
+    from ase_raman.errors import InputFileError
+
+    pos, symbols, cell = sy.kmc_hopping(seed=2)
+    grid = np.stack(np.meshgrid(*[np.arange(4)] * 3, indexing="ij"), -1).reshape(-1, 3)
+    sites = tmp_path / "sites.xyz"
+    write(sites, Atoms(["Li"] * 64, positions=grid * SPACING, cell=cell, pbc=True))
+    li = analyse_mechanism(pos, symbols, DT, species="Li", cells=cell, remove_com=False,
+                           sites=sites).species["Li"]
+    assert li.sites_source == "sites.xyz" and li.n_sites == 64 and li.verdict == "hopping"
+    assert li.mean_jump_length_A == pytest.approx(SPACING, rel=1e-6)
+    assert li.residence_time_ps == pytest.approx(1.0 / RATE, rel=0.05)
+    with pytest.raises(InputFileError, match="no such sites file"):
+        analyse_mechanism(pos, symbols, DT, species="Li", cells=cell,
+                          sites=tmp_path / "missing.xyz")

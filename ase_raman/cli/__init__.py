@@ -2,7 +2,15 @@
 
 Each sub-command lives in its own module of this package with three names:
 ``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int``. Add a new one by
-listing its module in :data:`COMMANDS`. User mistakes raise
+listing its module in :data:`COMMANDS`. A separately installed package adds a command
+the same way through the entry-point group ``ase_raman.commands`` (name = the command,
+value = a module with the same three names), e.g. in its ``pyproject.toml``::
+
+    [project.entry-points."ase_raman.commands"]
+    prescreen = "ase_raman_prescreen.cli"
+
+Core commands win over a plugin of the same name; a plugin that fails to import only
+breaks its own command. User mistakes raise
 :class:`ase_raman.errors.AseRamanError`; :func:`main` prints them as one line
 ``ase-raman: error: ...`` on stderr and exits with status 2 (no traceback).
 """
@@ -14,6 +22,8 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from importlib.metadata import entry_points
+from types import ModuleType
 
 from ..errors import AseRamanError
 
@@ -40,6 +50,40 @@ COMMANDS: dict[str, str] = {
     "demo": ".demo",
 }
 
+#: entry-point group through which plugin packages add sub-commands.
+COMMAND_GROUP = "ase_raman.commands"
+
+#: commands that plugin packages of this repository provide: name -> how to get it.
+PLUGIN_COMMANDS: dict[str, str] = {
+    "prescreen": "install the ase-raman-prescreen plugin: pip install -e plugins/prescreen "
+                 "(from the ase-raman source tree)",
+}
+
+
+def _plugin_commands(wanted: str | None = None) -> dict[str, ModuleType]:
+    """The command modules registered in :data:`COMMAND_GROUP`, by command name.
+
+    A plugin that fails to import (or lacks ``HELP``/``add_arguments``/``run``) is left
+    out; when it is the command asked for (``wanted``) that is an :class:`AseRamanError`.
+    """
+    out: dict[str, ModuleType] = {}
+    for ep in entry_points(group=COMMAND_GROUP):
+        if ep.name in COMMANDS or ep.name in out:
+            continue
+        try:
+            module = ep.load()
+            missing = [a for a in ("HELP", "add_arguments", "run") if not hasattr(module, a)]
+            if missing:
+                raise AttributeError(f"{ep.value} has no {', '.join(missing)}")
+        except Exception as exc:  # a broken plugin must not break the other commands
+            if ep.name == wanted:
+                raise AseRamanError(
+                    f"the {ep.name!r} command (plugin {ep.value}) failed to load: {exc}; "
+                    "reinstall the package that provides it") from exc
+            continue
+        out[ep.name] = module
+    return out
+
 
 #: commands that load model files: they take ``--trust-model``.
 MODEL_COMMANDS = ("fit", "predict", "harmonic", "select", "ipi-driver", "batch",
@@ -55,7 +99,9 @@ class _OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"ase-raman: error: {where}{message} (see --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(plugins: dict[str, ModuleType] | None = None) -> argparse.ArgumentParser:
+    """The ``ase-raman`` parser: core commands, then plugin commands (``plugins``, by
+    default those installed)."""
     from .. import __version__
 
     parser = _OneLineParser(
@@ -75,12 +121,27 @@ def build_parser() -> argparse.ArgumentParser:
                              "TorchScript and its extension libraries); only for models "
                              "from sources you trust")
         cmd.set_defaults(_run=module.run)
+    for name, module in (_plugin_commands() if plugins is None else plugins).items():
+        cmd = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(cmd)
+        cmd.set_defaults(_run=module.run)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ase-raman`` console script; returns the exit status."""
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    wanted = argv[0] if argv else None
+    try:
+        plugins = _plugin_commands(wanted)
+    except AseRamanError as exc:
+        print(f"ase-raman: error: {exc}", file=sys.stderr)
+        return 2
+    if wanted in PLUGIN_COMMANDS and wanted not in plugins and wanted not in COMMANDS:
+        print(f"ase-raman: error: {wanted!r} is not installed: {PLUGIN_COMMANDS[wanted]}",
+              file=sys.stderr)
+        return 2
+    parser = build_parser(plugins)
     args = parser.parse_args(argv)
     if getattr(args, "_run", None) is None:
         parser.print_help(sys.stderr)

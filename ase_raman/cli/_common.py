@@ -47,14 +47,17 @@ def parse_index(text: str | None) -> slice:
 
 
 def add_frame_reading_options(parser: argparse.ArgumentParser) -> None:
-    """``--type-map`` and ``--drop-labels``, the same on every command that reads a
-    trajectory (see :func:`frame_reading_options`)."""
+    """``--type-map``, ``--drop-labels`` and ``--lammps-units``, the same on every command
+    that reads a trajectory (see :func:`frame_reading_options`)."""
     parser.add_argument("--type-map", default=None, metavar="T1,T2,...",
                         help="elements of the LAMMPS atom types 1, 2, ... in order, e.g. "
                         "O,H (or 1=O,2=H), for dumps with a type column only")
     parser.add_argument("--drop-labels", default=None, metavar="L1,L2,...",
                         help="atom labels to leave out of every frame, e.g. L for the "
                         "cavity-photon pseudo-atoms of i-PI cavity MD")
+    parser.add_argument("--lammps-units", default="metal", metavar="STYLE",
+                        help="LAMMPS units style of a dump: metal (default), real, si, cgs, "
+                        "electron, micro or nano")
 
 
 def parse_type_map(text: str | None) -> list[str] | dict[int, str] | None:
@@ -84,10 +87,12 @@ def parse_type_map(text: str | None) -> list[str] | dict[int, str] | None:
 
 
 def frame_reading_options(args: argparse.Namespace) -> dict[str, Any]:
-    """``type_map`` and ``drop_labels`` keyword arguments of
-    :func:`ase_raman.io.iter_frames` from ``--type-map`` and ``--drop-labels``."""
+    """``type_map``, ``drop_labels`` and ``lammps_units`` keyword arguments of
+    :func:`ase_raman.io.iter_frames` from ``--type-map``, ``--drop-labels`` and
+    ``--lammps-units``."""
     drop = getattr(args, "drop_labels", None)
     return {"type_map": parse_type_map(getattr(args, "type_map", None)),
+            "lammps_units": getattr(args, "lammps_units", "metal"),
             "drop_labels": tuple(x.strip() for x in drop.split(",") if x.strip())
             if drop else ()}
 

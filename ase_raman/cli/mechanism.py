@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
+from ._common import frame_reading_options
+from ._types import POSITIVE, image_path
 from .msd import add_trajectory_arguments, load_frames, parse_window, resolve_dt, warn_jump
 
 if TYPE_CHECKING:
@@ -29,16 +31,18 @@ def mechanism_from_file(
     dt_fs: float | None = None,
     every: int = 1,
     fmt: str | None = None,
+    reading: dict[str, Any] | None = None,
     **options: Any,
 ) -> MechanismResult:
     """``analyse_mechanism`` of a trajectory file (any format ``ase-raman msd`` reads),
     returning its :class:`~ase_raman.spectra.transport.MechanismResult`; ``dt_fs`` is
     the time between the file's frames (needed unless the run's files say it),
-    ``every`` keeps every k-th frame; ``options`` go to ``analyse_mechanism``
+    ``every`` keeps every k-th frame, ``reading`` holds the frame-reading options of
+    ``ase-raman msd`` (e.g. ``{"type_map": ...}``); ``options`` go to ``analyse_mechanism``
     (``sites``, ``raman``, ``cage_cutoff_A``, ...)."""
     from ..spectra.transport.mechanism import analyse_mechanism
 
-    frames = load_frames(str(path), fmt, every)
+    frames = load_frames(str(path), fmt, every, reading=reading)
     dt = resolve_dt(frames, dt_fs, every)
     return analyse_mechanism(frames.positions, frames.symbols, dt, species=species,
                              cells=frames.cells, pbc=frames.pbc, masses=frames.masses,
@@ -55,17 +59,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--raman", default=None, metavar="RAMAN.json",
                         help="'ase-raman raman --json' summary of the same run: central "
                         "peak next to the residence time")
-    parser.add_argument("--core-radius", type=float, default=None, metavar="A",
+    parser.add_argument("--core-radius", type=POSITIVE, default=None, metavar="A",
                         help="site core radius in Angstrom (default 0.4 x the shortest "
                         "site distance, at most 1 A)")
-    parser.add_argument("--cage-cutoff", type=float, default=None, metavar="A",
+    parser.add_argument("--cage-cutoff", type=POSITIVE, default=None, metavar="A",
                         help="jumps shorter than this (Angstrom) count as intra-cage, "
                         "longer ones as inter-cage")
     parser.add_argument("--fit-window", default=None, metavar="START_PS:END_PS",
                         help="diffusive window of the D fit in ps (default as 'ase-raman msd')")
     parser.add_argument("-o", "--output", required=True, metavar="JSON",
                         help="mechanism JSON")
-    parser.add_argument("--png", default=None, help="figure of regimes, G_s, residences")
+    parser.add_argument("--png", default=None, type=image_path,
+                        help="figure of regimes, G_s, residences")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -78,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
     if args.cage_cutoff is not None and not args.cage_cutoff > 0:
         raise UsageError(f"--cage-cutoff must be positive (Angstrom), got {args.cage_cutoff}")
     window = parse_window(args.fit_window)
-    frames = load_frames(args.trajectory, args.format, args.every, quiet=args.quiet)
+    frames = load_frames(args.trajectory, args.format, args.every, quiet=args.quiet,
+                         reading=frame_reading_options(args))
     dt = resolve_dt(frames, args.dt_fs, args.every)
     species = [s.strip() for s in args.species.split(",") if s.strip()]
     if not species:

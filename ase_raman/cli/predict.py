@@ -30,7 +30,7 @@ from pathlib import Path
 
 from ase import Atoms
 
-from ..errors import UsageError
+from ..errors import AseRamanError, UsageError
 from ..parallel.cli import add_scheduler_argument, on_scheduler
 from ._common import add_frame_reading_options
 from ._types import POSITIVE, POSITIVE_INT
@@ -178,10 +178,16 @@ def run(args: argparse.Namespace) -> int:
         frames = iter_frames(args.trajectory, format=args.format, index=index, **reading)
         model, frames = on_scheduler(args, model, frames, every=args.every)
         part = _partial_store(args, output, dt_file * step)
-        n_done = predict_to_store(model, frames, part, dt_fs=dt_file * step,
-                                  every=args.every, engine="ase-raman predict", mode="a",
-                                  parameters={PREDICT_INPUT_ATTR: _input_id(args,
-                                                                           dt_file * step)})
+        resuming = part.exists()
+        try:
+            n_done = predict_to_store(model, frames, part, dt_fs=dt_file * step,
+                                      every=args.every, engine="ase-raman predict", mode="a",
+                                      parameters={PREDICT_INPUT_ATTR: _input_id(
+                                          args, dt_file * step)})
+        except AseRamanError:
+            if not resuming:  # bad input: nothing half-written stays behind
+                part.unlink(missing_ok=True)
+            raise  # (an interrupted or killed run keeps OUT.h5.part to resume)
         os.replace(part, output)
     else:
         frames = iter_frames(args.trajectory, format=args.format, index=index,

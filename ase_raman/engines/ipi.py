@@ -31,9 +31,10 @@ from ase import Atoms
 
 from ..errors import InputFileError, UsageError
 from ..io._common import open_text
+from ..io.ipi import TIME_UNITS_FS, ipi_timestep_fs  # re-exported (they lived here)
 from ..models.base import TensorModel, check_species
 from ..models.uncertainty import predict_frames_with_uncertainty
-from ..units import FS_PER_ATOMIC_TIME, VELOCITY_AU_TO_A_PER_FS
+from ..units import VELOCITY_AU_TO_A_PER_FS
 
 __all__ = [
     "ipi_executable",
@@ -45,10 +46,9 @@ __all__ = [
     "iter_ipi_velocities",
     "ipi_timestep_fs",
     "ipi_to_store",
+    "TIME_UNITS_FS",
 ]
 
-#: fs per i-PI time unit
-TIME_UNITS_FS = {"femtosecond": 1.0, "picosecond": 1000.0, "atomic_unit": FS_PER_ATOMIC_TIME}
 
 
 class IPIPolarizabilityDriver:
@@ -263,18 +263,6 @@ def iter_ipi_velocities(path: str | os.PathLike) -> Iterator[tuple[int, np.ndarr
                 return  # truncated last frame
             yield (int(sm.group(1)) if sm else -1,
                    np.array([[float(x) for x in r[1:4]] for r in rows]) * factor)
-
-
-def ipi_timestep_fs(input_xml: str | os.PathLike) -> float | None:
-    """The MD ``<timestep>`` of an i-PI input file, in fs (None when absent)."""
-    text = Path(input_xml).read_text(errors="replace")
-    m = re.search(r"<timestep(?:\s+units=['\"](\w+)['\"])?\s*>\s*([-+0-9.eE]+)\s*<", text)
-    if m is None:
-        return None
-    unit = m.group(1) or "atomic_unit"
-    if unit not in TIME_UNITS_FS:
-        raise InputFileError(f"{input_xml}: timestep unit {unit!r} not understood")
-    return float(m.group(2)) * TIME_UNITS_FS[unit]
 
 
 def ipi_to_store(positions: str | os.PathLike, extras: str | os.PathLike,

@@ -45,11 +45,33 @@ __all__ = [
     "lammps_dump_to_store",
 ]
 
-#: fs per LAMMPS time unit, Angstrom per LAMMPS length unit, eV per LAMMPS energy unit
-LAMMPS_UNITS = {
-    "metal": {"time_fs": 1000.0, "length_A": 1.0, "energy_eV": 1.0},
-    "real": {"time_fs": 1.0, "length_A": 1.0, "energy_eV": units.kcal / units.mol},
-}
+def lammps_unit_factors(style: str) -> dict[str, float]:
+    """fs per LAMMPS time unit, Angstrom per length unit, eV per energy unit and
+    Angstrom/fs per velocity unit of a LAMMPS ``units`` style (the velocity unit is not
+    always length/time: ``electron`` has bohr per atomic time unit and fs), from ASE's
+    tables (:func:`ase.calculators.lammps.convert`), rounded to 12 significant digits
+    (metal: exactly 1000 fs, not 999.9999999999999)."""
+    from ase.calculators.lammps import convert
+
+    def factor(quantity: str) -> float:
+        value = convert(1.0, quantity, style, "ASE")
+        value = {"time": value / units.fs, "velocity": value * units.fs}.get(quantity, value)
+        return float(f"{value:.12g}")
+
+    return {"time_fs": factor("time"), "length_A": factor("distance"),
+            "energy_eV": factor("energy"), "velocity_A_fs": factor("velocity")}
+
+
+def _unit_styles() -> dict[str, dict[str, float]]:
+    from ase.calculators.lammps.unitconvert import UNITSETS
+
+    return {style: lammps_unit_factors(style) for style in UNITSETS if style != "ASE"}
+
+
+#: Every LAMMPS units style ASE knows (metal, real, si, cgs, electron, micro, nano) ->
+#: its factors (:func:`lammps_unit_factors`). (``lj`` is reduced
+#: units: no conversion exists.)
+LAMMPS_UNITS: dict[str, dict[str, float]] = _unit_styles()
 
 TypeMap = Mapping[int, str] | Sequence[str]
 
@@ -113,7 +135,8 @@ class LammpsPolarizabilityRecorder:
         self.every = int(every)
         style = lmp.extract_global("units")
         if style not in LAMMPS_UNITS:
-            raise UsageError(f"LAMMPS units {style!r} not supported (use metal or real)")
+            raise UsageError(f"LAMMPS units {style!r} not supported (one of "
+                             f"{', '.join(LAMMPS_UNITS)}; lj has no physical units)")
         self._u = LAMMPS_UNITS[style]
         self.dt_fs = float(lmp.extract_global("dt")) * self._u["time_fs"]
         symbols_by_type = _type_symbols(type_map)
@@ -158,7 +181,7 @@ class LammpsPolarizabilityRecorder:
                            (image >> (2 * self._imgbits)) - self._imgmax], axis=1)
         cell, _origin = self._cell()
         positions = x + shifts @ cell
-        v = self._gather("v", 1, 3) * f / self._u["time_fs"]  # Angstrom/fs
+        v = self._gather("v", 1, 3) * self._u["velocity_A_fs"]  # Angstrom/fs
         atoms = Atoms(self.symbols, positions=positions, cell=cell, pbc=self.pbc)
         atoms.set_velocities(v / units.fs)
         energy = None
@@ -257,12 +280,13 @@ def iter_lammps_dump(path: str | os.PathLike, type_map: TypeMap | None = None, *
     ``"unwrapped"`` (``xu``/``xsu``, or ``x``/``xs`` plus image flags ``ix iy iz``),
     ``"wrapped"`` (``x``/``xs``), or ``"auto"`` (unwrapped when the file allows).
     Triclinic boxes are supported. Velocities ``vx vy vz`` are converted from
-    ``lammps_units`` (metal: Angstrom/ps, real: Angstrom/fs). ``info`` gets ``step`` and,
-    with ``dt_fs`` (the MD timestep in fs), ``time_fs``. A frame cut short ends the
-    stream with a warning naming it.
+    ``lammps_units`` (any style of :data:`LAMMPS_UNITS`; metal: Angstrom/ps, real:
+    Angstrom/fs). ``info`` gets ``step`` and, with ``dt_fs`` (the MD timestep in fs),
+    ``time_fs``. A frame cut short ends the stream with a warning naming it.
     """
     if lammps_units not in LAMMPS_UNITS:
-        raise UsageError(f"lammps_units {lammps_units!r} not supported (metal or real)")
+        raise UsageError(f"lammps_units {lammps_units!r} not supported (one of "
+                         f"{', '.join(LAMMPS_UNITS)})")
     u = LAMMPS_UNITS[lammps_units]
     symbols_by_type = None if type_map is None else _type_symbols(type_map)
     p = Path(path)
@@ -338,7 +362,7 @@ def iter_lammps_dump(path: str | os.PathLike, type_map: TypeMap | None = None, *
                           cell=cell * u["length_A"], pbc=pbc)
             if {"vx", "vy", "vz"} <= set(data):
                 v = np.stack([data[c].astype(float) for c in ("vx", "vy", "vz")], axis=1)
-                atoms.set_velocities(v[order] * u["length_A"] / u["time_fs"] / units.fs)
+                atoms.set_velocities(v[order] * u["velocity_A_fs"] / units.fs)
             atoms.info["step"] = step
             if dt_fs is not None:
                 atoms.info["time_fs"] = step * dt_fs

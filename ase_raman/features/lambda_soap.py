@@ -52,6 +52,13 @@ PROPERTY_NAMES = ["center_type", "l_1", "l_2", "neighbor_1_type", "n_1", "neighb
                   "n_2"]
 
 
+#: Upper bounds of the lambda-SOAP hypers: far beyond any useful model, low enough that
+#: a crafted model file cannot make the featurizer allocate without limit.
+MAX_CUTOFF = 30.0
+MAX_RADIAL = 32
+MAX_ANGULAR = 16
+
+
 @dataclass(frozen=True)
 class LambdaSoapHypers:
     """Hyper-parameters of the lambda-SOAP descriptor (lengths in Angstrom).
@@ -110,8 +117,13 @@ class LambdaSoapHypers:
         return hypers
 
     def validate(self) -> None:
-        if not self.cutoff > 0:
-            raise UsageError(f"lambda-soap cutoff must be > 0 Angstrom, got {self.cutoff}")
+        if not 0 < self.cutoff <= MAX_CUTOFF:
+            raise UsageError(f"lambda-soap cutoff must be in (0, {MAX_CUTOFF:g}] Angstrom, "
+                             f"got {self.cutoff}")
+        if self.max_radial > MAX_RADIAL or self.max_angular > MAX_ANGULAR:
+            raise UsageError(f"lambda-soap max_radial <= {MAX_RADIAL} and max_angular <= "
+                             f"{MAX_ANGULAR} (a crafted model or a typo? got "
+                             f"{self.max_radial}, {self.max_angular})")
         if self.max_angular < 2:
             raise UsageError("lambda-soap max_angular must be >= 2 to build lambda=2 features")
         if self.max_radial < 0 or self.density_width <= 0 or self.smoothing_width < 0:

@@ -8,7 +8,8 @@
 * ``info["source"]``: file (and line) the tensor came from.
 
 One small module per code: :mod:`.extxyz`, :mod:`.vasp` (OUTCAR, vasprun.xml),
-:mod:`.espresso` (ph.x output), :mod:`.generic` (anything else ASE reads).
+:mod:`.espresso` (ph.x output), :mod:`.asedb` (ASE databases), :mod:`.generic` (anything
+else ASE reads). gzip, bzip2 and xz files are read transparently.
 
 :func:`iter_frames` streams MD trajectories (XDATCAR, i-PI xyz, extxyz, vasprun.xml,
 LAMMPS dumps) one frame at a time; :func:`frame_interval_fs` finds the time between
@@ -26,6 +27,7 @@ from ase.io.formats import ioformats
 
 from ..errors import MissingDataError, UsageError
 from ._common import Index, ase_filetype, check_file, open_text, plain_name
+from .asedb import read_ase_db
 from .espresso import read_ph_out
 from .extxyz import read_extxyz
 from .generic import read_with_ase
@@ -48,9 +50,11 @@ FORMATS: dict[str, str] = {
     "vasp-out": "VASP OUTCAR of a LEPSILON / LCALCEPS run",
     "vasp-xml": "VASP vasprun.xml with <varray name='epsilon'>",
     "espresso-ph": "Quantum ESPRESSO ph.x output with the dielectric constant",
+    "ase-db": "ASE database (.db) with alpha in row.data or key-value pairs",
 }
 
-_ALIASES = {"outcar": "vasp-out", "vasprun": "vasp-xml", "ph.x": "espresso-ph", "xyz": "extxyz"}
+_ALIASES = {"db": "ase-db", "outcar": "vasp-out", "vasprun": "vasp-xml", "ph.x": "espresso-ph",
+            "xyz": "extxyz"}
 
 
 def detect_format(path: str | os.PathLike) -> str:
@@ -68,6 +72,8 @@ def detect_format(path: str | os.PathLike) -> str:
         return "vasp-xml"
     if name.endswith((".extxyz", ".xyz")):
         return "extxyz"
+    if name.endswith(".db"):
+        return "ase-db"
     with open_text(p) as fh:
         head = fh.read(4096)
     if "<modeling" in head and head.lstrip().startswith("<?xml"):
@@ -131,6 +137,7 @@ def read_reference(
         "vasp-out": lambda: read_outcar(p, index),
         "vasp-xml": lambda: read_vasprun(p, index),
         "espresso-ph": lambda: read_ph_out(p, index),
+        "ase-db": lambda: read_ase_db(p, index, alpha_key, alpha_unit),
     }
     if fmt == "extxyz" and _is_ipi_trajectory(p):
         raise MissingDataError(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 import warnings
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -25,9 +26,10 @@ import numpy as np
 from ase import Atoms
 from ase.data import atomic_numbers
 from ase.geometry import cellpar_to_cell
-from ase.units import Bohr, _aut, nm
+from ase.units import Bohr, nm
 
 from ..errors import InputFileError, UsageError
+from ..units import FS_PER_ATOMIC_TIME
 from ._common import check_file, open_text
 
 #: Angstrom per i-PI length unit.
@@ -38,6 +40,10 @@ LENGTH_UNITS: dict[str, float] = {
     "nanometer": nm,
     "picometer": 0.01,
 }
+
+#: fs per i-PI time unit (used when i-PI itself is not installed).
+TIME_UNITS_FS: dict[str, float] = {"femtosecond": 1.0, "picosecond": 1000.0,
+                                   "atomic_unit": FS_PER_ATOMIC_TIME}
 
 _ABC_RE = re.compile(r"CELL\(abcABC\):\s*((?:\S+\s+){5}\S+)")
 _GENH_RE = re.compile(r"CELL\(GENH\):\s*((?:\S+\s+){8}\S+)")
@@ -173,6 +179,49 @@ def _first_steps(p: Path, n: int) -> list[int | None]:
     return steps
 
 
+def ipi_unit_factor(kind: str, unit: str, where: str) -> float:
+    """User units per i-PI ``unit`` of ``kind`` (``"time"`` -> fs, ``"length"`` ->
+    Angstrom): from i-PI's own tables (``ipi.utils.units``) when i-PI is installed, else
+    from :data:`TIME_UNITS_FS` / :data:`LENGTH_UNITS`. InputFileError for an unknown unit."""
+    target = {"time": "femtosecond", "length": "angstrom"}[kind]
+    try:
+        from ipi.utils.units import unit_to_internal, unit_to_user
+    except ImportError:
+        table = TIME_UNITS_FS if kind == "time" else LENGTH_UNITS
+        if unit not in table:
+            raise InputFileError(f"{where}: i-PI {kind} unit {unit!r} not understood; "
+                                 f"known: {', '.join(table)}") from None
+        return table[unit]
+    try:
+        return float(unit_to_user(kind, target, unit_to_internal(kind, unit, 1.0)))
+    except (TypeError, ValueError, KeyError, IndexError):
+        raise InputFileError(f"{where}: i-PI {kind} unit {unit!r} not understood") from None
+
+
+def ipi_timestep_fs(input_xml: str | os.PathLike) -> float | None:
+    """The MD ``<timestep>`` of an i-PI input file in fs (None when it has none).
+
+    The file is parsed as XML, so a commented-out ``<timestep>`` is not read; the unit
+    (attribute ``units``, default ``atomic_unit``) is converted by :func:`ipi_unit_factor`.
+    """
+    path = Path(input_xml)
+    try:
+        with open_text(path) as fh:
+            root = ET.fromstring(fh.read())
+    except ET.ParseError as exc:
+        raise InputFileError(f"{path}: not well-formed XML ({exc}); pass the i-PI input "
+                             "file or give the time step yourself") from None
+    node = root.find(".//timestep")
+    if node is None or not (node.text or "").strip():
+        return None
+    try:
+        value = float(node.text.strip())
+    except ValueError:
+        raise InputFileError(f"{path}: <timestep> {node.text.strip()[:40]!r} is not a "
+                             "number") from None
+    return value * ipi_unit_factor("time", node.get("units", "atomic_unit"), str(path))
+
+
 def ipi_interval_fs(path: str | os.PathLike) -> float | None:
     """Step difference of the first two frames x ``<timestep>`` of ``input.xml`` beside, in fs."""
     p = Path(path)
@@ -180,12 +229,8 @@ def ipi_interval_fs(path: str | os.PathLike) -> float | None:
     inp = p.resolve().parent / "input.xml"
     if len(steps) < 2 or None in steps or not inp.is_file():
         return None
-    m = re.search(r"<timestep(?:\s+units=['\"](\w+)['\"])?\s*>\s*([-+0-9.eE]+)\s*<",
-                  inp.read_text(errors="replace"))
-    if m is None:
-        return None
-    unit = m.group(1) or "atomic_unit"
-    per_fs = {"femtosecond": 1.0, "picosecond": 1000.0, "atomic_unit": _aut * 1e15}
-    if unit not in per_fs:
-        return None
-    return float(m.group(2)) * per_fs[unit] * (steps[1] - steps[0])
+    try:
+        dt = ipi_timestep_fs(inp)
+    except InputFileError:
+        return None  # an input.xml we cannot use: the caller asks for --dt-fs
+    return None if dt is None else dt * (steps[1] - steps[0])

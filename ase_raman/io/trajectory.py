@@ -162,6 +162,7 @@ def iter_frames(
     every: int = 1,
     type_map: TypeMap | None = None,
     drop_labels: Sequence[str] = (),
+    lammps_units: str = "metal",
 ) -> Iterator[Atoms]:
     """Yield the frames of an MD trajectory one at a time, without loading the file.
 
@@ -183,6 +184,8 @@ def iter_frames(
         Atom labels to leave out of every frame, e.g. ``["L"]`` for the cavity-photon
         pseudo-atoms of i-PI cavity MD (labels that are not chemical elements are refused
         otherwise, naming them).
+    lammps_units:
+        LAMMPS ``units`` style of a dump (metal, real, si, cgs, electron, micro, nano).
     """
     p = check_file(path)
     if not isinstance(every, int) or every < 1:
@@ -210,7 +213,7 @@ def iter_frames(
         from ..engines.lammps import iter_lammps_dump
 
         check_lammps_columns(p, _lammps_columns(p), type_map)
-        frames = iter_lammps_dump(p, type_map)
+        frames = iter_lammps_dump(p, type_map, lammps_units=lammps_units)
     elif fmt in ioformats:
         frames = _ase_frames(p, fmt, type_map)
     else:

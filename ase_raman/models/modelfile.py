@@ -47,11 +47,39 @@ def write_model_file(path: str | Path, arrays: dict[str, np.ndarray],
         np.savez(handle, **payload)
 
 
+def _check_declared_sizes(source: Path) -> None:
+    """Refuse an archive whose arrays declare more bytes than they hold.
+
+    A crafted header would make numpy allocate the declared size before reading.
+    """
+    try:
+        with zipfile.ZipFile(source) as zf:
+            for info in zf.infolist():
+                if not info.filename.endswith(".npy"):
+                    continue
+                with zf.open(info) as fh:
+                    version = np.lib.format.read_magic(fh)
+                    read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                                   (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+                    if read_header is None:
+                        continue
+                    shape, _, dtype = read_header(fh)
+                declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+                if declared > info.file_size:
+                    raise ModelFileError(
+                        f"{source}: array {info.filename[:-4]!r} declares shape {shape} "
+                        f"({declared} bytes) but holds {info.file_size}; the file is damaged "
+                        "or crafted")
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return  # np.load below reports unreadable files in one line
+
+
 def read_model_file(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Read a model file safely; returns ``(arrays, metadata)``."""
     source = Path(path)
     if not source.is_file():
         raise ModelFileError(f"{path}: model file not found")
+    _check_declared_sizes(source)
     try:
         with np.load(source, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
@@ -73,7 +101,12 @@ def read_model_file(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, 
         raise ModelFileError(f"{path}: metadata is not valid JSON ({exc})") from None
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT_NAME:
         raise ModelFileError(f"{path}: not an ase-raman model file")
-    if int(metadata.get("format_version", 0)) > FORMAT_VERSION:
+    try:
+        format_version = int(metadata.get("format_version", 0))
+    except (TypeError, ValueError):
+        raise ModelFileError(f"{path}: format_version {metadata.get('format_version')!r} is "
+                             "not an integer; the model file is damaged or not ours") from None
+    if format_version > FORMAT_VERSION:
         raise ModelFileError(
             f"{path}: model file format {metadata['format_version']} is newer than this "
             f"ase-raman understands ({FORMAT_VERSION}); upgrade ase-raman"

@@ -113,9 +113,15 @@ def load_model(path: str | Path, trust: bool | None = None) -> TensorModel:
     cls = get_learner(str(metadata["learner"]), metadata.get("distribution"))
     if getattr(cls, "loading_runs_code", False):
         require_trust(path, f"{cls.name} code", trust)
-        model = cls.load(path, trust=True)
-    else:
-        model = cls.load(path)
+    try:
+        model = cls.load(path, trust=True) if getattr(cls, "loading_runs_code", False) \
+            else cls.load(path)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        # crafted or damaged metadata (missing keys, wrong types): one line, no traceback
+        msg = " ".join(str(exc).split())
+        raise ModelFileError(f"{path}: malformed model metadata ({type(exc).__name__}: "
+                             f"{msg}); the file is damaged or was not written by "
+                             f"{metadata.get('learner')!r}") from None
     if not isinstance(model, TensorModel):
         raise ModelFileError(f"{path}: learner {metadata['learner']!r} did not return a model")
     return model

@@ -98,6 +98,8 @@ class SpeciesMechanism:
     ``intra_cage_jump_fraction``, ``intra_cage_rate_per_ps``, ``inter_cage_rate_per_ps``,
     ``intra_cage_mean_length_A``, ``inter_cage_mean_length_A``;
     ``vibrational_period_ps`` (NaN when the frames are too far apart to resolve it);
+    ``site_hop_time_ps`` (``d^2 / 6D`` with ``d`` the shortest site distance: the time to
+    diffuse one site spacing);
     ``regimes`` (:class:`~.regimes.Regimes`); ``raman`` (central-peak comparison or None).
     """
 
@@ -129,6 +131,7 @@ class SpeciesMechanism:
     regimes: Regimes
     cages: dict[str, Any] = field(default_factory=dict)
     raman: dict[str, Any] | None = None
+    site_hop_time_ps: float = float("nan")
 
     def as_dict(self) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in (
@@ -137,7 +140,7 @@ class SpeciesMechanism:
             "jump_rate_per_ps", "residence_time_ps", "mean_jump_length_A", "D_jump_cm2_s",
             "correlation_factor", "in_flight_fraction", "transit_fraction",
             "mean_flight_time_ps", "concerted_fraction",
-            "concerted_fraction_chance", "vibrational_period_ps")}
+            "concerted_fraction_chance", "vibrational_period_ps", "site_hop_time_ps")}
         out["fit_window_ps"] = list(self.fit_window_ps)
         out.update(self.cages)
         out["regimes"] = self.regimes.as_dict()
@@ -211,14 +214,17 @@ def vibrational_period_ps(unwrapped: np.ndarray, dt_fs: float, block: int = 32) 
 
 
 def raman_comparison(central_peak: Mapping[str, Any], verdict: str,
-                     residence_time_ps: float) -> dict[str, Any]:
+                     residence_time_ps: float, hop_time_ps: float = float("nan")
+                     ) -> dict[str, Any]:
     """Central peak (``central_peak_metrics`` of :mod:`ase_raman.spectra.raman`) next to
     the transport verdict: ``central_fraction``, ``central_width_cm``,
     ``correlation_time_ps`` (``1 / (2 pi c Gamma)``), ``residence_time_ps``,
     ``time_ratio`` (correlation / residence), ``times_agree`` (within a factor
-    :data:`TIME_AGREEMENT_FACTOR`), ``raman_reads`` (``"liquid-like"`` when the fraction
-    is >= :data:`CENTRAL_FRACTION_LIQUID`, else ``"not liquid-like"``) and ``agree``
-    (Raman and transport verdict agree)."""
+    :data:`TIME_AGREEMENT_FACTOR`), ``site_hop_time_ps`` (``hop_time_ps``: the time to
+    diffuse one site spacing, ``d^2 / 6D``, the relevant time when the ions do not stay on
+    the sites) with ``hop_time_ratio`` and ``hop_times_agree``, ``raman_reads``
+    (``"liquid-like"`` when the fraction is >= :data:`CENTRAL_FRACTION_LIQUID`, else
+    ``"not liquid-like"``) and ``agree`` (Raman and transport verdict agree)."""
     frac = central_peak.get("low_frequency_fraction")
     width = central_peak.get("central_width_cm")
     frac = float(frac) if frac is not None else float("nan")
@@ -227,11 +233,17 @@ def raman_comparison(central_peak: Mapping[str, Any], verdict: str,
     ratio = tau / residence_time_ps if residence_time_ps > 0 else float("nan")
     reads = "liquid-like" if frac >= CENTRAL_FRACTION_LIQUID else "not liquid-like"
     agree = (reads == "liquid-like") == (verdict == "liquid-like") if np.isfinite(frac) else None
-    times = (bool(1.0 / TIME_AGREEMENT_FACTOR <= ratio <= TIME_AGREEMENT_FACTOR)
-             if np.isfinite(ratio) else None)
+
+    def within(r: float) -> bool | None:
+        return (bool(1.0 / TIME_AGREEMENT_FACTOR <= r <= TIME_AGREEMENT_FACTOR)
+                if np.isfinite(r) else None)
+
+    hop_ratio = tau / hop_time_ps if hop_time_ps > 0 else float("nan")
     return {"central_fraction": frac, "central_width_cm": width,
             "correlation_time_ps": tau, "residence_time_ps": residence_time_ps,
-            "time_ratio": ratio, "times_agree": times, "raman_reads": reads, "agree": agree}
+            "time_ratio": ratio, "times_agree": within(ratio),
+            "site_hop_time_ps": hop_time_ps, "hop_time_ratio": hop_ratio,
+            "hop_times_agree": within(hop_ratio), "raman_reads": reads, "agree": agree}
 
 
 def load_raman_summary(raman: str | os.PathLike | Mapping[str, Any]) -> dict[str, Any]:
@@ -338,6 +350,9 @@ def _species_mechanism(sym: str, unwrapped: np.ndarray, cells: np.ndarray, dt_fs
     period = vibrational_period_ps(unwrapped, dt_fs)
     verdict, reasons = _verdict(fit.D_cm2_s, fit.D_err_cm2_s, duration_ps, found, transit,
                                 residence, period, d_jump)
+    d_nn = sites.nearest_distance_A() if found and len(sites) > 1 else float("nan")
+    d_a2_ps = fit.D_cm2_s / A2_PS_TO_CM2_S
+    hop_time = d_nn**2 / (6.0 * d_a2_ps) if d_a2_ps > 0 and np.isfinite(d_nn) else float("nan")
     cages: dict[str, Any] = {}
     if cage_cutoff_A is not None and n_jumps:
         intra = jumps.length_A < cage_cutoff_A
@@ -366,9 +381,10 @@ def _species_mechanism(sym: str, unwrapped: np.ndarray, cells: np.ndarray, dt_fs
         mean_flight_time_ps=flight_ps, concerted_fraction=concerted,
         concerted_fraction_chance=chance,
         vibrational_period_ps=period, regimes=reg, cages=cages,
+        site_hop_time_ps=hop_time,
     )
     if raman is not None:
-        result.raman = raman_comparison(raman, verdict, residence)
+        result.raman = raman_comparison(raman, verdict, residence, result.site_hop_time_ps)
     return result, msd, sites
 
 

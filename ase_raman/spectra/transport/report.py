@@ -324,8 +324,9 @@ def plot_mechanism(path: str | os.PathLike, result: Any) -> None:
             row[3].hist(res, bins=40, color="C2")
         row[3].set_xlabel("residence time (ps)")
         row[3].set_ylabel("count")
-        names = ["residence", "flight", "vib. period"]
-        values = [m.residence_time_ps, m.mean_flight_time_ps, m.vibrational_period_ps]
+        names = ["residence", "flight", "vib. period", "site hop d²/6D"]
+        values = [m.residence_time_ps, m.mean_flight_time_ps, m.vibrational_period_ps,
+                  m.site_hop_time_ps]
         if m.raman:
             names.append("central peak")
             values.append(m.raman["correlation_time_ps"])

@@ -1,0 +1,293 @@
+"""ase-raman prescreen: features against matminer, the CLI through the core's entry
+point, model-file safety, bad input, calibration."""
+
+from __future__ import annotations
+
+import csv
+import json
+import pickle
+import zipfile
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from ase_raman_prescreen.features import CompositionFeaturizer, matminer_features
+from ase_raman_prescreen.formula import FormulaError, parse_formula
+from ase_raman_prescreen.metrics import regression_metrics, top_recall
+from ase_raman_prescreen.model import PrescreenModel, calibrate
+from ase_raman_prescreen.workflow import SCREEN_KEYS
+
+from ase_raman.cli import main
+from ase_raman.errors import ModelFileError
+
+DATA = Path(__file__).parent / "data"
+TRAIN = DATA / "obelix_train_subset.csv"
+TEST = DATA / "obelix_test_subset.csv"
+QUICK = ["--grid", "quick", "--folds", "3", "--ensemble", "3", "--quiet"]
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _write(path: Path, rows: list[dict[str, str]]) -> Path:
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory) -> tuple[Path, Path]:
+    """A small model fitted through the CLI (quick grid), and its report folder."""
+    out = tmp_path_factory.mktemp("fit")
+    model = out / "prescreen.model"
+    assert main(["prescreen", "fit", str(TRAIN), "-o", str(model), "--report",
+                 str(out / "report"), *QUICK]) == 0
+    return model, out / "report"
+
+
+def test_entry_point_registers_the_command():
+    eps = {ep.name: ep.value for ep in entry_points(group="ase_raman.commands")}
+    assert eps.get("prescreen") == "ase_raman_prescreen.cli"
+
+
+def test_cached_features_equal_matminer():
+    formulas = [r["True Composition"] for r in _rows(TRAIN)[:12]]
+    formulas += ["Li7La3Zr2O12", "Li0.91Hf2.022(PO4)3", "Li6PS5Cl", "LiI"]
+    ours = CompositionFeaturizer().featurize_many(formulas)
+    ref = matminer_features(formulas)
+    np.testing.assert_allclose(ours[:, :ref.shape[1]], ref, rtol=1e-10, atol=1e-10)
+    assert np.isfinite(ours).all()
+
+
+def test_formula_parsing_and_errors():
+    assert parse_formula("Li2SO4*H2O") == pytest.approx({"Li": 2, "S": 1, "O": 5, "H": 2})
+    assert parse_formula("CuSO4*5H2O")["H"] == pytest.approx(10)
+    for bad, words in [("Xx2O", "unknown element"), ("", "empty"), ("Li2O)(", "cannot parse"),
+                       ("Li-1O", "cannot parse")]:
+        with pytest.raises(FormulaError, match=words):
+            parse_formula(bad)
+
+
+def test_fit_writes_safe_archive_and_report(fitted):
+    model, report = fitted
+    with zipfile.ZipFile(model) as zf:
+        names = zf.namelist()
+        meta = json.loads(zf.read("metadata.json"))
+    assert all(n == "metadata.json" or (n.startswith("booster_") and n.endswith(".txt"))
+               for n in names)
+    assert len(meta["targets"]["log10_sigma"]["boosters"]) == 3
+    cv = json.loads((report / "cv.json").read_text())["log10_sigma"]["out_of_fold"]
+    assert cv["n"] == 160 and 0 < cv["mae"] < 4
+    imp = _rows(report / "importances.csv")
+    assert [r["rank"] for r in imp[:3]] == ["1", "2", "3"]
+    assert float(imp[0]["mean_abs_shap"]) >= float(imp[-1]["mean_abs_shap"])
+    assert (report / "importances.png").stat().st_size > 1000
+    assert (report / "parity_cv.png").stat().st_size > 1000
+    loaded = PrescreenModel.load(model)
+    assert loaded.use_structure and len(loaded.feature_names) == 175
+
+
+def test_predict_ranks_table_and_cifs_and_writes_manifest(fitted, tmp_path):
+    model, _ = fitted
+    cands = [{"name": r["ID"], "formula": r["True Composition"], "Family": r["Family"]}
+             for r in _rows(TEST)]
+    for c in cands:
+        if (DATA / "cifs" / f"{c['name']}.cif").exists():
+            c["structure"] = str(DATA / "cifs" / f"{c['name']}.cif")
+        else:
+            c["structure"] = ""
+    table = _write(tmp_path / "cands.csv", cands)
+    ranked, manifest = tmp_path / "ranked.csv", tmp_path / "out" / "screen.yaml"
+    assert main(["prescreen", "predict", str(model), str(table), str(DATA / "cifs"),
+                 "-o", str(ranked), "--top", "2", "--manifest", str(manifest)]) == 0
+    rows = _rows(ranked)
+    assert list(rows[0])[:6] == ["rank", "name", "formula", "log10_sigma_pred",
+                                 "log10_sigma_err", "structure"]
+    assert "Family" in rows[0]
+    assert len(rows) == len(cands) + 3
+    assert [int(r["rank"]) for r in rows] == list(range(1, len(rows) + 1))
+    pred = [float(r["log10_sigma_pred"]) for r in rows]
+    assert pred == sorted(pred, reverse=True)
+    assert all(float(r["log10_sigma_err"]) > 0 for r in rows)
+    text = manifest.read_text()
+    doc = yaml.safe_load(text)
+    assert list(doc) == ["materials"] and len(doc["materials"]) == 2
+    for e in doc["materials"]:
+        assert set(e) <= set(SCREEN_KEYS) and {"name", "structure"} <= set(e)
+        assert (manifest.parent / e["structure"]).is_file()
+    with_structure = [r for r in rows if r["structure"]]
+    assert [e["name"] for e in doc["materials"]] == [r["name"] for r in with_structure[:2]]
+    assert f"# rank {with_structure[0]['rank']}: {with_structure[0]['formula']}" in text
+    by_name = {r["ID"]: r for r in _rows(TEST)}
+    first = doc["materials"][0]
+    if first["name"] in by_name:
+        assert first.get("family", "") == by_name[first["name"]]["Family"]
+
+
+def test_manifest_is_read_by_screen(fitted, tmp_path):
+    pipeline = pytest.importorskip("ase_raman.screen.pipeline")
+    model, _ = fitted
+    manifest = tmp_path / "screen.yaml"
+    cands = [{"name": "ro9 x", "structure": str(DATA / "cifs" / "ro9.cif"),
+              "Ionic conductivity (S cm-1)": "9.6e-12", "Family": "Borophosphates"}]
+    table = _write(tmp_path / "c.csv", cands)
+    assert main(["prescreen", "predict", str(model), str(table), str(DATA / "cifs" / "me3.cif"),
+                 "-o", str(tmp_path / "r.csv"), "--top", "5", "--manifest",
+                 str(manifest)]) == 0
+    materials, _ = pipeline.read_inputs([str(manifest)])
+    assert sorted(m.name for m in materials) == ["me3", "ro9_x"]
+    ro9 = next(m for m in materials if m.name == "ro9_x")
+    assert ro9.measured_sigma_S_cm == pytest.approx(9.6e-12) and ro9.family == "Borophosphates"
+
+
+def test_evaluate_scores_and_plots(fitted, tmp_path):
+    model, _ = fitted
+    out = tmp_path / "m.json"
+    assert main(["prescreen", "evaluate", str(model), str(TEST), "-o", str(out), "--parity",
+                 str(tmp_path / "parity.png")]) == 0
+    m = json.loads(out.read_text())["log10_sigma"]
+    assert m["n"] == 31 and {"mae", "rmse", "spearman", "top10_in_pred_top20",
+                             "coverage_1sigma", "coverage_2sigma"} <= set(m)
+    assert (tmp_path / "parity.png").stat().st_size > 1000
+
+
+class _Payload:
+    def __reduce__(self):
+        return (Path.touch, (Path(self.marker),))
+
+
+@pytest.mark.parametrize("kind", ["pickle", "extra_member", "foreign_metadata", "bad_booster"])
+def test_crafted_model_files_are_refused(fitted, tmp_path, capsys, kind):
+    model, _ = fitted
+    marker = tmp_path / "code-ran"
+    bad = tmp_path / "bad.model"
+    payload = _Payload()
+    payload.marker = str(marker)
+    if kind == "pickle":
+        bad.write_bytes(pickle.dumps(payload))
+    else:
+        with zipfile.ZipFile(model) as src, zipfile.ZipFile(bad, "w") as dst:
+            for info in src.infolist():
+                data = src.read(info)
+                if kind == "foreign_metadata" and info.filename == "metadata.json":
+                    meta = json.loads(data)
+                    meta["format"] = "something-else"
+                    data = json.dumps(meta).encode()
+                if kind == "bad_booster" and info.filename.endswith("_0.txt"):
+                    data = pickle.dumps(payload)
+                dst.writestr(info, data)
+            if kind == "extra_member":
+                dst.writestr("payload.pkl", pickle.dumps(payload))
+    with pytest.raises(ModelFileError):
+        PrescreenModel.load(bad)
+    out = tmp_path / "ranked.csv"
+    assert main(["prescreen", "predict", str(bad), str(TEST), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("ase-raman: error:")
+    assert not marker.exists() and not out.exists()
+
+
+@pytest.mark.parametrize("field,value,words", [
+    ("True Composition", "Li2Xx3", "unknown element 'Xx'"),
+    ("True Composition", "Li2(O", "cannot parse"),
+    ("Ionic conductivity (S cm-1)", "0", "not a positive number"),
+    ("Ionic conductivity (S cm-1)", "-1e-4", "not a positive number"),
+    ("Ionic conductivity (S cm-1)", "fast", "could not convert"),
+])
+def test_bad_training_rows_name_the_row(tmp_path, capsys, field, value, words):
+    rows = _rows(TRAIN)
+    rows[7][field] = value
+    bad = _write(tmp_path / "train.csv", rows)
+    out = tmp_path / "m.model"
+    out.write_text("previous")
+    assert main(["prescreen", "fit", str(bad), "-o", str(out), *QUICK]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "line 9" in err[0] and f"ID {rows[7]['ID']}" in err[0]
+    assert words in err[0]
+    assert out.read_text() == "previous"
+
+
+def test_missing_columns_and_bad_candidates(fitted, tmp_path, capsys):
+    model, _ = fitted
+    rows = [{k: v for k, v in r.items() if k != "Ionic conductivity (S cm-1)"}
+            for r in _rows(TRAIN)]
+    assert main(["prescreen", "fit", str(_write(tmp_path / "t.csv", rows)), "-o",
+                 str(tmp_path / "m.model"), *QUICK]) == 2
+    assert "no column 'Ionic conductivity (S cm-1)'" in capsys.readouterr().err
+    assert main(["prescreen", "fit", str(TRAIN), "-o", str(tmp_path / "m.model"),
+                 "--formula-column", "chem", *QUICK]) == 2
+    assert "no column 'chem'" in capsys.readouterr().err
+    cands = _write(tmp_path / "c.csv", [{"formula": "Li3PS4"}, {"formula": "Qq2S"}])
+    out = tmp_path / "ranked.csv"
+    assert main(["prescreen", "predict", str(model), str(cands), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "line 3" in err and "unknown element 'Qq'" in err and not out.exists()
+    assert main(["prescreen", "predict", str(model), str(TEST), "-o", str(out), "--top",
+                 "3"]) == 2
+    assert "go together" in capsys.readouterr().err and not out.exists()
+
+
+def test_censored_rows_policy(tmp_path, capsys):
+    assert sum(r["Ionic conductivity (S cm-1)"].startswith("<") for r in _rows(TRAIN)) > 0
+    assert main(["prescreen", "fit", str(TRAIN), "-o", str(tmp_path / "m.model"),
+                 "--censored-value", "0", *QUICK]) == 2
+    assert "only an upper bound" in capsys.readouterr().err
+
+
+def test_calibration_recovers_noise_and_scale():
+    rng = np.random.default_rng(3)
+    spread = rng.uniform(0.1, 1.0, 4000)
+    residual = rng.normal(0.0, np.sqrt(0.5 ** 2 + (2.0 * spread) ** 2))
+    noise, scale = calibrate(residual, spread)
+    assert noise == pytest.approx(0.5, abs=0.08)
+    assert scale == pytest.approx(2.0, abs=0.12)
+    truth = rng.normal(0.0, 1.0, 4000)
+    err = np.sqrt(noise**2 + (scale * spread)**2)
+    m = regression_metrics(truth, truth + residual, err)
+    assert m["coverage_1sigma"] == pytest.approx(0.683, abs=0.03)
+    assert m["coverage_2sigma"] == pytest.approx(0.954, abs=0.015)
+
+
+def test_top_recall():
+    y = np.arange(20.0)
+    assert top_recall(y, y) == 1.0
+    assert top_recall(y, -y) == 0.0
+    pred = y.copy()
+    pred[19] = -1.0  # the best one predicted last: one of the two top-10% rows missed
+    assert top_recall(y, pred) == 0.5
+
+
+def test_activation_energy_column(tmp_path):
+    rows = _rows(TRAIN)
+    comp = CompositionFeaturizer()
+    for k, r in enumerate(rows):
+        frac_li = comp.featurize(r["True Composition"])[-5]
+        r["Ea_eV"] = "" if k % 4 == 3 else f"{0.9 - 0.8 * frac_li:.4f}"
+    train = _write(tmp_path / "t.csv", rows)
+    model = tmp_path / "m.model"
+    assert main(["prescreen", "fit", str(train), "-o", str(model), "--ea-column", "Ea_eV",
+                 "--report", str(tmp_path / "r"), *QUICK]) == 0
+    cv = json.loads((tmp_path / "r" / "cv.json").read_text())["ea_eV"]["out_of_fold"]
+    ea = np.array([float(r["Ea_eV"]) for r in rows if r["Ea_eV"]])
+    assert cv["n"] == len(ea) and cv["mae"] < 0.5 * np.mean(np.abs(ea - ea.mean()))
+    out = tmp_path / "ranked.csv"
+    assert main(["prescreen", "predict", str(model), str(TEST), "-o", str(out)]) == 0
+    assert {"ea_pred_eV", "ea_err_eV"} <= set(_rows(out)[0])
+
+
+def test_console_script_reaches_the_plugin():
+    import subprocess
+    import sys
+
+    exe = Path(sys.executable).with_name("ase-raman")
+    if not exe.exists():
+        pytest.skip("ase-raman console script not installed beside this python")
+    res = subprocess.run([str(exe), "prescreen", "fit", "--help"], capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 0 and "--censored-value" in res.stdout
