@@ -78,7 +78,10 @@ def test_screen_quick_agi_prv_writes_table_plots_and_resumes(tmp_path, capsys):
     alpha = by[("alpha_AgI", 900.0)]
     assert alpha["status"] == "ok" and float(alpha["D_cm2_s"]) > 0
     assert 0 <= float(alpha["low_frequency_fraction"]) <= 1
-    assert alpha["Ea_eV"] != "" and alpha["sigma_300K_S_cm"] != ""
+    # E_a and sigma(300 K) exist exactly when D was resolved at both temperatures
+    resolved = all(by[("alpha_AgI", t)]["D_resolved"] == "True" for t in (600.0, 900.0))
+    assert (alpha["Ea_eV"] != "" and alpha["sigma_300K_S_cm"] != "") == resolved
+    assert resolved or "unresolved" in alpha["sigma_300K_note"]
     for name in ("ranking.png", "arrhenius.png", "progress.json"):
         assert (out / name).stat().st_size > 0
     pair = out / "alpha_AgI" / "T900K"
@@ -95,7 +98,7 @@ def test_screen_resumes_after_kill_without_redoing_steps(tmp_path):
     inputs = _agi_inputs(tmp_path / "in")[:1]
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "ase_raman", "screen", *inputs, "-o", str(out),
-           "--calculator", "agi-prv", "--quick", "--quiet", "--fixed-cell", "--ps", "0.6",
+           "--calculator", "agi-prv", "--quick", "--quiet", "--fixed-cell", "--ps", "2",
            "--temperatures", "700"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     pair = out / "alpha_AgI" / "T700K"
@@ -105,18 +108,14 @@ def test_screen_resumes_after_kill_without_redoing_steps(tmp_path):
 
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and proc.poll() is None:
-            progress = out / "progress.json"
-            if progress.exists():
-                with open(progress) as fh:
-                    state = json.load(fh).get("alpha_AgI@700K", {})
-                if state.get("production_steps", 0) >= 50:
-                    break
-            time.sleep(0.2)
+            if stored_steps(pair / "production.h5") >= 32:  # a few flushes on disk
+                break
+            time.sleep(0.05)
         assert proc.poll() is None, "the run ended before it could be killed"
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         killed_at = stored_steps(pair / "production.h5")
-        assert 0 < killed_at < 300
+        assert 0 < killed_at < 1000
         equilibrated = (pair / "equilibrated.xyz").stat().st_mtime_ns
     finally:
         if proc.poll() is None:
@@ -128,7 +127,7 @@ def test_screen_resumes_after_kill_without_redoing_steps(tmp_path):
 
     with read_trajectory(pair / "production.h5") as traj:
         steps = np.asarray(traj.step)
-    assert steps[-1] == 300  # 0.6 ps at 2 fs
+    assert steps[-1] == 1000  # 2 ps at 2 fs
     assert np.all(np.diff(steps) == 2)  # no gap, no duplicate across the kill
     assert json.loads((pair / "pair.json").read_text())["row"]["complete"]
 

@@ -35,7 +35,8 @@ def test_unresolved_diffusion_is_flagged_not_hidden():
     rows[0]["D_resolved"] = False
     summary = material_summary(rows, {})
     assert "unresolved" in summary["sigma_300K_note"] and "700 K" in summary["sigma_300K_note"]
-    assert summary["charge_e"] == 1.0  # nominal Li+ when no charges are given
+    assert "Ea_eV" not in summary and "sigma_300K_S_cm" not in summary
+    assert material_summary(_rows("ok", 0.8), {})["charge_e"] == 1.0  # nominal Li+
 
 
 def test_score_rank_and_spearman_against_measured(tmp_path):
@@ -64,3 +65,7 @@ def test_high_temperature_proxy_when_only_one_temperature_ran(tmp_path):
     assert result["all"]["n"] == 0
     assert result["D_at_T"]["temperature_K"] == 1000.0
     assert result["D_at_T"]["rho"] == pytest.approx(0.5)  # ranks (1, 3, 2) vs (1, 2, 3)
+    rows[1]["D_resolved"] = False  # b's D unresolved: ranks last, as measured
+    write_report(rows, materials, ScreenSettings(), tmp_path)
+    result = json.loads((tmp_path / "comparison.json").read_text())
+    assert result["D_at_T"]["rho"] == pytest.approx(1.0)

@@ -111,8 +111,7 @@ def stored_steps(path: Path) -> int:
     try:
         with read_trajectory(path) as traj:
             return int(traj.step[-1]) if len(traj) else 0
-    except Exception:  # a store that never got its first flush: start again
-        os.unlink(path)
+    except Exception:  # a store that never got its first flush (or is being created)
         return 0
 
 
@@ -128,6 +127,8 @@ def produce(atoms: Atoms, calc: Any, model: Any, path: Path, temperature_K: floa
     done = stored_steps(path)
     if done >= steps:
         return path
+    if done == 0 and path.exists():
+        os.unlink(path)  # killed before its first flush: nothing in it to keep
     if done > 0:
         start = restart_atoms(path)
         atoms = atoms.copy()

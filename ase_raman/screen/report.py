@@ -53,12 +53,27 @@ def material_summary(rows: list[dict[str, Any]], charges: dict[str, float]
     from ..errors import AseRamanError
     from ..spectra.transport.arrhenius import arrhenius_fit
     from ..spectra.transport.diffusion import nernst_einstein_conductivity
+    from .analysis import RESOLVED_MSD_A2
 
     ok = [r for r in rows if r.get("status") in ("ok", "done", "partial")
           and (r.get("D_cm2_s") or 0) > 0]
     out: dict[str, Any] = {}
+    unresolved = sorted(f"{r['temperature_K']:g} K" for r in rows
+                        if r.get("status") in ("ok", "done", "partial")
+                        and not r.get("D_resolved", True))
+    melted = sorted(f"{r['temperature_K']:g} K" for r in ok if r.get("melted"))
+    notes = [f"framework melted at {', '.join(melted)}"] if melted else []
+    if unresolved:
+        # an MSD that stays at the vibrational plateau gives no diffusion coefficient:
+        # whatever slope a fit finds there is not D, so no E_a and no extrapolation
+        notes.insert(0, f"D unresolved (tracer MSD < {RESOLVED_MSD_A2:g} A^2) at "
+                        f"{', '.join(unresolved)}: E_a and sigma(300 K) not measured")
+        out["sigma_300K_note"] = "; ".join(notes)
+        out["summary_reason"] = out["sigma_300K_note"]
+        return out
+    out["sigma_300K_note"] = "; ".join(notes)
     if len({r["temperature_K"] for r in ok}) < 2:
-        out["summary_reason"] = "needs a positive D at two temperatures"
+        out["summary_reason"] = "needs a positive, resolved D at two temperatures"
         return out
     temps = [float(r["temperature_K"]) for r in ok]
     d = [float(r["D_cm2_s"]) for r in ok]
@@ -70,15 +85,6 @@ def material_summary(rows: list[dict[str, Any]], charges: dict[str, float]
         out["summary_reason"] = str(exc)
         return out
     d300, d300_err = fit.predict(T_ROOM)
-    unresolved = sorted(f"{r['temperature_K']:g} K" for r in ok if not r.get("D_resolved", True))
-    melted = sorted(f"{r['temperature_K']:g} K" for r in ok if r.get("melted"))
-    notes = []
-    if unresolved:
-        notes.append(f"D unresolved (tracer MSD < 1 A^2) at {', '.join(unresolved)}: "
-                     "E_a and sigma(300 K) are not measured")
-    if melted:
-        notes.append(f"framework melted at {', '.join(melted)}")
-    out["sigma_300K_note"] = "; ".join(notes)
     species = ok[0]["species"]
     q = charges.get(species, NOMINAL_CHARGES.get(species))
     out.update(Ea_eV=fit.E_a_eV, Ea_err_eV=fit.E_a_err_eV, D_300K_cm2_s=d300, charge_e=q)
@@ -142,8 +148,10 @@ def compare_measured(out: Path, rows: list[dict[str, Any]]) -> dict[str, Any] | 
     Of the predicted sigma(300 K) (``all`` materials with both numbers, and
     ``resolved_only``: D resolved at every temperature), and of the tracer D at the
     highest temperature that at least 3 materials reached (``D_at_T``: the
-    high-temperature proxy, no extrapolation). Writes ``comparison.json`` and, with 3
-    predicted sigma(300 K), ``measured_vs_predicted.png``. None when nothing is comparable.
+    high-temperature proxy, no extrapolation; a D the run did not resolve counts as
+    slower than every resolved one, tied with the other unresolved ones). Writes
+    ``comparison.json`` and, with 3 predicted sigma(300 K), ``measured_vs_predicted.png``.
+    None when nothing is comparable.
     """
     from scipy.stats import spearmanr
 
@@ -158,12 +166,15 @@ def compare_measured(out: Path, rows: list[dict[str, Any]]) -> dict[str, Any] | 
                                   "family": r.get("family", ""),
                                   "resolved": not r.get("sigma_300K_note")}
     # the high-temperature proxy: tracer D at the highest temperature every material has
-    temps = sorted({r["temperature_K"] for r in rows if finite(r.get("D_cm2_s"))})
+    temps = sorted({r["temperature_K"] for r in rows
+                    if finite(r.get("D_cm2_s")) is not None})
     proxy: dict[str, float] = {}
     proxy_t = None
     for t in reversed(temps):
-        proxy = {r["material"]: float(r["D_cm2_s"]) for r in rows if r["temperature_K"] == t
-                 and (finite(r.get("D_cm2_s")) or 0) > 0
+        # a D the run did not resolve ranks below every resolved one (ties among them)
+        proxy = {r["material"]: (float(r["D_cm2_s"]) if r.get("D_resolved", True) else 0.0)
+                 for r in rows if r["temperature_K"] == t
+                 and finite(r.get("D_cm2_s")) is not None
                  and (finite(r.get("measured_sigma_S_cm")) or 0) > 0}
         if len(proxy) >= 3:
             proxy_t = t
