@@ -222,7 +222,8 @@ def test_worker_killed_mid_run_gives_complete_identical_file(cluster, model_file
         if killed or done < 32:
             return
         busy = [w for w, tasks in client.processing().items() if tasks]
-        assert busy, "no worker was busy: nothing to kill mid-task"
+        if not busy:  # a snapshot between tasks (seen under load): try at the next chunk
+            return
         killed.append(busy[0])
 
         async def die() -> None:  # a hard crash of the worker process, no clean-up
