@@ -12,8 +12,9 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from .errors import UsageError
 
@@ -58,3 +59,17 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def write_table_csv(path: str | os.PathLike, comment: str, columns: Sequence[str],
+                    rows: Iterable[Mapping[str, Any]], cell: Callable[[Any], str]) -> None:
+    """Write a results table atomically: one ``# comment`` line, the column names, then
+    ``cell(row.get(column))`` for every column of every row (missing keys give None)."""
+    import csv
+
+    with atomic_output(path) as tmp, open(tmp, "w", newline="") as fh:
+        fh.write(f"# {comment}\n")
+        writer = csv.writer(fh)
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([cell(row.get(c)) for c in columns])

@@ -43,7 +43,6 @@ parallel tasks (one per trajectory); a killed worker's entry is rerun by Dask.
 from __future__ import annotations
 
 import contextlib
-import csv
 import hashlib
 import io
 import json
@@ -55,7 +54,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..atomic_write import atomic_output
+from ..atomic_write import atomic_output, write_table_csv
 from ..errors import AseRamanError, InputFileError, UsageError
 from ..jsonsafe import finite_or_none as _finite
 
@@ -411,14 +410,10 @@ def write_results_csv(path: str | os.PathLike, rows: list[dict[str, Any]]) -> No
             return repr(v)
         return str(v)
 
-    with atomic_output(path) as tmp, open(tmp, "w", newline="") as fh:
-        fh.write("# ase-raman batch results; D in cm^2/s, sigma in S/cm, E_a in eV (Arrhenius "
-                 "of D per material), Raman central-peak metrics of ase-raman raman --json; "
-                 "rank: by low_frequency_fraction, largest first\n")
-        writer = csv.writer(fh)
-        writer.writerow(RESULT_COLUMNS)
-        for row in rows:
-            writer.writerow([fmt(row.get(c)) for c in RESULT_COLUMNS])
+    write_table_csv(path, "ase-raman batch results; D in cm^2/s, sigma in S/cm, E_a in eV "
+                    "(Arrhenius of D per material), Raman central-peak metrics of ase-raman "
+                    "raman --json; rank: by low_frequency_fraction, largest first",
+                    RESULT_COLUMNS, rows, fmt)
 
 
 def plot_ranking(path: str | os.PathLike, rows: list[dict[str, Any]]) -> None:

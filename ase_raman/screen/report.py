@@ -21,7 +21,6 @@ column is missing contributes nothing and is named in ``score_terms_missing``.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from pathlib import Path
@@ -29,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic_write import atomic_output
+from ..atomic_write import atomic_output, write_table_csv
 
 __all__ = ["RESULT_COLUMNS", "write_report", "material_summary"]
 
@@ -243,14 +242,9 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
             return "" if not math.isfinite(v) else f"{v:.6g}"
         return str(v)
 
-    with atomic_output(path) as tmp, open(tmp, "w", newline="") as fh:
-        fh.write("# ase-raman screen results; D in cm^2/s, sigma in S/cm, E_a in eV "
-                 "(Arrhenius of D per material), times in ps, widths in cm^-1; rank by "
-                 "score, largest first\n")
-        writer = csv.writer(fh)
-        writer.writerow(RESULT_COLUMNS)
-        for row in rows:
-            writer.writerow([fmt(row.get(c)) for c in RESULT_COLUMNS])
+    write_table_csv(path, "ase-raman screen results; D in cm^2/s, sigma in S/cm, E_a in eV "
+                    "(Arrhenius of D per material), times in ps, widths in cm^-1; rank by "
+                    "score, largest first", RESULT_COLUMNS, rows, fmt)
 
 
 def _pyplot():
