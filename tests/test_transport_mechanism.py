@@ -131,7 +131,10 @@ def test_argyrodite_li_hops_between_cages(shared_data):
     li = mechanism_from_file(path, "Li", dt_fs=100.0, cage_cutoff_A=2.7).species["Li"]
     assert li.verdict == "hopping"
     assert li.sites_found and 150 <= li.n_sites <= 400  # 192 48h doublets, 384 48h sites
-    assert 1.0e-5 < li.D_cm2_s < 2.0e-5 and li.D_err_cm2_s < 0.1 * li.D_cm2_s
+    assert 1.0e-5 < li.D_cm2_s < 2.0e-5 and li.D_err_cm2_s < 0.3 * li.D_cm2_s
+    # the MSD still bends in the default window (correlated back-jumps): the error
+    # covers the spread of D with the window start (1.22-1.64e-5 for starts of 10-1 ps)
+    assert li.fit_diffusive is False and li.D_err_cm2_s > 0.15e-5
     assert li.correlation_factor < 1.0  # correlated back-jumps
     d = li.as_dict()
     # short (intra-cage) jumps are faster than the long (inter-cage) ones, and shorter
@@ -157,3 +160,14 @@ def test_user_sites_file(tmp_path):
     with pytest.raises(InputFileError, match="no such sites file"):
         analyse_mechanism(pos, symbols, DT, species="Li", cells=cell,
                           sites=tmp_path / "missing.xyz")
+
+
+def test_einstein_crystal_is_vibrating_and_unresolved():
+    # correlated vibrations (damped oscillators, periods 0.5-3 ps, 3 ps run, 10 fs frames)
+    pos, symbols, cell = sy.einstein_crystal(seed=3)
+    res = analyse_mechanism(pos, symbols, 10.0, species="Li", cells=cell, remove_com=False)
+    li = res.species["Li"]
+    assert li.verdict == "vibrating"
+    assert abs(li.D_cm2_s) < 2 * li.D_err_cm2_s
+    assert li.fit_diffusive is False and li.as_dict()["fit_diffusive"] is False
+    assert li.n_jumps == 0

@@ -30,7 +30,7 @@ from ..jsonsafe import finite_or_none as _finite
 __all__ = ["analyse_pair"]
 
 #: bump when the analysis changes: finished pairs are then re-analysed from their stores
-ANALYSIS_VERSION = 2
+ANALYSIS_VERSION = 3
 #: blocks for the D error (consecutive pieces of the production)
 N_BLOCKS = 4
 #: tracer MSD (Angstrom^2) at half the run below which D counts as unresolved
@@ -84,9 +84,13 @@ def analyse_pair(production: Path, folder: Path, temperature_K: float, species: 
     half = len(msd.time_fs) // 2  # the MSD at half the run: many time origins
     row["framework_msd_A2"] = max((_finite(msd.msd[s][half]) or 0.0 for s in framework),
                                   default=None)
-    # a tracer MSD below ~1 A^2 at half the run is vibration, not diffusion: D is then
-    # an upper bound; a framework MSD above MELT_MSD_A2 means the lattice melted
-    row["D_resolved"] = bool((row["msd_final_A2"] or 0.0) >= RESOLVED_MSD_A2)
+    # a tracer MSD below ~1 A^2 at half the run is vibration, not diffusion, and a D
+    # not above twice its error (the GLS error includes the diffusive-regime test) is
+    # not resolved either: D is then an upper bound; a framework MSD above MELT_MSD_A2
+    # means the lattice melted
+    d, d_err = row["D_cm2_s"], row["D_err_cm2_s"]
+    row["D_resolved"] = bool((row["msd_final_A2"] or 0.0) >= RESOLVED_MSD_A2
+                             and d is not None and d > 2.0 * (d_err or 0.0))
     row["melted"] = bool((row["framework_msd_A2"] or 0.0) >= MELT_MSD_A2)
     good = np.all(np.isfinite(alpha.reshape(len(alpha), -1)), axis=1)
     row["alpha_nan_frames"] = int((~good).sum())

@@ -45,6 +45,11 @@ MIN_FIT_POINTS = 3
 #: At most this many lags of the window enter the GLS fit (evenly spaced): neighbouring MSD
 #: points are almost perfectly correlated, so more add cost but no information.
 GLS_MAX_LAGS = 32
+#: Diffusive-regime test: the slope over the late half of the window may differ from the
+#: slope over the whole window by at most this many standard errors of the late slope;
+#: otherwise the MSD is not a straight line there (a vibrational plateau, a cage) and the
+#: difference is added to the error of the slope.
+DIFFUSIVE_TEST_Z = 3.0
 
 
 def auto_fit_window(time_fs: np.ndarray, msd: np.ndarray) -> tuple[float, float]:
@@ -228,7 +233,8 @@ class DiffusionFit:
     ``slope_A2_ps`` and ``intercept_A2`` of the line ``MSD = slope t + intercept``;
     ``error_method`` says where the error comes from: ``"gls"`` (generalised least squares
     with the MSD covariance, :func:`gls_line_fit`; ``chi2_dof`` is the reduced chi^2 of
-    that fit, and the error was enlarged by its square root when above 1), ``"blocks"``
+    that fit, and the error was enlarged by its square root when above 1; ``diffusive_z``
+    and ``diffusive`` are its diffusive-regime test, see :func:`fit_diffusion`), ``"blocks"``
     (scatter of the slopes of ``n_blocks`` consecutive trajectory blocks, standard error
     of their mean),
     ``"blocks-scaled"`` (the same, scaled up because the window is longer than a block;
@@ -244,6 +250,8 @@ class DiffusionFit:
     error_method: str
     n_blocks: int = 1
     chi2_dof: float | None = None
+    diffusive_z: float | None = None
+    diffusive: bool | None = None
 
     @property
     def D_cm2_s(self) -> float:
@@ -294,6 +302,18 @@ def fit_diffusion(
     from :func:`gls_line_fit` instead (``"gls"``; blocks are then not used). On 200
     independent 20-ps walks of 8 ions this gives an RMS scatter of ~9 % with a one-sigma
     coverage of ~75 % (the least-squares/block estimate scattered by 26 %).
+
+    The GLS fit is followed by a **diffusive-regime test**: the window's late half is fitted
+    alone and ``diffusive_z = (a_all - a_late) / err_late`` compares the two slopes in units
+    of the late slope's error (on the random walks above its spread is ~1.0 and
+    ``|z| > 3`` occurs in < 1 % of runs). A
+    bounded MSD (ions vibrating on sites, whose slow, correlated vibrations the random-walk
+    covariance does not describe) bends over in the window, and the whole-window line then
+    has a positive slope with a tiny error. When ``|z| >`` :data:`DIFFUSIVE_TEST_Z`,
+    ``diffusive`` is False and the error of the whole-window slope is enlarged by the
+    difference, ``sqrt(err^2 + (a_all - a_late)^2)``: D then is consistent with zero for a
+    plateau (whose late slope is ~0 or negative), and for a diffusive MSD that still bends
+    (correlated back-jumps at short lags) the error covers the dependence on the window.
     """
     t = np.asarray(time_fs, dtype=float)
     y = np.asarray(msd, dtype=float)
@@ -340,9 +360,8 @@ def _fit_gls(t: np.ndarray, y: np.ndarray, mask: np.ndarray, window_fs: tuple[fl
     if not np.allclose(frames * dt, t, rtol=1e-6, atol=1e-6 * dt) or frames[0] != 0:
         raise UsageError("GLS diffusion fit: lags must be 0, dt, 2 dt, ... (an MSD as "
                          "mean_squared_displacement gives)")
-    lags = frames[mask]
-    pick = _gls_lags(lags)
-    a, b, err, chi2 = gls_line_fit(lags[pick], y[mask][pick], len(t), n_series, dimensions)
+    lags, msd_w = frames[mask], y[mask]
+    a, b, err, chi2, z, diffusive = _diffusive_gls(lags, msd_w, len(t), n_series, dimensions)
     per_ps = 1000.0 / dt
     return DiffusionFit(
         D_A2_ps=a * per_ps * scale,
@@ -353,7 +372,33 @@ def _fit_gls(t: np.ndarray, y: np.ndarray, mask: np.ndarray, window_fs: tuple[fl
         error_method="gls",
         n_blocks=1,
         chi2_dof=chi2,
+        diffusive_z=z,
+        diffusive=diffusive,
     )
+
+
+def _diffusive_gls(lags: np.ndarray, msd: np.ndarray, n_frames: int, n_series: int,
+                   dimensions: int) -> tuple[float, float, float, float, float | None,
+                                             bool | None]:
+    """GLS line over the window ``lags`` (frames) and the diffusive-regime test of
+    :func:`fit_diffusion` (the late half of the window fitted alone). Returns ``(slope,
+    intercept, error, chi2_dof, z, diffusive)``; ``z`` and ``diffusive`` are None when the
+    late half holds too few lags for the test."""
+
+    def fit(sel: np.ndarray) -> tuple[float, float, float, float]:
+        pick = _gls_lags(lags[sel])
+        return gls_line_fit(lags[sel][pick], msd[sel][pick], n_frames, n_series, dimensions)
+
+    a, b, err, chi2 = fit(np.ones(len(lags), dtype=bool))
+    late = lags >= 0.5 * (lags[0] + lags[-1])
+    if np.count_nonzero(late) < MIN_FIT_POINTS + 1:
+        return a, b, err, chi2, None, None
+    a_late, _, err_late, _ = fit(late)
+    z = float((a - a_late) / err_late)
+    diffusive = bool(abs(z) <= DIFFUSIVE_TEST_Z)
+    if not diffusive:
+        err = float(np.hypot(err, a - a_late))
+    return a, b, err, chi2, z, diffusive
 
 
 def nernst_einstein_conductivity(

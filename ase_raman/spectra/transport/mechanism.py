@@ -10,7 +10,9 @@ same from a trajectory file (read by :mod:`ase_raman.io.positions`).
 
 Verdict (thresholds justified in docs/mechanism.md):
 
-1. ``"vibrating"``: no long-range motion, ``D <= 2 D_err`` or ``6 D t_run <``
+1. ``"vibrating"``: no long-range motion: ``D <= 2 D_err`` while the MSD grows by less
+   than :data:`MIN_TRAVEL_A2` over the fit window (a bounded MSD; an unresolved D of an
+   MSD that grows more is an imprecise D, not a crystal), or ``6 D t_run <``
    :data:`MIN_TRAVEL_A2` (the ion moved less than 1 Angstrom beyond its vibration over
    the whole run, less than half of any site-to-site distance);
 2. ``"liquid-like"``: it diffuses but there are no sites (site contrast below
@@ -55,7 +57,8 @@ from .sites import (
 
 #: Format version of the mechanism JSON (bump on incompatible change).
 MECHANISM_VERSION = 1
-#: Below this diffusive travel ``6 D t_run`` (Angstrom^2) over the run: vibrating.
+#: Below this diffusive travel ``6 D t_run`` (Angstrom^2) over the run, or with an
+#: unresolved D below this MSD growth over the fit window: vibrating.
 MIN_TRAVEL_A2 = 1.0
 #: Transit fraction at or above which the motion is liquid-like.
 IN_FLIGHT_LIQUID = 0.3
@@ -98,7 +101,8 @@ class SpeciesMechanism:
     ``intra_cage_mean_length_A``, ``inter_cage_mean_length_A``;
     ``vibrational_period_ps`` (NaN when the frames are too far apart to resolve it);
     ``site_hop_time_ps`` (``d^2 / 6D`` with ``d`` the shortest site distance: the time to
-    diffuse one site spacing);
+    diffuse one site spacing); ``fit_diffusive`` (the diffusive-regime test of the D fit,
+    :func:`~.diffusion.fit_diffusion`);
     ``regimes`` (:class:`~.regimes.Regimes`); ``raman`` (central-peak comparison or None).
     """
 
@@ -131,6 +135,7 @@ class SpeciesMechanism:
     cages: dict[str, Any] = field(default_factory=dict)
     raman: dict[str, Any] | None = None
     site_hop_time_ps: float = float("nan")
+    fit_diffusive: bool | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in (
@@ -139,7 +144,8 @@ class SpeciesMechanism:
             "jump_rate_per_ps", "residence_time_ps", "mean_jump_length_A", "D_jump_cm2_s",
             "correlation_factor", "in_flight_fraction", "transit_fraction",
             "mean_flight_time_ps", "concerted_fraction",
-            "concerted_fraction_chance", "vibrational_period_ps", "site_hop_time_ps")}
+            "concerted_fraction_chance", "vibrational_period_ps", "site_hop_time_ps",
+            "fit_diffusive")}
         out["fit_window_ps"] = list(self.fit_window_ps)
         out.update(self.cages)
         out["regimes"] = self.regimes.as_dict()
@@ -267,12 +273,16 @@ def load_raman_summary(raman: str | os.PathLike | Mapping[str, Any]) -> dict[str
 
 
 def _verdict(d: float, d_err: float, duration_ps: float, found: bool, transit: float,
-             residence_ps: float, period_ps: float, d_jump: float) -> tuple[str, list[str]]:
-    """The documented decision (module docstring), with the reasons in words."""
+             residence_ps: float, period_ps: float, d_jump: float,
+             growth_A2: float = 0.0) -> tuple[str, list[str]]:
+    """The documented decision (module docstring), with the reasons in words;
+    ``growth_A2`` is the MSD growth over the fit window."""
     d_a2 = d / A2_PS_TO_CM2_S
     travel = 6.0 * d_a2 * duration_ps
-    if not d > 2.0 * d_err:
-        return "vibrating", [f"D = {d:.2e} +- {d_err:.1e} cm^2/s is not above 2 sigma"]
+    if not d > 2.0 * d_err and growth_A2 < MIN_TRAVEL_A2:
+        return "vibrating", [f"D = {d:.2e} +- {d_err:.1e} cm^2/s is not above 2 sigma and "
+                             f"the MSD grows by {growth_A2:.2f} A^2 < {MIN_TRAVEL_A2:g} over "
+                             "the fit window"]
     if travel < MIN_TRAVEL_A2:
         return "vibrating", [f"diffusive travel 6 D t = {travel:.2f} A^2 < {MIN_TRAVEL_A2:g}"]
     if not found:
@@ -296,6 +306,13 @@ def _verdict(d: float, d_err: float, duration_ps: float, found: bool, transit: f
         why.append(f"residence {residence_ps:.3g} ps = {residence_ps / period_ps:.0f} "
                    "vibrational periods")
     return "hopping", why
+
+
+def _window_growth(msd: np.ndarray, dt_fs: float, fit: Any) -> float:
+    """MSD growth (Angstrom^2) between the start and the end of the fit window."""
+    start, end = (int(round(w * 1000.0 / dt_fs)) for w in fit.window_ps)
+    end = min(end, len(msd) - 1)
+    return float(msd[end] - msd[min(start, end)])
 
 
 def _species_mechanism(sym: str, unwrapped: np.ndarray, cells: np.ndarray, dt_fs: float,
@@ -348,7 +365,10 @@ def _species_mechanism(sym: str, unwrapped: np.ndarray, cells: np.ndarray, dt_fs
                                 CONCERTED_DISTANCE_A)
     period = vibrational_period_ps(unwrapped, dt_fs)
     verdict, reasons = _verdict(fit.D_cm2_s, fit.D_err_cm2_s, duration_ps, found, transit,
-                                residence, period, d_jump)
+                                residence, period, d_jump, _window_growth(msd, dt_fs, fit))
+    if not fit.D_cm2_s > 2.0 * fit.D_err_cm2_s and verdict != "vibrating":
+        reasons.append(f"D = {fit.D_cm2_s:.2e} +- {fit.D_err_cm2_s:.1e} cm^2/s is not "
+                       "resolved (the MSD is not yet a straight line: run longer)")
     d_nn = sites.nearest_distance_A() if found and len(sites) > 1 else float("nan")
     d_a2_ps = fit.D_cm2_s / A2_PS_TO_CM2_S
     hop_time = d_nn**2 / (6.0 * d_a2_ps) if d_a2_ps > 0 and np.isfinite(d_nn) else float("nan")
@@ -380,7 +400,7 @@ def _species_mechanism(sym: str, unwrapped: np.ndarray, cells: np.ndarray, dt_fs
         mean_flight_time_ps=flight_ps, concerted_fraction=concerted,
         concerted_fraction_chance=chance,
         vibrational_period_ps=period, regimes=reg, cages=cages,
-        site_hop_time_ps=hop_time,
+        site_hop_time_ps=hop_time, fit_diffusive=fit.diffusive,
     )
     if raman is not None:
         result.raman = raman_comparison(raman, verdict, residence, result.site_hop_time_ps)

@@ -76,7 +76,9 @@ def transport_summary(
       ``fit_window_ps`` ``[start, end]``, ``fit_slope_A2_ps``, ``fit_intercept_A2``,
       ``error_method`` (``"gls"``: generalised least squares with the MSD covariance,
       see :func:`~ase_raman.spectra.transport.diffusion.fit_diffusion`), ``fit_chi2_dof``
-      (reduced chi^2 of that fit), ``n_atoms``,
+      (reduced chi^2 of that fit), ``fit_diffusive`` and ``fit_diffusive_z`` (its
+      diffusive-regime test: false when the MSD bends in the window, e.g. a vibrational
+      plateau; the error then includes the slope difference), ``n_atoms``,
       ``n_frames``, ``dt_fs``, ``volume_A3``, ``temperature_K`` (null when not given),
       ``n_blocks``, ``summary_version``;
     * when the species has a charge (then ``temperature_K`` is required):
@@ -124,6 +126,8 @@ def transport_summary(
             "fit_intercept_A2": fit.intercept_A2,
             "error_method": fit.error_method,
             "fit_chi2_dof": fit.chi2_dof,
+            "fit_diffusive": fit.diffusive,
+            "fit_diffusive_z": fit.diffusive_z,
             "n_atoms": n_atoms,
             "n_frames": n_frames,
             "dt_fs": result.dt_fs,

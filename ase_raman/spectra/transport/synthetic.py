@@ -12,7 +12,12 @@ atoms (``"S"``, at the cube centres, never moving) and return
   ``D = rate spacing^2 / 6``;
 * :func:`brownian`: continuous Gaussian random walks with diffusion coefficient ``D``
   (Angstrom^2/ps), no sites;
-* :func:`vibrating`: ions jitter about their sites and never jump (``D = 0``).
+* :func:`vibrating`: ions jitter about their sites and never jump (``D = 0``);
+* :func:`einstein_crystal`: ions are damped harmonic oscillators about their sites
+  (Langevin dynamics, one frequency per ion and axis drawn from ``period_ps``, friction
+  time ``damping_ps``, thermal amplitude ``amplitude_A`` per coordinate), so their
+  vibrations are correlated in time over ~a period, as in a real crystal (``D = 0``,
+  ``MSD -> 6 amplitude^2``).
 """
 
 from __future__ import annotations
@@ -73,3 +78,33 @@ def vibrating(n_ions: int = 32, n_frames: int = 5001, dt_fs: float = 20.0, *,
     return kmc_hopping(n_ions, n_frames, dt_fs, spacing_A=spacing_A,
                        cells_per_axis=cells_per_axis, rate_per_ps=0.0, jitter_A=jitter_A,
                        n_frame=n_frame, seed=seed)
+
+
+def einstein_crystal(n_ions: int = 64, n_frames: int = 301, dt_fs: float = 10.0, *,
+                     period_ps: tuple[float, float] = (0.5, 3.0), damping_ps: float = 3.0,
+                     amplitude_A: float = 0.3, spacing_A: float = 3.0,
+                     cells_per_axis: int = 4, n_frame: int = 8, substeps: int = 10,
+                     seed: int = 0) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Damped harmonic oscillators about lattice sites (see the module docstring),
+    integrated by the BAOAB Langevin scheme with ``substeps`` steps per frame, started
+    from the thermal distribution."""
+    rng = np.random.default_rng(seed)
+    omega2 = (2 * np.pi / rng.uniform(*period_ps, size=(n_ions, 3))) ** 2  # (rad/ps)^2
+    kt = omega2 * amplitude_A**2  # unit mass: <x^2> = kT / omega^2, <v^2> = kT
+    h = dt_fs / 1000.0 / substeps
+    c1 = np.exp(-h / damping_ps)
+    c2 = np.sqrt((1.0 - c1**2) * kt)
+    x = rng.normal(0.0, amplitude_A, size=(n_ions, 3))
+    v = rng.normal(0.0, 1.0, size=(n_ions, 3)) * np.sqrt(kt)
+    disp = np.empty((n_frames, n_ions, 3))
+    for f in range(n_frames):
+        disp[f] = x
+        for _ in range(substeps):
+            v -= 0.5 * h * omega2 * x
+            x += 0.5 * h * v
+            v = c1 * v + c2 * rng.normal(size=v.shape)
+            x += 0.5 * h * v
+            v -= 0.5 * h * omega2 * x
+    sites = rng.integers(0, cells_per_axis, size=(n_ions, 3)) * spacing_A
+    frame = _frame_atoms(n_frames, cells_per_axis, spacing_A, n_frame, rng)
+    return _assemble(sites + disp, frame, cells_per_axis * spacing_A)
