@@ -23,9 +23,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_trajectory_arguments(parser)
     parser.add_argument("--species", required=True,
                         help="mobile species, comma-separated, e.g. Li or Ag")
-    parser.add_argument("--sites", default="auto", metavar="auto|FILE",
+    parser.add_argument("--sites", default="auto", metavar="auto|interstitial|FILE",
                         help="'auto' (default): sites from the density of the species' "
-                        "positions; or a structure file whose atoms are the sites")
+                        "positions; 'interstitial': the holes of the host sublattice (the "
+                        "other atoms) that the ions visit; or a structure file whose atoms "
+                        "are the sites (its labels, if any, are the site types)")
     parser.add_argument("--raman", default=None, metavar="RAMAN.json",
                         help="'ase-raman raman --json' summary of the same run: central "
                         "peak next to the residence time")

@@ -39,6 +39,7 @@ import numpy as np
 
 from ...errors import InputFileError, UsageError
 from .diffusion import A2_PS_TO_CM2_S, fit_diffusion
+from .host import environment_labels, host_positions, interstitial_sites
 from .msd import msd_fft, unwrap_species
 from .regimes import Regimes, regimes
 from .sites import (
@@ -52,6 +53,7 @@ from .sites import (
     read_sites,
     shuffled_jumps,
     site_contrast,
+    site_type_statistics,
     wrapped_fractional,
 )
 
@@ -78,6 +80,9 @@ VDOS_ALIAS_LIMIT = 0.05
 CENTRAL_FRACTION_LIQUID = 0.5
 #: ... and residence time and central-peak correlation time agree within this factor.
 TIME_AGREEMENT_FACTOR = 3.0
+#: ``--sites interstitial`` keeps a candidate when its core holds at least this fraction
+#: of the ion-frames an even share over all candidates would give.
+INTERSTITIAL_MIN_VISITS = 0.01
 #: Speed of light in cm/ps (correlation time 1 / (2 pi c Gamma)).
 _C_CM_PS = 2.99792458e-2
 
@@ -103,7 +108,11 @@ class SpeciesMechanism:
     ``site_hop_time_ps`` (``d^2 / 6D`` with ``d`` the shortest site distance: the time to
     diffuse one site spacing); ``fit_diffusive`` (the diffusive-regime test of the D fit,
     :func:`~.diffusion.fit_diffusion`);
-    ``regimes`` (:class:`~.regimes.Regimes`); ``raman`` (central-peak comparison or None).
+    ``regimes`` (:class:`~.regimes.Regimes`); ``raman`` (central-peak comparison or None);
+    ``site_types``: per site type (file labels or ``"CN<n>-<formula>"`` of the host
+    environment, :mod:`.host`) the entries of :func:`~.sites.site_type_statistics`
+    (``n_sites``, ``occupancy_fraction``, ``n_jumps``, ``residence_time_ps``,
+    ``jump_rate_per_ps``, ``mean_jump_length_A``, ``residence_times_ps``).
     """
 
     species: str
@@ -136,6 +145,7 @@ class SpeciesMechanism:
     raman: dict[str, Any] | None = None
     site_hop_time_ps: float = float("nan")
     fit_diffusive: bool | None = None
+    site_types: dict[str, dict] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in (
@@ -151,12 +161,15 @@ class SpeciesMechanism:
         out["regimes"] = self.regimes.as_dict()
         out["residence_times_ps"] = np.asarray(self.residence_times_ps).tolist()
         out["raman"] = self.raman
+        out["site_types"] = {k: dict(v) for k, v in self.site_types.items()}
         return out
 
     def summary(self) -> dict[str, Any]:
         """:meth:`as_dict` without the arrays (for tables and the demo's summary)."""
         out = self.as_dict()
         out.pop("residence_times_ps")
+        for entry in out["site_types"].values():
+            entry.pop("residence_times_ps", None)
         out["regimes"] = {k: v for k, v in out["regimes"].items() if not isinstance(v, list)}
         return out
 
@@ -308,6 +321,20 @@ def _verdict(d: float, d_err: float, duration_ps: float, found: bool, transit: f
     return "hopping", why
 
 
+def _visited(sites: Sites, core: np.ndarray) -> tuple[Sites, np.ndarray]:
+    """The candidate sites whose cores the ions visit (:data:`INTERSTITIAL_MIN_VISITS` of
+    an even share of the in-core ion-frames), and ``core`` renumbered to them."""
+    visits = np.bincount(core[core >= 0], minlength=len(sites))
+    keep = visits >= INTERSTITIAL_MIN_VISITS * max(visits.sum(), 1) / len(sites)
+    keep &= visits > 0
+    index = np.full(len(sites) + 1, -1, dtype=np.int32)  # index[-1] maps -1 to -1
+    index[np.flatnonzero(keep)] = np.arange(int(keep.sum()), dtype=np.int32)
+    kept = Sites(frac=sites.frac[keep], cell=sites.cell,
+                 density_ratio=sites.density_ratio[keep], source=sites.source,
+                 labels=sites.labels[keep] if sites.labels is not None else None)
+    return kept, index[core]
+
+
 def _window_growth(msd: np.ndarray, dt_fs: float, fit: Any) -> float:
     """MSD growth (Angstrom^2) between the start and the end of the fit window."""
     start, end = (int(round(w * 1000.0 / dt_fs)) for w in fit.window_ps)
@@ -317,7 +344,8 @@ def _window_growth(msd: np.ndarray, dt_fs: float, fit: Any) -> float:
 
 def _species_mechanism(sym: str, unwrapped: np.ndarray, cells: np.ndarray, dt_fs: float,
                        sites_arg: Any, core_radius_A: float | None, cage_cutoff_A: float | None,
-                       window_fs: tuple[float, float] | None, raman: Mapping | None
+                       window_fs: tuple[float, float] | None, raman: Mapping | None,
+                       host: tuple[np.ndarray, np.ndarray]
                        ) -> tuple[SpeciesMechanism, np.ndarray, Sites]:
     n_frames, n_ions, _ = unwrapped.shape
     duration_ps = (n_frames - 1) * dt_fs / 1000.0
@@ -327,10 +355,18 @@ def _species_mechanism(sym: str, unwrapped: np.ndarray, cells: np.ndarray, dt_fs
     reg = regimes(time_fs, msd, unwrapped, fit.slope_A2_ps, fit.intercept_A2)
     mean_cell = cells.mean(axis=0)
     frac = wrapped_fractional(unwrapped, cells)
+    interstitial = isinstance(sites_arg, str) and sites_arg == "interstitial"
     if isinstance(sites_arg, Sites):
         sites = sites_arg
     elif sites_arg is None or (isinstance(sites_arg, str) and sites_arg == "auto"):
         sites = find_sites(frac, mean_cell)
+    elif interstitial:
+        if not len(host[0]):
+            raise UsageError("--sites interstitial needs host atoms (atoms not of the "
+                             "analysed species) to find their interstitial sites")
+        cand = interstitial_sites(host[0], mean_cell)
+        sites = Sites(frac=cand, cell=mean_cell, density_ratio=np.full(len(cand), np.nan),
+                      source="interstitial")
     else:
         sites = read_sites(sites_arg, sym, mean_cell)
     if cage_cutoff_A is not None and not cage_cutoff_A > 0:
@@ -339,6 +375,8 @@ def _species_mechanism(sym: str, unwrapped: np.ndarray, cells: np.ndarray, dt_fs
         default_core_radius(sites) if len(sites) else 0.0)
     if len(sites) and radius > 0:
         core = core_sites(frac, sites, radius)
+        if interstitial:
+            sites, core = _visited(sites, core)
         contrast = site_contrast(core, sites, radius)
     else:
         core = np.full((n_frames, n_ions), -1)
@@ -372,6 +410,10 @@ def _species_mechanism(sym: str, unwrapped: np.ndarray, cells: np.ndarray, dt_fs
     d_nn = sites.nearest_distance_A() if found and len(sites) > 1 else float("nan")
     d_a2_ps = fit.D_cm2_s / A2_PS_TO_CM2_S
     hop_time = d_nn**2 / (6.0 * d_a2_ps) if d_a2_ps > 0 and np.isfinite(d_nn) else float("nan")
+    if sites.labels is None:
+        sites.labels = environment_labels(sites.frac, sites.cell, host[0], host[1])
+    types = (site_type_statistics(jumps, sites.labels, dt_fs)
+             if len(sites) and (found or sites.source != "auto") else {})
     cages: dict[str, Any] = {}
     if cage_cutoff_A is not None and n_jumps:
         intra = jumps.length_A < cage_cutoff_A
@@ -400,7 +442,7 @@ def _species_mechanism(sym: str, unwrapped: np.ndarray, cells: np.ndarray, dt_fs
         mean_flight_time_ps=flight_ps, concerted_fraction=concerted,
         concerted_fraction_chance=chance,
         vibrational_period_ps=period, regimes=reg, cages=cages,
-        site_hop_time_ps=hop_time, fit_diffusive=fit.diffusive,
+        site_hop_time_ps=hop_time, fit_diffusive=fit.diffusive, site_types=types,
     )
     if raman is not None:
         result.raman = raman_comparison(raman, verdict, residence, result.site_hop_time_ps)
@@ -430,8 +472,11 @@ def analyse_mechanism(
     ``positions`` ``(n_frames, n_atoms, 3)`` Angstrom, ``symbols`` per atom, ``dt_fs``
     between frames, ``cells`` ``(3, 3)`` or ``(n_frames, 3, 3)`` Angstrom. Positions are
     unwrapped (unless ``unwrapped``) and the centre-of-mass drift (weighted by ``masses``)
-    removed, as ``ase-raman msd`` does. ``sites``: ``"auto"`` (from the density), a
-    structure file of site positions, or a :class:`~.sites.Sites`. ``raman``: an
+    removed, as ``ase-raman msd`` does. ``sites``: ``"auto"`` (from the density),
+    ``"interstitial"`` (the empty-sphere centres of the host sublattice, i.e. of the atoms
+    not analysed, that the ions visit; :mod:`.host`), a structure file of site positions,
+    or a :class:`~.sites.Sites`. Sites are typed by their file labels or host environment
+    (``site_types`` of the result). ``raman``: an
     ``ase-raman raman --json`` summary (path or dict) of the same run. ``core_radius_A``
     overrides the default core radius; with ``cage_cutoff_A`` jumps shorter than it count
     as intra-cage, longer ones as inter-cage. ``keep_positions`` keeps the species'
@@ -459,6 +504,9 @@ def analyse_mechanism(
     if cell_arr.shape != (n_frames, 3, 3) or abs(np.linalg.det(cell_arr[0])) < 1e-9:
         raise UsageError("the mechanism analysis needs a periodic cell (3, 3) or one per frame")
     central = load_raman_summary(raman) if raman is not None else None
+    host_idx = np.flatnonzero(~np.isin(syms, wanted))
+    host = (host_positions(pos, cell_arr, host_idx) if len(host_idx) else np.zeros((0, 3)),
+            syms[host_idx])
     subsets, _ = unwrap_species(pos, syms, wanted, cell_arr, pbc, unwrapped=unwrapped,
                                 remove_com=remove_com, masses=masses)
     out: dict[str, SpeciesMechanism] = {}
@@ -469,7 +517,7 @@ def analyse_mechanism(
         sub = subsets.pop(sym)
         out[sym], msds[sym], found_sites[sym] = _species_mechanism(
             sym, sub, cell_arr, float(dt_fs), sites, core_radius_A, cage_cutoff_A,
-            fit_window_fs, central)
+            fit_window_fs, central, host)
         if keep_positions:
             kept[sym] = sub
     return MechanismResult(species=out, n_frames=n_frames, dt_fs=float(dt_fs),

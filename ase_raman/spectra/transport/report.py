@@ -286,7 +286,8 @@ def plot_vanhove(path: str | os.PathLike, grid: VanHove, chosen: VanHove, specie
 def plot_mechanism(path: str | os.PathLike, result: Any) -> None:
     """PNG of a :class:`~ase_raman.spectra.transport.mechanism.MechanismResult`: per
     species a row of MSD with its local exponent, alpha_2(t), ``4 pi r^2 G_s(r, t)`` at
-    three lags (when the result kept positions), the residence-time histogram, and the
+    three lags (when the result kept positions), the residence-time histogram (one per
+    site type when there are several), and the
     time scales (residence, flight, vibrational period, central-peak correlation time)."""
     from .vanhove import van_hove_self
 
@@ -324,7 +325,15 @@ def plot_mechanism(path: str | os.PathLike, result: Any) -> None:
         row[2].set_xlabel(r"r ($\AA$)")
         row[2].set_ylabel(r"$4\pi r^2 G_s(r,t)$")
         res = np.asarray(m.residence_times_ps)
-        if res.size:
+        types = {k: np.asarray(v["residence_times_ps"]) for k, v in m.site_types.items()
+                 if len(v["residence_times_ps"])}
+        if len(types) > 1:  # one histogram per site type, on common bins
+            edges = np.histogram_bin_edges(res, bins=40)
+            for j, (name, times) in enumerate(sorted(types.items())):
+                row[3].hist(times, bins=edges, histtype="step", color=f"C{j + 2}",
+                            label=f"{name} ({m.site_types[name]['residence_time_ps']:.3g} ps)")
+            row[3].legend(fontsize=7)
+        elif res.size:
             row[3].hist(res, bins=40, color="C2")
         row[3].set_xlabel("residence time (ps)")
         row[3].set_ylabel("count")

@@ -15,6 +15,13 @@ tests; docs/mechanism.md).
 
 **Sites from the user** (:func:`read_sites`): any structure file ASE reads; its atoms of
 the given species (or all its atoms when it has none of them) are the site centres.
+Their labels, when the file has them, are the site types: a per-atom ``labels`` (or
+``site_labels``) column (extxyz), the CIF ``_atom_site_label`` of each atom's
+asymmetric-unit site, or non-zero ASE ``tags``; otherwise sites are typed by their host
+environment (:mod:`.host`).
+
+**Per site type** (:func:`site_type_statistics`): occupancy, residence time, jump rate,
+mean jump length and the complete residences of the sites of each type.
 
 **Site trajectories with hysteresis** (:func:`assign_sites`): an ion belongs to a site
 when it is inside the site's core (distance below the core radius, by default
@@ -32,6 +39,7 @@ Units: Angstrom, fs (ps in names that say so).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 
@@ -63,12 +71,14 @@ CORE_RADIUS_MAX_A = 1.0
 class Sites:
     """Site centres ``frac`` (fractional, ``(n_sites, 3)``) in the cell ``cell`` (rows =
     lattice vectors, Angstrom), ``density_ratio`` (peak density over the species' mean
-    density; NaN for user sites) and ``source`` (``"auto"`` or the file name)."""
+    density; NaN for user sites), ``source`` (``"auto"``, ``"interstitial"`` or the file
+    name) and ``labels`` (site type per site, or None until typed)."""
 
     frac: np.ndarray
     cell: np.ndarray
     density_ratio: np.ndarray
     source: str
+    labels: np.ndarray | None = None
 
     @property
     def cartesian(self) -> np.ndarray:
@@ -117,7 +127,12 @@ def find_sites(frac: np.ndarray, cell: np.ndarray) -> Sites:
     hist = np.bincount(_voxel_index(frac.reshape(-1, 3), bins),
                        minlength=int(np.prod(bins))).reshape(bins).astype(float)
     smooth = ndimage.gaussian_filter(hist, sigma=SMOOTH_A * bins / lengths, mode="wrap")
-    size = np.maximum(3, 2 * np.ceil(MIN_SITE_SEPARATION_A * bins / lengths).astype(int) + 1)
+    # maxima over the cube inscribed in the separation sphere (a larger cube would reach
+    # a neighbouring site 1.7 x the separation away in its corners and hide the weaker
+    # of two sites, e.g. an octahedral hole next to a tetrahedral one); maxima closer
+    # than the separation are merged below
+    half = MIN_SITE_SEPARATION_A / np.sqrt(3.0)
+    size = np.maximum(3, 2 * np.floor(half * bins / lengths).astype(int) + 1)
     peaks = (smooth == ndimage.maximum_filter(smooth, size=tuple(size), mode="wrap"))
     mean = smooth.mean()
     peaks &= smooth >= SITE_DENSITY_FACTOR * mean
@@ -145,7 +160,8 @@ def read_sites(path: str | os.PathLike, species: str, cell: np.ndarray) -> Sites
     import ase.io
 
     try:
-        atoms = ase.io.read(path)
+        atoms = ase.io.read(path, store_tags=True) if str(path).lower().endswith(".cif") \
+            else ase.io.read(path)
     except FileNotFoundError:
         raise InputFileError(f"{path}: no such sites file") from None
     except Exception as exc:  # any reader failure is a file problem, in one line
@@ -153,7 +169,9 @@ def read_sites(path: str | os.PathLike, species: str, cell: np.ndarray) -> Sites
         raise InputFileError(f"{path}: cannot read sites ({msg}); give a structure file "
                              "(e.g. extxyz, CIF, POSCAR) whose atoms are the sites") from None
     symbols = np.asarray(atoms.get_chemical_symbols())
-    chosen = atoms[symbols == species] if np.any(symbols == species) else atoms
+    chosen_mask = symbols == species if np.any(symbols == species) else np.ones(len(atoms),
+                                                                               bool)
+    chosen = atoms[chosen_mask]
     if len(chosen) == 0:
         raise InputFileError(f"{path}: no sites (the file holds no atoms)")
     if atoms.cell.rank == 3:
@@ -161,8 +179,25 @@ def read_sites(path: str | os.PathLike, species: str, cell: np.ndarray) -> Sites
     else:
         frac = chosen.get_positions() @ np.linalg.inv(cell)
         frac -= np.floor(frac)
+    labels = _file_labels(atoms)
     return Sites(frac=frac, cell=np.asarray(cell, float),
-                 density_ratio=np.full(len(frac), np.nan), source=os.path.basename(str(path)))
+                 density_ratio=np.full(len(frac), np.nan), source=os.path.basename(str(path)),
+                 labels=labels[chosen_mask] if labels is not None else None)
+
+
+def _file_labels(atoms) -> np.ndarray | None:
+    """Per-atom site labels of a structure read by ASE (module docstring), or None."""
+    for key in ("labels", "site_labels"):
+        if key in atoms.arrays:
+            return np.asarray([str(v) for v in atoms.arrays[key]], dtype=object)
+    cif_labels = atoms.info.get("_atom_site_label")
+    kinds = atoms.arrays.get("spacegroup_kinds")
+    if cif_labels is not None and kinds is not None and len(cif_labels) > int(kinds.max()):
+        return np.asarray([str(cif_labels[k]) for k in kinds], dtype=object)
+    tags = atoms.get_tags()
+    if np.any(tags != 0):
+        return np.asarray([str(t) for t in tags], dtype=object)
+    return None
 
 
 def default_core_radius(sites: Sites) -> float:
@@ -254,7 +289,9 @@ class Jumps:
     ``in_flight_frames``: ion-frames outside every core; ``residences_frames``: the
     complete residences (between two jumps of an ion); ``flights_frames``: per jump, the
     frames the ion spent outside every core between its last frame in the old core and
-    its entry into the new one (excursions that return to the same site are not flights).
+    its entry into the new one (excursions that return to the same site are not flights);
+    ``occupied_per_site``: ion-frames assigned to each site (after the first core entry);
+    ``residence_sites``: the site of each complete residence.
     """
 
     ion: np.ndarray
@@ -267,6 +304,8 @@ class Jumps:
     in_flight_frames: int
     residences_frames: np.ndarray
     flights_frames: np.ndarray
+    occupied_per_site: np.ndarray | None = None
+    residence_sites: np.ndarray | None = None
 
 
 def site_trajectories(core: np.ndarray) -> np.ndarray:
@@ -306,11 +345,45 @@ def find_jumps(core: np.ndarray, sites: Sites) -> Jumps:
     ion_s, f_s = ion[order], f[order] + 1
     same = ion_s[1:] == ion_s[:-1]
     residences = (f_s[1:] - f_s[:-1])[same]
+    per_site = np.bincount(assigned[assigned >= 0], minlength=len(sites))
     return Jumps(ion=ion, frame=f + 1, from_site=from_site, to_site=to_site,
                  length_A=length, midpoint_frac=mid - np.floor(mid),
                  occupied_frames=int(np.count_nonzero(assigned >= 0)),
                  in_flight_frames=int(np.count_nonzero(core < 0)),
-                 residences_frames=residences, flights_frames=flights)
+                 residences_frames=residences, flights_frames=flights,
+                 occupied_per_site=per_site, residence_sites=to_site[order][:-1][same])
+
+
+def site_type_statistics(jumps: Jumps, labels: np.ndarray, dt_fs: float) -> dict[str, dict]:
+    """Per site type (``labels`` per site): ``n_sites``, ``occupancy_fraction`` (of the
+    time the ions spend assigned to a site), ``n_jumps`` (jumps out of sites of the type),
+    ``residence_time_ps`` (assigned time / jumps out, censoring-safe as for all sites),
+    ``jump_rate_per_ps``, ``mean_jump_length_A`` (of the jumps out) and
+    ``residence_times_ps`` (the complete residences on sites of the type)."""
+    labels = np.asarray(labels, dtype=object)
+    occupied = jumps.occupied_per_site if jumps.occupied_per_site is not None else \
+        np.zeros(len(labels), dtype=int)
+    total = max(int(occupied.sum()), 1)
+    out: dict[str, dict] = {}
+    for name in sorted(set(labels.tolist())):
+        members = labels == name
+        frames = int(occupied[members].sum())
+        leave = members[jumps.from_site] if len(jumps.from_site) else np.zeros(0, bool)
+        n = int(leave.sum())
+        time_ps = frames * dt_fs / 1000.0
+        stays = (jumps.residences_frames[members[jumps.residence_sites]]
+                 if jumps.residence_sites is not None and len(jumps.residence_sites)
+                 else np.zeros(0))
+        out[str(name)] = {
+            "n_sites": int(members.sum()),
+            "occupancy_fraction": frames / total,
+            "n_jumps": n,
+            "residence_time_ps": time_ps / n if n else float("nan"),
+            "jump_rate_per_ps": n / time_ps if time_ps > 0 else float("nan"),
+            "mean_jump_length_A": float(jumps.length_A[leave].mean()) if n else float("nan"),
+            "residence_times_ps": (np.asarray(stays) * dt_fs / 1000.0).tolist(),
+        }
+    return out
 
 
 def concerted_fraction(jumps: Jumps, cell: np.ndarray, window_frames: int,
@@ -349,8 +422,4 @@ def shuffled_jumps(jumps: Jumps, n_frames: int, seed: int = 0) -> Jumps:
     n_ions = int(jumps.ion.max()) + 1 if len(jumps.ion) else 0
     offset = rng.integers(0, max(n_frames, 1), size=n_ions)
     frames = (jumps.frame + offset[jumps.ion]) % max(n_frames, 1) if n_ions else jumps.frame
-    return Jumps(ion=jumps.ion, frame=frames, from_site=jumps.from_site,
-                 to_site=jumps.to_site, length_A=jumps.length_A,
-                 midpoint_frac=jumps.midpoint_frac, occupied_frames=jumps.occupied_frames,
-                 in_flight_frames=jumps.in_flight_frames,
-                 residences_frames=jumps.residences_frames, flights_frames=jumps.flights_frames)
+    return dataclasses.replace(jumps, frame=frames)

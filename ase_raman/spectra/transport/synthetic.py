@@ -108,3 +108,57 @@ def einstein_crystal(n_ions: int = 64, n_frames: int = 301, dt_fs: float = 10.0,
     sites = rng.integers(0, cells_per_axis, size=(n_ions, 3)) * spacing_A
     frame = _frame_atoms(n_frames, cells_per_axis, spacing_A, n_frame, rng)
     return _assemble(sites + disp, frame, cells_per_axis * spacing_A)
+
+
+def fcc_interstitial_hopping(n_ions: int = 48, n_frames: int = 5001, dt_fs: float = 20.0,
+                             *, lattice_A: float = 5.0, cells_per_axis: int = 2,
+                             tet_rate_per_ps: float = 1.0, oct_rate_per_ps: float = 1 / 0.3,
+                             jitter_A: float = 0.2, seed: int = 0
+                             ) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Ions (``"Li"``) hopping between the tetrahedral and octahedral holes of a static
+    fcc host (``"S"``, lattice constant ``lattice_A``): from a tetrahedral hole to one of
+    its 4 octahedral neighbours at ``tet_rate_per_ps``, from an octahedral hole to one of
+    its 8 tetrahedral neighbours at ``oct_rate_per_ps`` (hole to hole ``a sqrt(3)/4``),
+    with Gaussian jitter. A jump happens in a frame with probability
+    ``p = 1 - exp(-rate dt)``, so the mean residence is exactly ``dt / p``
+    (:func:`discrete_residence_ps`)."""
+    rng = np.random.default_rng(seed)
+    a, n = lattice_A, cells_per_axis
+    fcc = np.array([[0, 0, 0], [0, .5, .5], [.5, 0, .5], [.5, .5, 0]])
+    cells = np.array([[i, j, k] for i in range(n) for j in range(n) for k in range(n)])
+    host = ((cells[:, None, :] + fcc[None]).reshape(-1, 3)) * a
+    tet = ((cells[:, None, :] + 0.25 + 0.5 * np.array(
+        [[i, j, k] for i in (0, 1) for j in (0, 1) for k in (0, 1)])[None]).reshape(-1, 3)) * a
+    octa = ((cells[:, None, :] + fcc[None] + np.array([0.5, 0, 0])).reshape(-1, 3)) * a
+    sites = np.concatenate([tet, octa]) % (n * a)
+    is_tet = np.arange(len(sites)) < len(tet)
+    d = sites[:, None, :] - sites[None, :, :]
+    d -= np.rint(d / (n * a)) * n * a
+    near = np.linalg.norm(d, axis=2) < 0.5 * a  # hole-hole a sqrt(3)/4; tet-tet a/2
+    neighbours = [np.flatnonzero(near[i] & (is_tet[i] != is_tet)) for i in range(len(sites))]
+    p = np.where(is_tet, *(discrete_jump_probability(r, dt_fs)
+                           for r in (tet_rate_per_ps, oct_rate_per_ps)))
+    where = rng.integers(0, len(tet), size=n_ions)
+    track = np.empty((n_frames, n_ions), dtype=int)
+    for f in range(n_frames):
+        track[f] = where
+        go = rng.random(n_ions) < p[where]
+        for i in np.flatnonzero(go):
+            where[i] = rng.choice(neighbours[where[i]])
+    # unwrapped ion paths: accumulate minimum-image steps between consecutive sites
+    step = sites[track[1:]] - sites[track[:-1]]
+    step -= np.rint(step / (n * a)) * n * a
+    path = sites[track[0]] + np.concatenate([np.zeros((1, n_ions, 3)), np.cumsum(step, 0)])
+    ions = path + rng.normal(0.0, jitter_A, size=path.shape)
+    frame = np.broadcast_to(host, (n_frames, len(host), 3))
+    return _assemble(ions, frame, n * a)
+
+
+def discrete_jump_probability(rate_per_ps: float, dt_fs: float) -> float:
+    """Probability of a jump within one frame of ``dt_fs`` at ``rate_per_ps``."""
+    return float(1.0 - np.exp(-rate_per_ps * dt_fs / 1000.0))
+
+
+def discrete_residence_ps(rate_per_ps: float, dt_fs: float) -> float:
+    """Exact mean residence (ps) of the frame-by-frame jump process: ``dt / p``."""
+    return dt_fs / 1000.0 / discrete_jump_probability(rate_per_ps, dt_fs)
