@@ -76,6 +76,8 @@ CONCERTED_DISTANCE_A = 4.0
 #: The VDOS resolves the vibrational period when less than this fraction of the velocity
 #: power lies in the top quarter of the frequency range (below Nyquist).
 VDOS_ALIAS_LIMIT = 0.05
+#: The vibrational period is the species average over at most this many atoms.
+VDOS_MAX_ATOMS = 64
 #: Central peak: low-frequency fraction at or above which Raman reads "liquid-like" ...
 CENTRAL_FRACTION_LIQUID = 0.5
 #: ... and residence time and central-peak correlation time agree within this factor.
@@ -206,9 +208,13 @@ class MechanismResult:
 
 def vibrational_period_ps(unwrapped: np.ndarray, dt_fs: float, block: int = 32) -> float:
     """``1 / <nu>`` (ps) of the velocity power spectrum of ``unwrapped`` positions
-    ``(n_frames, n_atoms, 3)`` (finite-difference velocities), or NaN when more than
+    ``(n_frames, n_atoms, 3)`` (finite-difference velocities; at most
+    :data:`VDOS_MAX_ATOMS` evenly spaced atoms), or NaN when more than
     :data:`VDOS_ALIAS_LIMIT` of the power lies in the top quarter below Nyquist (frames
     too far apart to resolve the vibrations)."""
+    if unwrapped.shape[1] > VDOS_MAX_ATOMS:
+        unwrapped = unwrapped[:, np.linspace(0, unwrapped.shape[1] - 1, VDOS_MAX_ATOMS)
+                              .round().astype(int)]
     n_frames, n_atoms, _ = unwrapped.shape
     if n_frames < 8:
         return float("nan")

@@ -54,7 +54,7 @@ VOXEL_A = 0.2
 #: Standard deviation of the Gaussian smoothing of the density (Angstrom).
 SMOOTH_A = 0.3
 #: Density maxima closer than this are one site (Angstrom).
-MIN_SITE_SEPARATION_A = 1.0
+MIN_SITE_SEPARATION_A = 1.2
 #: A density maximum is a site candidate when at least this many times the mean density.
 SITE_DENSITY_FACTOR = 4.0
 #: The density is histogrammed from at most this many evenly spaced frames.
@@ -127,15 +127,23 @@ def find_sites(frac: np.ndarray, cell: np.ndarray) -> Sites:
     hist = np.bincount(_voxel_index(frac.reshape(-1, 3), bins),
                        minlength=int(np.prod(bins))).reshape(bins).astype(float)
     smooth = ndimage.gaussian_filter(hist, sigma=SMOOTH_A * bins / lengths, mode="wrap")
-    # maxima over the cube inscribed in the separation sphere (a larger cube would reach
-    # a neighbouring site 1.7 x the separation away in its corners and hide the weaker
-    # of two sites, e.g. an octahedral hole next to a tetrahedral one); maxima closer
-    # than the separation are merged below
+    # maxima within the separation *sphere*: candidates are the maxima over the cube
+    # inscribed in it (a cube around the sphere would reach a neighbouring site 1.7 x the
+    # separation away in its corners and hide the weaker of two sites, e.g. an
+    # octahedral hole next to a tetrahedral one), then each is checked against the
+    # whole sphere (noise on the flank of a site is no site)
     half = MIN_SITE_SEPARATION_A / np.sqrt(3.0)
     size = np.maximum(3, 2 * np.floor(half * bins / lengths).astype(int) + 1)
     peaks = (smooth == ndimage.maximum_filter(smooth, size=tuple(size), mode="wrap"))
     mean = smooth.mean()
     peaks &= smooth >= SITE_DENSITY_FACTOR * mean
+    idx = np.argwhere(peaks)
+    ball = _ball_offsets(cell, bins, MIN_SITE_SEPARATION_A)
+    around = np.mod(idx[:, None, :] + ball[None], bins)
+    top = smooth[around[..., 0], around[..., 1], around[..., 2]].max(axis=1)
+    idx = idx[smooth[tuple(idx.T)] >= top]
+    peaks = np.zeros_like(peaks)
+    peaks[tuple(idx.T)] = True
     idx = np.argwhere(peaks)
     ratio = smooth[peaks] / mean
     order = np.argsort(-ratio)
@@ -151,6 +159,16 @@ def find_sites(frac: np.ndarray, cell: np.ndarray) -> Sites:
         keep.append(i)
     return Sites(frac=centres[keep], cell=np.asarray(cell, float), density_ratio=ratio[keep],
                  source="auto")
+
+
+def _ball_offsets(cell: np.ndarray, bins: np.ndarray, radius_A: float) -> np.ndarray:
+    """Integer voxel offsets ``(n, 3)`` of a grid of ``bins`` voxels in ``cell`` whose
+    centres lie within ``radius_A`` of the origin voxel's centre."""
+    reach = np.ceil(radius_A * bins / _perpendicular_widths(cell)).astype(int)
+    grid = np.stack(np.meshgrid(*[np.arange(-r, r + 1) for r in reach], indexing="ij"), -1)
+    grid = grid.reshape(-1, 3)
+    dist = np.linalg.norm((grid / bins) @ cell, axis=1)
+    return grid[dist <= radius_A]
 
 
 def read_sites(path: str | os.PathLike, species: str, cell: np.ndarray) -> Sites:
@@ -244,7 +262,9 @@ def core_sites(frac: np.ndarray, sites: Sites, core_radius_A: float,
     half_diag = 0.5 * float(np.sum(np.linalg.norm(cell, axis=1) / bins))
     tree = _image_tree(sites)
     n_sites = len(sites)
-    dist, idx = tree.query(centres, k=2)
+    # voxels farther than a core radius plus the half diagonal from every site are
+    # outside all cores: the bounded query answers them without a full search
+    dist, idx = tree.query(centres, k=2, distance_upper_bound=core_radius_A + half_diag)
     nearest = idx[:, 0] % n_sites
     # >= 0: inside that site's core; -1: outside all; -2: near the boundary of one core
     # (check against ``nearest``); -3: near two or more cores (check with the tree)
@@ -392,25 +412,29 @@ def concerted_fraction(jumps: Jumps, cell: np.ndarray, window_frames: int,
     ``window_frames`` frames and ``distance_A`` (between jump midpoints, minimum image).
 
     With the jumps sorted by frame, jump ``i`` is compared with jump ``i + k`` for
-    ``k = 1, 2, ...`` (vectorised over ``i``) until no pair is within the window."""
+    ``k = 1, 2, ...`` (vectorised over the jumps that still have a partner within the
+    window, so the work is proportional to the number of pairs in the window)."""
     n = len(jumps.frame)
     if n < 2:
         return float("nan") if n == 0 else 0.0
     order = np.argsort(jumps.frame, kind="stable")
     frames, ions = jumps.frame[order], jumps.ion[order]
-    mids = jumps.midpoint_frac[order]
+    cart = (jumps.midpoint_frac[order] @ cell)
+    inv = np.linalg.inv(cell)
+    end = np.searchsorted(frames, frames + window_frames, side="right")  # partners < end
     hit = np.zeros(n, dtype=bool)
-    for k in range(1, n):
-        near = np.flatnonzero(frames[k:] - frames[:-k] <= window_frames)
-        if not near.size:
-            break
-        near = near[ions[near] != ions[near + k]]
-        d = mids[near + k] - mids[near]
-        d -= np.rint(d)
-        d = d @ cell
-        close = near[np.einsum("ni,ni->n", d, d) <= distance_A**2]
+    active = np.flatnonzero(end > np.arange(n) + 1)
+    k = 1
+    while active.size:
+        other = active + k
+        pair = active[ions[active] != ions[other]]
+        d = cart[pair + k] - cart[pair]
+        d -= np.rint(d @ inv) @ cell  # minimum image
+        close = pair[np.einsum("ni,ni->n", d, d) <= distance_A**2]
         hit[close] = True
         hit[close + k] = True
+        k += 1
+        active = active[end[active] > active + k]
     return float(hit.mean())
 
 
