@@ -176,12 +176,12 @@ def msd_covariance(
     return dimensions * per_coordinate / n_series
 
 
-def _gls_lags(lag_frames: np.ndarray) -> np.ndarray:
-    """Indices of at most :data:`GLS_MAX_LAGS` evenly spaced lags of a window."""
+def _gls_lags(lag_frames: np.ndarray, max_lags: int = GLS_MAX_LAGS) -> np.ndarray:
+    """Indices of at most ``max_lags`` evenly spaced lags of a window."""
     n = len(lag_frames)
-    if n <= GLS_MAX_LAGS:
+    if n <= max_lags:
         return np.arange(n)
-    return np.unique(np.linspace(0, n - 1, GLS_MAX_LAGS).round().astype(int))
+    return np.unique(np.linspace(0, n - 1, max_lags).round().astype(int))
 
 
 def gls_line_fit(
@@ -385,15 +385,15 @@ def _diffusive_gls(lags: np.ndarray, msd: np.ndarray, n_frames: int, n_series: i
     intercept, error, chi2_dof, z, diffusive)``; ``z`` and ``diffusive`` are None when the
     late half holds too few lags for the test."""
 
-    def fit(sel: np.ndarray) -> tuple[float, float, float, float]:
-        pick = _gls_lags(lags[sel])
+    def fit(sel: np.ndarray, max_lags: int) -> tuple[float, float, float, float]:
+        pick = _gls_lags(lags[sel], max_lags)
         return gls_line_fit(lags[sel][pick], msd[sel][pick], n_frames, n_series, dimensions)
 
-    a, b, err, chi2 = fit(np.ones(len(lags), dtype=bool))
+    a, b, err, chi2 = fit(np.ones(len(lags), dtype=bool), GLS_MAX_LAGS)
     late = lags >= 0.5 * (lags[0] + lags[-1])
     if np.count_nonzero(late) < MIN_FIT_POINTS + 1:
         return a, b, err, chi2, None, None
-    a_late, _, err_late, _ = fit(late)
+    a_late, _, err_late, _ = fit(late, GLS_MAX_LAGS // 2)  # half the window, half the lags
     z = float((a - a_late) / err_late)
     diffusive = bool(abs(z) <= DIFFUSIVE_TEST_Z)
     if not diffusive:

@@ -22,7 +22,7 @@ import numpy as np
 #: Lags (at most) at which the local exponent and alpha_2 are evaluated (log-spaced).
 N_LOG_LAGS = 40
 #: Displacement samples (origins x atoms) per lag for alpha_2; origins strided above it.
-ALPHA2_MAX_SAMPLES = 200_000
+ALPHA2_MAX_SAMPLES = 100_000
 #: Local exponent below which the motion is no longer ballistic.
 BALLISTIC_EXPONENT = 1.5
 
