@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -416,8 +416,9 @@ def _species_mechanism(sym: str, unwrapped: np.ndarray, cells: np.ndarray, dt_fs
     d_nn = sites.nearest_distance_A() if found and len(sites) > 1 else float("nan")
     d_a2_ps = fit.D_cm2_s / A2_PS_TO_CM2_S
     hop_time = d_nn**2 / (6.0 * d_a2_ps) if d_a2_ps > 0 and np.isfinite(d_nn) else float("nan")
-    if sites.labels is None:
-        sites.labels = environment_labels(sites.frac, sites.cell, host[0], host[1])
+    if sites.labels is None:  # a copy: a Sites given by the caller is not changed
+        sites = replace(sites, labels=environment_labels(
+            sites.frac, sites.cell, host[0], host[1]))
     types = (site_type_statistics(jumps, sites.labels, dt_fs)
              if len(sites) and (found or sites.source != "auto") else {})
     cages: dict[str, Any] = {}
