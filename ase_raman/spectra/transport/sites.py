@@ -331,17 +331,23 @@ class Jumps:
 def site_trajectories(core: np.ndarray) -> np.ndarray:
     """Last visited site of every ion at every frame (``core`` ``(n_frames, n_ions)``
     from :func:`core_sites`; -1 before an ion's first core entry): the hysteresis."""
+    return _site_trajectories(core)[0]
+
+
+def _site_trajectories(core: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`site_trajectories` and, per ion and frame, the last frame spent in a core
+    (-1 before the first)."""
     n_frames = core.shape[0]
     seen = np.where(core >= 0, np.arange(n_frames, dtype=np.int32)[:, None], np.int32(-1))
     last = np.maximum.accumulate(seen, axis=0)
     out = np.take_along_axis(core, np.maximum(last, 0), axis=0)
     out[last < 0] = -1
-    return out
+    return out, last
 
 
 def find_jumps(core: np.ndarray, sites: Sites) -> Jumps:
     """Jumps from the core occupancy ``core`` ``(n_frames, n_ions)``."""
-    assigned = site_trajectories(core)
+    assigned, last_core = _site_trajectories(core)
     prev, cur = assigned[:-1], assigned[1:]
     f, ion = np.nonzero((prev >= 0) & (cur != prev))
     from_site, to_site = prev[f, ion], cur[f, ion]
@@ -357,9 +363,6 @@ def find_jumps(core: np.ndarray, sites: Sites) -> Jumps:
     else:
         length = np.zeros(0)
     mid = sites.frac[from_site] + 0.5 * d if len(d) else np.zeros((0, 3))
-    n_frames = core.shape[0]
-    in_core = np.where(core >= 0, np.arange(n_frames, dtype=np.int32)[:, None], np.int32(-1))
-    last_core = np.maximum.accumulate(in_core, axis=0)
     flights = f - last_core[f, ion]  # frames f+1 is the entry; last core frame <= f
     order = np.lexsort((f, ion))
     ion_s, f_s = ion[order], f[order] + 1
@@ -368,7 +371,7 @@ def find_jumps(core: np.ndarray, sites: Sites) -> Jumps:
     per_site = np.bincount(assigned[assigned >= 0], minlength=len(sites))
     return Jumps(ion=ion, frame=f + 1, from_site=from_site, to_site=to_site,
                  length_A=length, midpoint_frac=mid - np.floor(mid),
-                 occupied_frames=int(np.count_nonzero(assigned >= 0)),
+                 occupied_frames=int(per_site.sum()),
                  in_flight_frames=int(np.count_nonzero(core < 0)),
                  residences_frames=residences, flights_frames=flights,
                  occupied_per_site=per_site, residence_sites=to_site[order][:-1][same])
