@@ -43,10 +43,11 @@ from .host import environment_labels, host_positions, interstitial_sites
 from .msd import msd_fft, unwrap_species
 from .regimes import Regimes, regimes
 from .sites import (
+    DENSITY_MAX_FRAMES,
     SITE_CONTRAST_MIN,
     Sites,
     concerted_fraction,
-    core_sites,
+    core_sites_of_positions,
     default_core_radius,
     find_jumps,
     find_sites,
@@ -360,12 +361,12 @@ def _species_mechanism(sym: str, unwrapped: np.ndarray, cells: np.ndarray, dt_fs
     fit = fit_diffusion(time_fs, msd, window_fs, n_series=n_ions)
     reg = regimes(time_fs, msd, unwrapped, fit.slope_A2_ps, fit.intercept_A2)
     mean_cell = cells.mean(axis=0)
-    frac = wrapped_fractional(unwrapped, cells)
     interstitial = isinstance(sites_arg, str) and sites_arg == "interstitial"
     if isinstance(sites_arg, Sites):
         sites = sites_arg
     elif sites_arg is None or (isinstance(sites_arg, str) and sites_arg == "auto"):
-        sites = find_sites(frac, mean_cell)
+        step = int(np.ceil(n_frames / DENSITY_MAX_FRAMES))  # the frames find_sites uses
+        sites = find_sites(wrapped_fractional(unwrapped[::step], cells[::step]), mean_cell)
     elif interstitial:
         if not len(host[0]):
             raise UsageError("--sites interstitial needs host atoms (atoms not of the "
@@ -380,7 +381,7 @@ def _species_mechanism(sym: str, unwrapped: np.ndarray, cells: np.ndarray, dt_fs
     radius = core_radius_A if core_radius_A is not None else (
         default_core_radius(sites) if len(sites) else 0.0)
     if len(sites) and radius > 0:
-        core = core_sites(frac, sites, radius)
+        core = core_sites_of_positions(unwrapped, cells, sites, radius)
         if interstitial:
             sites, core = _visited(sites, core)
         contrast = site_contrast(core, sites, radius)

@@ -250,11 +250,35 @@ def core_sites(frac: np.ndarray, sites: Sites, core_radius_A: float,
     outside all cores, near the boundary of one core, or near two. A position in a voxel
     of the first two kinds is answered by one look-up, one of the third by its distance
     to that core's site, one of the fourth by the tree (all exact)."""
-    cell = sites.cell
     flat = frac.reshape(-1, 3)
+    lookup = _core_lookup(sites, core_radius_A)
     out = np.full(len(flat), -1, dtype=np.int32)
+    for a in range(0, len(flat), chunk):
+        out[a:a + chunk] = lookup(flat[a:a + chunk])
+    return out.reshape(frac.shape[:-1])
+
+
+def core_sites_of_positions(positions: np.ndarray, cells: np.ndarray, sites: Sites,
+                            core_radius_A: float, chunk: int = 500_000) -> np.ndarray:
+    """:func:`core_sites` of Cartesian ``positions`` ``(n_frames, n, 3)`` in the cells
+    ``(n_frames, 3, 3)``, wrapped block of frames by block (no fractional copy of the
+    whole trajectory is made). Returns ``(n_frames, n)``."""
+    n_frames, n = positions.shape[:2]
+    lookup = _core_lookup(sites, core_radius_A)
+    out = np.full((n_frames, n), -1, dtype=np.int32)
+    step = max(1, chunk // max(n, 1))
+    for a in range(0, n_frames, step):
+        frac = wrapped_fractional(positions[a:a + step], cells[a:a + step])
+        out[a:a + step] = lookup(frac.reshape(-1, 3)).reshape(-1, n)
+    return out
+
+
+def _core_lookup(sites: Sites, core_radius_A: float):
+    """The classified voxel grid of :func:`core_sites` as a function of wrapped
+    fractional positions ``(m, 3)`` -> site index or -1."""
+    cell = sites.cell
     if not len(sites) or not core_radius_A > 0:
-        return out.reshape(frac.shape[:-1])
+        return lambda f: np.full(len(f), -1, dtype=np.int32)
     widths = _perpendicular_widths(cell)
     bins = np.maximum(1, np.floor(_VOXELS_PER_RADIUS * widths / core_radius_A)).astype(int)
     grid = np.stack(np.meshgrid(*[np.arange(b) for b in bins], indexing="ij"), -1)
@@ -268,11 +292,11 @@ def core_sites(frac: np.ndarray, sites: Sites, core_radius_A: float,
     nearest = idx[:, 0] % n_sites
     # >= 0: inside that site's core; -1: outside all; -2: near the boundary of one core
     # (check against ``nearest``); -3: near two or more cores (check with the tree)
-    label = np.where(dist[:, 0] + half_diag <= core_radius_A, nearest, -1).astype(np.int64)
+    label = np.where(dist[:, 0] + half_diag <= core_radius_A, nearest, -1).astype(np.int32)
     label[np.abs(dist[:, 0] - core_radius_A) < half_diag] = -2
     label[(label == -2) & (dist[:, 1] - half_diag <= core_radius_A)] = -3
-    for a in range(0, len(flat), chunk):
-        f = flat[a:a + chunk]
+
+    def lookup(f: np.ndarray) -> np.ndarray:
         vox = _voxel_index(f, bins)
         lab = label[vox]
         one = np.flatnonzero(lab == -2)
@@ -286,8 +310,9 @@ def core_sites(frac: np.ndarray, sites: Sites, core_radius_A: float,
         if many.size:
             d, i = tree.query(f[many] @ cell, distance_upper_bound=core_radius_A)
             lab[many] = np.where(np.isfinite(d), i % n_sites, -1)
-        out[a:a + chunk] = lab
-    return out.reshape(frac.shape[:-1])
+        return lab
+
+    return lookup
 
 
 def site_contrast(core: np.ndarray, sites: Sites, core_radius_A: float) -> float:
