@@ -77,6 +77,10 @@ CONCERTED_DISTANCE_A = 4.0
 #: The VDOS resolves the vibrational period when less than this fraction of the velocity
 #: power lies in the top quarter of the frequency range (below Nyquist).
 VDOS_ALIAS_LIMIT = 0.05
+#: Atoms unwrapped per block (a block is ``n_frames x block x 3`` floats: at 20,000
+#: frames 64 atoms stay below the ~32 MB above which every temporary is fresh memory
+#: and costs page faults on each use).
+UNWRAP_BLOCK = 64
 #: The vibrational period is the species average over at most this many atoms.
 VDOS_MAX_ATOMS = 64
 #: Central peak: low-frequency fraction at or above which Raman reads "liquid-like" ...
@@ -516,7 +520,8 @@ def analyse_mechanism(
     host = (host_positions(pos, cell_arr, host_idx) if len(host_idx) else np.zeros((0, 3)),
             syms[host_idx])
     subsets, _ = unwrap_species(pos, syms, wanted, cell_arr, pbc, unwrapped=unwrapped,
-                                remove_com=remove_com, masses=masses)
+                                remove_com=remove_com, masses=masses,
+                                block=UNWRAP_BLOCK)
     out: dict[str, SpeciesMechanism] = {}
     msds: dict[str, np.ndarray] = {}
     found_sites: dict[str, Sites] = {}
