@@ -74,6 +74,30 @@ def test_formula_parsing_and_errors():
             parse_formula(bad)
 
 
+def test_fast_formula_parser_equals_pymatgen():
+    """The fast parser gives pymatgen's amounts (same order) on every formula of the
+    OBELiX subsets, and leaves anything unusual to pymatgen."""
+    from ase_raman_prescreen.formula import _fast_amounts, _pymatgen_amounts
+
+    formulas = {r[c] for path in (TRAIN, TEST) for r in _rows(path)
+                for c in ("Reduced Composition", "True Composition")}
+    formulas |= {"Li0.6[Li0.2Sn0.8S2]", "(Ag0.67Li0.33)0.27La0.57TiO3", "Li{PO3}2",
+                 "Li2 O", "Li3Fe2(PO4)3", "Li.5CoO2", "((LiO)2Cl)3"}
+    fast = 0
+    for f in sorted(formulas):
+        ours = _fast_amounts(f)
+        if ours is None:
+            continue
+        fast += 1
+        ref = _pymatgen_amounts(f, f)
+        assert list(ours) == list(ref), f
+        assert [ours[k] for k in ours] == pytest.approx([ref[k] for k in ref], rel=1e-12), f
+    assert fast >= len(formulas) - 2
+    for other in ("Li(PO4", "LiPO4)", "Li0O", "Xx2O", "Li1e-3O", "Fe2+O", "Li2O3-", "Uuo"):
+        assert _fast_amounts(other) is None, other
+    assert parse_formula("Li1e-1O") == pytest.approx({"Li": 0.1, "O": 1.0})  # via pymatgen
+
+
 def test_fit_writes_safe_archive_and_report(fitted):
     model, report = fitted
     with zipfile.ZipFile(model) as zf:
@@ -144,6 +168,20 @@ def test_manifest_is_read_by_screen(fitted, tmp_path):
     assert sorted(m.name for m in materials) == ["me3", "ro9_x"]
     ro9 = next(m for m in materials if m.name == "ro9_x")
     assert ro9.measured_sigma_S_cm == pytest.approx(9.6e-12) and ro9.family == "Borophosphates"
+
+
+def test_predict_threads_give_identical_rankings(fitted, tmp_path, capsys):
+    model, _ = fitted
+    out = {}
+    for n in ("1", "2"):
+        out[n] = tmp_path / f"ranked_{n}.csv"
+        assert main(["prescreen", "predict", str(model), str(TEST), "-o", str(out[n]),
+                     "--threads", n]) == 0
+    assert out["1"].read_bytes() == out["2"].read_bytes()
+    assert main(["prescreen", "predict", str(model), str(TEST), "-o",
+                 str(tmp_path / "r0.csv"), "--threads", "0"]) == 2
+    assert "--threads 0" in capsys.readouterr().err
+    assert not (tmp_path / "r0.csv").exists()
 
 
 def test_evaluate_scores_and_plots(fitted, tmp_path):

@@ -81,6 +81,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     pred.add_argument("--manifest", metavar="SCREEN.yaml",
                       help="write the K best candidates that have a structure as the "
                            "manifest 'ase-raman screen' reads")
+    pred.add_argument("--threads", type=int, metavar="N",
+                      help="LightGBM prediction threads (default: the usable CPU cores)")
     _add_columns(pred, targets=False)
     pred.set_defaults(_prescreen=_run_predict)
 
@@ -130,7 +132,7 @@ def _run_predict(args: argparse.Namespace) -> int:
     from .workflow import predict_and_rank
 
     predict_and_rank(args.model, args.inputs, args.output, _columns(args), top=args.top,
-                     manifest=args.manifest)
+                     manifest=args.manifest, threads=args.threads)
     return 0
 
 

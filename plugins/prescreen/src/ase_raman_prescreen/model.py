@@ -24,6 +24,7 @@ import io
 import itertools
 import json
 import math
+import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,10 +77,16 @@ class TargetModel:
     scale: float
     cv: dict = field(default_factory=dict)
 
-    def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Ensemble mean and calibrated 1-sigma error bar of every row of ``X``."""
-        preds = np.stack([b.predict(X, num_threads=self.params.get("num_threads", 1))
-                          for b in self.boosters])
+    def predict(self, X: np.ndarray,
+                threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Ensemble mean and calibrated 1-sigma error bar of every row of ``X``.
+
+        One LightGBM call per booster on the whole matrix, its rows split over
+        ``threads`` (default: :func:`usable_cpus`).
+        """
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        n = threads or usable_cpus()
+        preds = np.stack([b.predict(X, num_threads=n) for b in self.boosters])
         mu = preds.mean(axis=0)
         spread = preds.std(axis=0, ddof=1) if len(self.boosters) > 1 else np.zeros_like(mu)
         return mu, np.sqrt(self.noise ** 2 + (self.scale * spread) ** 2)
@@ -88,6 +95,14 @@ class TargetModel:
         """TreeSHAP contributions ``(n_rows, n_features)``, averaged over the ensemble."""
         contrib = [b.predict(X, pred_contrib=True) for b in self.boosters]
         return np.mean(contrib, axis=0)[:, :-1]
+
+
+def usable_cpus() -> int:
+    """CPU cores this process may run on (its affinity mask, else ``os.cpu_count()``)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 
 def _train(X: np.ndarray, y: np.ndarray, params: dict, seed: int):
