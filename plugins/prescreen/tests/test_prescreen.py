@@ -184,6 +184,25 @@ def test_predict_threads_give_identical_rankings(fitted, tmp_path, capsys):
     assert not (tmp_path / "r0.csv").exists()
 
 
+def test_blocked_threaded_prediction_equals_one_call(fitted, monkeypatch):
+    """Blocks over Python threads give exactly LightGBM's whole-matrix prediction."""
+    from ase_raman_prescreen import model as model_module
+    from ase_raman_prescreen.table import Columns, design_from_table, read_table
+
+    loaded = PrescreenModel.load(fitted[0])
+    d = design_from_table(read_table(TEST), Columns(), CompositionFeaturizer(),
+                          loaded.use_structure)
+    tm = loaded.targets["log10_sigma"]
+    whole = np.stack([b.predict(d.X, num_threads=1) for b in tm.boosters])
+    monkeypatch.setattr(model_module, "PREDICT_BLOCK_ROWS", 7)
+    for threads in (1, 3):
+        mu, err = tm.predict(d.X, threads)
+        assert np.array_equal(mu, whole.mean(axis=0))
+        spread = whole.std(axis=0, ddof=1)
+        assert np.array_equal(err, np.sqrt(tm.noise ** 2 + (tm.scale * spread) ** 2))
+    assert tm.predict(d.X[:0], 2)[0].shape == (0,)
+
+
 def test_evaluate_scores_and_plots(fitted, tmp_path):
     model, _ = fitted
     out = tmp_path / "m.json"
