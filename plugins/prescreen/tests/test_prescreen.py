@@ -185,7 +185,8 @@ def test_predict_threads_give_identical_rankings(fitted, tmp_path, capsys):
 
 
 def test_blocked_threaded_prediction_equals_one_call(fitted, monkeypatch):
-    """Blocks over Python threads give exactly LightGBM's whole-matrix prediction."""
+    """Row blocks and tree chunks over Python threads give LightGBM's whole-matrix,
+    whole-model prediction (to rounding), the same for any number of threads."""
     from ase_raman_prescreen import model as model_module
     from ase_raman_prescreen.table import Columns, design_from_table, read_table
 
@@ -195,11 +196,14 @@ def test_blocked_threaded_prediction_equals_one_call(fitted, monkeypatch):
     tm = loaded.targets["log10_sigma"]
     whole = np.stack([b.predict(d.X, num_threads=1) for b in tm.boosters])
     monkeypatch.setattr(model_module, "PREDICT_BLOCK_ROWS", 7)
-    for threads in (1, 3):
-        mu, err = tm.predict(d.X, threads)
-        assert np.array_equal(mu, whole.mean(axis=0))
-        spread = whole.std(axis=0, ddof=1)
-        assert np.array_equal(err, np.sqrt(tm.noise ** 2 + (tm.scale * spread) ** 2))
+    monkeypatch.setattr(model_module, "PREDICT_TREE_CHUNK", 13)  # 60 rounds: 5 chunks
+    spread = whole.std(axis=0, ddof=1)
+    mu1, err1 = tm.predict(d.X, 1)
+    np.testing.assert_allclose(mu1, whole.mean(axis=0), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(err1, np.sqrt(tm.noise ** 2 + (tm.scale * spread) ** 2),
+                               rtol=1e-9)
+    mu3, err3 = tm.predict(d.X, 3)
+    assert np.array_equal(mu1, mu3) and np.array_equal(err1, err3)
     assert tm.predict(d.X[:0], 2)[0].shape == (0,)
 
 
