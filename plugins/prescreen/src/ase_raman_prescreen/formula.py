@@ -8,7 +8,7 @@ empty or unparsable formula, an unknown element symbol, or an amount that is not
 positive and finite.
 
 Ordinary formulas (element symbols, amounts, nested ``()``/``[]``/``{}`` groups with
-multipliers) go through a small parser of our own (``_fast_amounts``, about 20x
+multipliers) go through a small parser of our own (``_fast_amounts``, about 3x
 faster than pymatgen's); anything it does not recognise (other syntax, a symbol it
 does not know, a zero amount) falls back to pymatgen, so the results and the error
 messages are pymatgen's. Results are cached per distinct formula.
