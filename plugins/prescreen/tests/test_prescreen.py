@@ -352,3 +352,25 @@ def test_console_script_reaches_the_plugin():
     res = subprocess.run([str(exe), "prescreen", "fit", "--help"], capture_output=True,
                          text=True, timeout=120)
     assert res.returncode == 0 and "--censored-value" in res.stdout
+
+
+@pytest.mark.parametrize("argv", [
+    "fit {d}/t.csv -o {d}/m.model --folds 1",
+    "fit {d}/t.csv -o {d}/m.model --censored-value -1e-15",
+    "fit {d}/t.csv -o {d}/m.model --censored-value nan",
+    "fit {d}/t.csv -o {d}/m.model --ensemble 0",
+    "fit {d}/t.csv -o {d}/m.model --seed -1",
+    "fit {d}/t.csv -o {d}/m.model --threads 0",
+    "predict {d}/m.model {d}/c.csv -o {d}/r.csv --top 0",
+    "predict {d}/m.model {d}/c.csv -o {d}/r.csv --threads -2",
+    "evaluate {d}/m.model {d}/t.csv --parity {d}/p.txt",
+])
+def test_bad_option_values_one_line_exit_2(tmp_path, capsys, argv):
+    (tmp_path / "t.csv").write_text("formula,sigma\nLi3PS4,1e-4\n")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(SystemExit) as exc:
+        main(["prescreen", *argv.format(d=tmp_path).split()])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.startswith("ase-raman: error:"), err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
