@@ -21,7 +21,7 @@ from ..errors import InputFileError, UsageError
 from ._common import TrajectoryFormat, open_text
 
 __all__ = ["LAMMPS_UNITS", "TypeMap", "check_lammps_columns", "iter_lammps_dump",
-           "lammps_unit_factors"]
+           "lammps_unit_factors", "parse_type_map"]
 
 #: A LAMMPS type -> element map: {1: "O", 2: "H"} or ["O", "H"] (type 1 first).
 TypeMap = Mapping[int, str] | Sequence[str]
@@ -54,6 +54,32 @@ def _unit_styles() -> dict[str, dict[str, float]]:
 #: its factors (:func:`lammps_unit_factors`). (``lj`` is reduced
 #: units: no conversion exists.)
 LAMMPS_UNITS: dict[str, dict[str, float]] = _unit_styles()
+
+
+def parse_type_map(text: str | None) -> list[str] | dict[int, str] | None:
+    """``O,H`` -> ``["O", "H"]``; ``1=O,2=H`` -> ``{1: "O", 2: "H"}`` (``None`` for none)."""
+    if not text:
+        return None
+    from ase.data import atomic_numbers
+
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    pairs = [item.partition("=") for item in items]
+    try:
+        if all(sep for _, sep, _ in pairs):
+            mapping: list[str] | dict[int, str] = {int(k): v.strip() for k, _, v in pairs}
+        elif not any(sep for _, sep, _ in pairs):
+            mapping = items
+        else:
+            raise ValueError
+    except ValueError:
+        raise UsageError(f"type_map {text!r}: expected elements in type order (O,H) or "
+                         "TYPE=ELEMENT pairs (1=O,2=H)") from None
+    values = mapping.values() if isinstance(mapping, dict) else mapping
+    bad = [v for v in values if v not in atomic_numbers]
+    if not values or bad:
+        raise UsageError(f"type_map {text!r}: {', '.join(bad) or 'nothing'} is not a "
+                         "chemical element")
+    return mapping
 
 
 def _type_symbols(type_map: TypeMap) -> dict[int, str]:

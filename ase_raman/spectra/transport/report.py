@@ -91,7 +91,7 @@ def transport_summary(
     charges = result.charges or {}
     if charges and temperature_K is None:
         raise UsageError(
-            "charges were given without a temperature: conductivity needs --temperature"
+            "charges were given without a temperature: conductivity needs temperature_K"
         )
     if temperature_K is not None and not temperature_K > 0:
         raise UsageError(f"temperature must be positive, got {temperature_K} K")
