@@ -8,7 +8,8 @@ import contextlib
 import json
 import re
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from ..errors import AseRamanError, UsageError
@@ -34,6 +35,58 @@ def options_named(options: Mapping[str, str]) -> Iterator[None]:
         if message == str(exc):
             raise
         raise type(exc)(message) from None
+
+
+def _option_list(option: str) -> Callable[[re.Match], str]:
+    """A ``re.sub`` replacement: a Python list of names -> ``OPTION A,B``."""
+    def replace(match: re.Match) -> str:
+        names = re.findall(r"'([^']*)'", match.group(1))
+        return f"{option} {','.join(names)}"
+    return replace
+
+
+#: Library parameters in their Python spelling -> the option every command spells the
+#: same way (``drop_labels=['L']`` -> ``--drop-labels L``).
+PYTHON_FORMS: list[tuple[re.Pattern, Any]] = [
+    (re.compile(r"(?<![\w-])drop_labels=\[([^\]]*)\]"), _option_list("--drop-labels")),
+    (re.compile(r"(?<![\w-])type_map=\[([^\]]*)\]"), _option_list("--type-map")),
+    (re.compile(r"(?<![\w-])type_map(?![\w=])"), "--type-map"),
+    (re.compile(r"(?<![\w-])alpha_unit='([^']*)'"), r"--alpha-unit \1"),
+    (re.compile(r"(?<![\w-])alpha_key(?!\w)"), "--alpha-key"),
+    (re.compile(r"(?<![\w-])trust=True(?!\w)"), "--trust-model"),
+    (re.compile(r"(?<![\w-])scheduler=('[^']*')"), r"--scheduler \1"),
+    (re.compile(r"(?<![\w-])calculator='([^']*)'"), r"--calculator \1"),
+]
+
+
+def in_option_words(message: str) -> str:
+    """``message`` with the library's Python spellings of :data:`PYTHON_FORMS` as options."""
+    for pattern, replacement in PYTHON_FORMS:
+        message = pattern.sub(replacement, message)
+    return message
+
+
+@contextlib.contextmanager
+def python_forms_as_options() -> Iterator[None]:
+    """Errors raised and warnings shown inside, worded with options (:func:`in_option_words`)."""
+    with warnings.catch_warnings():
+        shown = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            worded = in_option_words(str(message))
+            if worded != str(message):
+                with contextlib.suppress(Exception):  # a category with another signature
+                    message = category(worded)
+            shown(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        try:
+            yield
+        except AseRamanError as exc:
+            message = in_option_words(str(exc))
+            if message == str(exc):
+                raise
+            raise type(exc)(message) from None
 
 
 def parse_json_option(text: str | None, option: str) -> dict[str, Any]:

@@ -102,8 +102,8 @@ def _specorder(type_map: TypeMap) -> list[str]:
 _LAMMPS_COORDS = ("x", "xs", "xu", "xsu")
 
 #: What to tell a user whose LAMMPS dump names atoms by number only.
-TYPE_MAP_HINT = ("pass --type-map with the element of each LAMMPS type in order, e.g. "
-                 "--type-map O,H (Python: type_map=['O', 'H'])")
+TYPE_MAP_HINT = ("pass type_map with the element of each LAMMPS type in order, e.g. "
+                 "type_map=['O', 'H']")
 
 
 def _lammps_columns(p: Path) -> list[str]:
@@ -240,9 +240,8 @@ def iter_lammps_dump(path: str | os.PathLike, type_map: TypeMap | None = None, *
                 except KeyError as exc:
                     raise UsageError(f"{p}: type_map lacks LAMMPS type {exc}") from None
             else:
-                raise UsageError(f"{p}: the LAMMPS dump names atoms by type number only; pass"
-                                 " --type-map with the element of each type in order, e.g."
-                                 " --type-map O,H (Python: type_map=['O', 'H'])")
+                raise UsageError(f"{p}: the LAMMPS dump names atoms by type number only; "
+                                 + TYPE_MAP_HINT)
             atoms = Atoms(symbols, positions=pos[order] * u["length_A"],
                           cell=cell * u["length_A"], pbc=pbc)
             if {"vx", "vy", "vz"} <= set(data):

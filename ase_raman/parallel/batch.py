@@ -462,11 +462,12 @@ def run_batch(manifest: str | os.PathLike | list[BatchEntry], out_dir: str | os.
     valid = [e for e in entries if not isinstance(e, InvalidEntry)]
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
-        raise UsageError(f"-o {out}: exists and is not a folder; give a folder for the results")
+        raise UsageError(f"out_dir {out}: exists and is not a folder; give a folder for the "
+                         "results")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UsageError(f"-o {out}: cannot create the results folder ({exc.strerror or exc})"
+        raise UsageError(f"out_dir {out}: cannot create the results folder ({exc.strerror or exc})"
                          ) from None
     rows: dict[str, dict[str, Any]] = dict(invalid)
     if progress is not None:
