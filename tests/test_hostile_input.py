@@ -38,6 +38,15 @@ def data(tmp_path_factory, small_model):
     for atoms in frames:
         atoms.info.pop("polarizability")
     ase.io.write(d / "w.xyz", frames)
+    for name, cell in (("flat", [[9, 0, 0], [18, 0, 0], [0, 0, 9]]),
+                       ("zerovec", [[9, 0, 0], [0, 9, 0], [0, 0, 0]])):
+        singular = [a.copy() for a in frames[:3]]
+        for a in singular:
+            a.cell, a.pbc = cell, True
+        ase.io.write(d / f"{name}.xyz", singular)
+        for a, label in zip(singular, labelled_water_molecules(3, seed=5), strict=True):
+            a.info["polarizability"] = label.info["polarizability"]
+        ase.io.write(d / f"{name}_train.xyz", singular)
     frames[3].positions[1, 0] = np.nan
     ase.io.write(d / "nan.xyz", frames)
     bad_train = labelled_water_molecules(6, seed=4)
@@ -132,6 +141,13 @@ CASES = [
     ("non-finite", "predict {d}/nan_model.npz {d}/w.xyz -o {o}/p.h5 --dt-fs 1"),
     ("non-finite", "fit {d}/inf_train.xyz -o {o}/f.npz"),
     ("non-finite", "msd {d}/nan.xyz --species H --dt-fs 1 -o {o}/m.csv"),
+    # periodic boundaries with a singular cell (a zero vector, two parallel vectors)
+    ("cell", "predict {d}/m.npz {d}/flat.xyz -o {o}/p.xyz"),
+    ("cell", "predict {d}/m.npz {d}/zerovec.xyz -o {o}/p.h5 --dt-fs 1"),
+    ("cell", "msd {d}/flat.xyz --species H --dt-fs 1 -o {o}/m.csv"),
+    ("cell", "vdos {d}/zerovec.xyz --dt-fs 1 -o {o}/v.csv"),
+    ("cell", "fit {d}/flat_train.xyz -o {o}/f.npz"),
+    ("cell", "fit {d}/zerovec_train.xyz -o {o}/f.npz"),
     # outputs that cannot be written, images with a wrong suffix
     ("output", "raman {d}/s.h5 --sigma 0 -o {d}/adir"),
     ("output", "raman {d}/s.h5 --sigma 0 -o /proc/ase-raman-x.csv"),

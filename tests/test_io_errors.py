@@ -160,3 +160,32 @@ def test_pw_output_is_not_ph_output(shared_data):
 def test_bad_index(test_data):
     with pytest.raises(UsageError, match="out of range"):
         read_reference(test_data / "SnO2_born_vasprun.xml", index=3)
+
+
+def test_zero_cell_with_pbc_is_read_as_a_molecule(tmp_path, small_model):
+    """An extxyz ``Lattice`` of zeros (as in published molecular data sets) turns pbc on in
+    ASE: the frame is an isolated molecule, read with pbc off and one warning per file,
+    and predicts the same alpha as the same molecule written without a cell."""
+    import ase.io
+    import numpy as np
+    from conftest import labelled_water_molecules
+
+    from ase_raman.io import iter_frames
+
+    frames = labelled_water_molecules(3, seed=7)
+    for a in frames:
+        a.info.pop("polarizability")
+    ase.io.write(tmp_path / "molecules.xyz", frames)
+    text = (tmp_path / "molecules.xyz").read_text().splitlines()
+    zero = "Lattice=\"0.0 0.0 0.0 0.0 0.0 0.0 0.0 0.0 0.0\" "
+    lines = [zero + line.replace('pbc="F F F"', "") if line.startswith("Properties=")
+             else line for line in text]
+    (tmp_path / "zero_cell.xyz").write_text("\n".join(lines) + "\n")
+    assert all(a.pbc.all() for a in ase.io.read(tmp_path / "zero_cell.xyz", ":"))
+
+    with pytest.warns(UserWarning, match="all-zero cell") as record:
+        read = list(iter_frames(tmp_path / "zero_cell.xyz"))
+    assert len([w for w in record if "all-zero cell" in str(w.message)]) == 1
+    assert [a.pbc.any() for a in read] == [False] * 3
+    plain = list(iter_frames(tmp_path / "molecules.xyz"))
+    np.testing.assert_allclose(small_model.predict(read), small_model.predict(plain))

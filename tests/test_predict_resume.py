@@ -87,3 +87,48 @@ def test_partial_from_other_options_refused_then_restart(inputs, tmp_path, monke
     assert main([*argv, "--restart"]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run.h5"]
     _same(out, inputs / "ref.h5")
+
+
+KILLED_RUN = """
+import os, signal, sys
+import ase_raman.io
+from ase_raman.cli import main
+
+real = ase_raman.io.iter_frames
+
+def killed(*args, **kwargs):
+    for i, atoms in enumerate(real(*args, **kwargs)):
+        if i == {kill_at}:
+            os.kill(os.getpid(), signal.SIGKILL)  # no handler, no finally, no flush
+        yield atoms
+
+ase_raman.io.iter_frames = killed
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_sigkilled_predict_resumes(inputs, tmp_path, capsys):
+    """A real SIGKILL in the middle of the run (in a child process, at a fixed frame, so
+    nothing depends on timing): the rerun resumes from the frames the .part holds and
+    gives the file an uninterrupted run gives."""
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "run.h5"
+    argv = ["predict", str(inputs / "m.npz"), str(inputs / "traj.xyz"), "-o", str(out),
+            "--dt-fs", "2"]
+    child = subprocess.run([sys.executable, "-c", KILLED_RUN.format(kill_at=230), *argv],
+                           capture_output=True, text=True, timeout=600)
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    part = tmp_path / "run.h5.part"
+    assert not out.exists() and part.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.h5.part"]  # nothing hidden
+    with read_trajectory(part) as traj:
+        done = len(traj)
+    assert 0 < done <= 230
+    capsys.readouterr()
+    assert main(argv) == 0
+    assert f"resuming after the {done} frames" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.h5"]
+    _same(out, inputs / "ref.h5")

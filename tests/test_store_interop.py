@@ -144,6 +144,21 @@ def test_ase_io_reads_the_store_and_leaves_other_hdf5_files(tmp_path):
         filetype(str(other), guess=False)
 
 
+def test_ase_gui_image_loader_opens_the_store(tmp_path):
+    """``ase gui run.h5`` loads files through ``ase.gui.images.Images.read`` (run here
+    without a display): every frame, its cell and positions."""
+    from ase.gui.images import Images
+
+    path = tmp_path / "run.h5"
+    frames = write_store(path)
+    images = Images()
+    images.read([str(path)])
+    assert len(images) == N_FRAMES
+    for i, frame in enumerate(frames):
+        np.testing.assert_allclose(images.get_atoms(i).positions, frame["positions"])
+        np.testing.assert_allclose(images.get_atoms(i).cell.array, frame["cell"])
+
+
 def test_ase_magic_found_in_a_long_store(tmp_path):
     from ase.io.formats import filetype
 

@@ -25,7 +25,7 @@ from ase import Atoms
 from ase.io.formats import ioformats
 
 from ..errors import MissingDataError, UsageError
-from ._common import Index, ase_filetype, check_file, open_text, plain_name
+from ._common import Index, ase_filetype, check_file, checked_cells, open_text, plain_name
 from .espresso import read_ph_out  # noqa: F401 (public here as before)
 from .extxyz import read_extxyz  # noqa: F401 (public here as before)
 from .formats import REFERENCE_FORMATS
@@ -120,10 +120,12 @@ def read_reference(
             " a reference file needs a polarizability per frame (extxyz, OUTCAR, vasprun.xml,"
             " ph.x output); predict alpha along it with `ase-raman predict MODEL.npz`")
     if fmt in REFERENCE_FORMATS:
-        return REFERENCE_FORMATS[fmt].read_reference(p, index, alpha_key, alpha_unit)
-    if fmt not in ioformats:
+        frames = REFERENCE_FORMATS[fmt].read_reference(p, index, alpha_key, alpha_unit)
+    elif fmt in ioformats:
+        frames = read_with_ase(p, fmt, index, alpha_key, alpha_unit)
+    else:
         raise UsageError(
             f"{p}: unknown format {format!r}; use one of {', '.join(FORMATS)} or an ASE"
             " format name (see `ase info --formats`)"
         )
-    return read_with_ase(p, fmt, index, alpha_key, alpha_unit)
+    return list(checked_cells(frames, p))

@@ -24,7 +24,8 @@ import lzma
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -251,3 +252,45 @@ class ReferenceFormat:
     by_name: Callable[[str], bool]
     by_content: Callable[[str], bool]
     read_reference: Callable[..., list[Atoms]]
+
+
+def checked_cells(frames: Iterable[Atoms], where: Path | str) -> Iterator[Atoms]:
+    """The frames of ``where`` with their periodic cells checked, one at a time.
+
+    * A frame with periodic boundary flags and an all-zero cell is an isolated molecule
+      (extxyz writers fill ``Lattice`` with zeros for molecules, and ASE turns a
+      ``Lattice`` into ``pbc=True``): periodic boundaries are switched off, with one
+      warning per file.
+    * A periodic axis whose cell vector is non-finite, zero, or in the plane (line) of
+      the other periodic vectors cannot be a crystal: :class:`InputFileError` naming the
+      frame.
+    """
+    warned = False
+    for i, atoms in enumerate(frames):
+        pbc = np.asarray(atoms.pbc, dtype=bool)
+        if pbc.any():
+            cell = np.asarray(atoms.cell.array, dtype=float)
+            periodic = cell[pbc]
+            if not np.isfinite(periodic).all():
+                raise InputFileError(f"{where}: frame {i}: non-finite cell with periodic "
+                                     "boundaries; fix the cell of that frame")
+            if not cell.any():
+                atoms.pbc = False
+                if not warned:
+                    warnings.warn(
+                        f"{where}: periodic boundary flags with an all-zero cell (e.g. an "
+                        "extxyz Lattice of zeros): read as isolated molecules (pbc off)",
+                        UserWarning, stacklevel=2)
+                    warned = True
+            else:
+                scale = float(np.abs(periodic).max())
+                rank = np.linalg.matrix_rank(periodic, tol=1e-8 * scale)
+                if rank < len(periodic):
+                    axes = "".join(a for a, on in zip("abc", pbc, strict=True) if on)
+                    lengths = ", ".join(f"{np.linalg.norm(v):.4g}" for v in periodic)
+                    raise InputFileError(
+                        f"{where}: frame {i}: the cell is singular along its periodic axes "
+                        f"{axes} (vector lengths {lengths} Angstrom, zero volume): give the "
+                        "full cell, or switch periodic boundaries off for an isolated "
+                        "molecule")
+        yield atoms

@@ -32,6 +32,7 @@ from ._common import (
     Index,
     ase_filetype,
     check_file,
+    checked_cells,
     decompressed,
     one_line,
     open_text,
@@ -177,6 +178,7 @@ def iter_frames(
         )
     if drop_labels and not (reader is not None and reader.drops_labels):
         frames = drop_atoms(frames, frozenset(drop_labels))
+    frames = checked_cells(frames, p)
     step = (sel.step or 1) * every
     yield from itertools.islice(frames, sel.start or 0, sel.stop, step)
 

@@ -246,10 +246,13 @@ def load_phonopy(path: str | os.PathLike, force_sets: str | os.PathLike | None =
         born_file = Path(born).resolve()
         if not born_file.is_file():
             raise InputFileError(f"{born}: BORN file not found")
+    if sets is not None:  # before phonopy: older versions accept a mismatch silently
+        _check_force_sets_size(sets, _yaml_supercell_atoms(text), path)
     try:
         with _working_directory(p.parent):
             phonon = phonopy.load(io.StringIO(text), force_sets_filename=sets,
-                                  force_constants_filename=constants,
+                                  force_constants_filename=(None if constants is None
+                                                            else str(constants)),
                                   born_filename=born_file, is_nac=born_file is not None,
                                   produce_fc=True, symprec=symprec, log_level=0)
     except Exception as exc:  # phonopy raises many kinds for bad files
@@ -257,16 +260,32 @@ def load_phonopy(path: str | os.PathLike, force_sets: str | os.PathLike | None =
         raise InputFileError(f"{path}: phonopy cannot load it ({type(exc).__name__}: {msg})"
                              ) from None
     if sets is not None:
-        n_file, n_cell = force_sets_atoms(sets), len(phonon.supercell)
-        if n_file is not None and n_file != n_cell:
-            raise InputFileError(f"{sets}: forces on {n_file} atoms, but the supercell of "
-                                 f"{path} has {n_cell}; pass the FORCE_SETS of this yaml")
+        _check_force_sets_size(sets, len(phonon.supercell), path)
     if phonon.force_constants is None:
         raise MissingDataError(
             f"{path}: no force constants and no forces (FORCE_SETS) in or beside this file; "
             "give a FORCE_SETS file (force_sets=) or force constants (force_constants=), "
             "or read the modes from a mesh.yaml")
     return phonon
+
+
+def _yaml_supercell_atoms(text: str) -> int | None:
+    """Atom count of the ``supercell`` of a phonopy yaml's text (checked safe), or None."""
+    import yaml
+
+    try:
+        data = yaml.load(io.StringIO(text), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        return len(data["supercell"]["points"])
+    except Exception:  # no supercell block: phonopy and the check after loading decide
+        return None
+
+
+def _check_force_sets_size(sets: Path, n_cell: int | None, path: str | os.PathLike) -> None:
+    """A type-1 FORCE_SETS must hold forces on the supercell's atoms."""
+    n_file = force_sets_atoms(sets)
+    if n_file is not None and n_cell is not None and n_file != n_cell:
+        raise InputFileError(f"{sets}: forces on {n_file} atoms, but the supercell of "
+                             f"{path} has {n_cell}; pass the FORCE_SETS of this yaml")
 
 
 def modes_from_phonopy(phonon: Any, irreps: bool = True,
@@ -305,7 +324,11 @@ def modes_from_phonopy(phonon: Any, irreps: bool = True,
 def _phonopy_irreps(phonon: Any, freqs_thz: np.ndarray, tol_cm: float) -> list[str | None] | None:
     """Per-band irrep labels from phonopy (None when unavailable)."""
     try:
-        ir = phonon.run_irreps([0.0, 0.0, 0.0], degeneracy_tolerance=tol_cm / THZ_TO_CM)
+        # run_irreps returns them (recent phonopy); older set_irreps keeps them in .irreps
+        run = getattr(phonon, "run_irreps", None) or phonon.set_irreps
+        ir = run([0.0, 0.0, 0.0], degeneracy_tolerance=tol_cm / THZ_TO_CM)
+        if not hasattr(ir, "band_indices"):
+            ir = phonon.irreps
         labels = ir._ir_labels  # phonopy keeps them only privately (per degenerate set)
         sets = ir.band_indices
     except Exception:  # no labels for this cell/point group: not an error for Raman

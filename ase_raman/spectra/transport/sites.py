@@ -144,10 +144,10 @@ def read_sites(path: str | os.PathLike, species: str, cell: np.ndarray) -> Sites
     of the file's cell when it has one, else as Cartesian in ``cell``."""
     import ase.io
 
+    if not os.path.isfile(path):  # also keeps ASE from opening a database URL
+        raise InputFileError(f"{path}: no such sites file")
     try:
         atoms = ase.io.read(path)
-    except FileNotFoundError:
-        raise InputFileError(f"{path}: no such sites file") from None
     except Exception as exc:  # any reader failure is a file problem, in one line
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputFileError(f"{path}: cannot read sites ({msg}); give a structure file "
