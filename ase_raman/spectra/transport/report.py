@@ -378,6 +378,44 @@ def arrhenius_summary(
     ``sigma_prefactor_S_K_cm`` (fit of ``sigma T``), ``sigma_target_S_cm``,
     ``sigma_target_err_S_cm`` and ``sigma_S_cm``.
     """
+    per_species = _entries_by_species(summaries, species)
+    out: dict[str, dict] = {}
+    for sym, rows in per_species.items():
+        rows.sort(key=lambda r: r[0])
+        temps = [r[0] for r in rows]
+        if len(set(temps)) < 2:
+            raise UsageError(
+                f"species {sym}: need summaries at two or more temperatures, "
+                f"got {sorted(set(temps))} K"
+            )
+        d = [_entry_value(r[1], "D_cm2_s", "D_err_cm2_s") for r in rows]
+        if any(v is None or v <= 0 for v, _ in d):
+            raise UsageError(f"species {sym}: a non-positive D cannot be fitted (not diffusive?)")
+        errs = [e for _, e in d]
+        errors = None if any(e is None or e <= 0 for e in errs) else errs
+        fit = arrhenius_fit(temps, [v for v, _ in d], errors)
+        d_t, d_t_err = fit.predict(target_temperature_K)
+        out[sym] = {
+            "E_a_eV": fit.E_a_eV,
+            "E_a_err_eV": fit.E_a_err_eV,
+            "D0_cm2_s": fit.prefactor,
+            "ln_D0_err": fit.ln_prefactor_err,
+            "target_temperature_K": float(target_temperature_K),
+            "D_target_cm2_s": d_t,
+            "D_target_err_cm2_s": d_t_err,
+            "temperatures_K": temps,
+            "D_cm2_s": [v for v, _ in d],
+            "D_err_cm2_s": errs,
+            "error_method": fit.error_method,
+            **_conductivity_arrhenius(rows, temps, target_temperature_K),
+        }
+    return out
+
+
+def _entries_by_species(summaries: Sequence[tuple[str, Mapping[str, Mapping]]],
+                        species: Sequence[str] | None
+                        ) -> dict[str, list[tuple[float, Mapping]]]:
+    """``{species: [(temperature K, species object), ...]}`` of the summaries, checked."""
     per_species: dict[str, list[tuple[float, Mapping]]] = {}
     for name, summary in summaries:
         if not isinstance(summary, Mapping) or not summary:
@@ -400,51 +438,27 @@ def arrhenius_summary(
             raise UsageError(f"species {', '.join(missing)} not found in the summaries")
     if not per_species:
         raise UsageError("no species to fit")
-    out: dict[str, dict] = {}
-    for sym, rows in per_species.items():
-        rows.sort(key=lambda r: r[0])
-        temps = [r[0] for r in rows]
-        if len(set(temps)) < 2:
-            raise UsageError(
-                f"species {sym}: need summaries at two or more temperatures, "
-                f"got {sorted(set(temps))} K"
-            )
-        d = [_entry_value(r[1], "D_cm2_s", "D_err_cm2_s") for r in rows]
-        if any(v is None or v <= 0 for v, _ in d):
-            raise UsageError(f"species {sym}: a non-positive D cannot be fitted (not diffusive?)")
-        errs = [e for _, e in d]
-        errors = None if any(e is None or e <= 0 for e in errs) else errs
-        fit = arrhenius_fit(temps, [v for v, _ in d], errors)
-        d_t, d_t_err = fit.predict(target_temperature_K)
-        entry = {
-            "E_a_eV": fit.E_a_eV,
-            "E_a_err_eV": fit.E_a_err_eV,
-            "D0_cm2_s": fit.prefactor,
-            "ln_D0_err": fit.ln_prefactor_err,
-            "target_temperature_K": float(target_temperature_K),
-            "D_target_cm2_s": d_t,
-            "D_target_err_cm2_s": d_t_err,
-            "temperatures_K": temps,
-            "D_cm2_s": [v for v, _ in d],
-            "D_err_cm2_s": errs,
-            "error_method": fit.error_method,
-        }
-        s = [_entry_value(r[1], "sigma_S_cm", "sigma_err_S_cm") for r in rows]
-        if all(v is not None and v > 0 for v, _ in s):
-            s_errs = [e for _, e in s]
-            s_errors = None if any(e is None or e <= 0 for e in s_errs) else s_errs
-            sfit = arrhenius_fit(temps, [v for v, _ in s], s_errors, times_temperature=True)
-            s_t, s_t_err = sfit.predict(target_temperature_K)
-            entry.update({
-                "sigma_E_a_eV": sfit.E_a_eV,
-                "sigma_E_a_err_eV": sfit.E_a_err_eV,
-                "sigma_prefactor_S_K_cm": sfit.prefactor,
-                "sigma_target_S_cm": s_t,
-                "sigma_target_err_S_cm": s_t_err,
-                "sigma_S_cm": [v for v, _ in s],
-            })
-        out[sym] = entry
-    return out
+    return per_species
+
+
+def _conductivity_arrhenius(rows: list[tuple[float, Mapping]], temps: list[float],
+                            target_temperature_K: float) -> dict[str, Any]:
+    """The ``sigma_*`` keys (fit of sigma T) when every summary holds ``sigma_S_cm``."""
+    s = [_entry_value(r[1], "sigma_S_cm", "sigma_err_S_cm") for r in rows]
+    if not all(v is not None and v > 0 for v, _ in s):
+        return {}
+    s_errs = [e for _, e in s]
+    s_errors = None if any(e is None or e <= 0 for e in s_errs) else s_errs
+    sfit = arrhenius_fit(temps, [v for v, _ in s], s_errors, times_temperature=True)
+    s_t, s_t_err = sfit.predict(target_temperature_K)
+    return {
+        "sigma_E_a_eV": sfit.E_a_eV,
+        "sigma_E_a_err_eV": sfit.E_a_err_eV,
+        "sigma_prefactor_S_K_cm": sfit.prefactor,
+        "sigma_target_S_cm": s_t,
+        "sigma_target_err_S_cm": s_t_err,
+        "sigma_S_cm": [v for v, _ in s],
+    }
 
 
 def plot_arrhenius(path: str | os.PathLike, fits: Mapping[str, Mapping]) -> None:
