@@ -233,3 +233,13 @@ def test_batch_bad_entry_fails_alone(data, tmp_path, capsys):
     assert status == {"good": status["good"], "letters": "failed", "hot": "failed",
                       "backwards": "failed"}
     assert (tmp_path / "out" / "good").is_dir()  # the good entry ran
+
+
+def test_database_url_as_sites_file_is_not_opened():
+    """ASE's reader connects to a database for a name like ``postgresql://...``: a sites
+    file must exist as a file before ASE sees its name."""
+    from ase_raman.errors import InputFileError
+    from ase_raman.spectra.transport.sites import read_sites
+
+    with pytest.raises(InputFileError, match="no such sites file"):
+        read_sites("postgresql://user:pw@127.0.0.1:1/db", "Li", np.eye(3) * 10)
