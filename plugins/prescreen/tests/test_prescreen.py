@@ -74,6 +74,30 @@ def test_formula_parsing_and_errors():
             parse_formula(bad)
 
 
+def test_fast_formula_parser_equals_pymatgen():
+    """The fast parser gives pymatgen's amounts (same order) on every formula of the
+    OBELiX subsets, and leaves anything unusual to pymatgen."""
+    from ase_raman_prescreen.formula import _fast_amounts, _pymatgen_amounts
+
+    formulas = {r[c] for path in (TRAIN, TEST) for r in _rows(path)
+                for c in ("Reduced Composition", "True Composition")}
+    formulas |= {"Li0.6[Li0.2Sn0.8S2]", "(Ag0.67Li0.33)0.27La0.57TiO3", "Li{PO3}2",
+                 "Li2 O", "Li3Fe2(PO4)3", "Li.5CoO2", "((LiO)2Cl)3"}
+    fast = 0
+    for f in sorted(formulas):
+        ours = _fast_amounts(f)
+        if ours is None:
+            continue
+        fast += 1
+        ref = _pymatgen_amounts(f, f)
+        assert list(ours) == list(ref), f
+        assert [ours[k] for k in ours] == pytest.approx([ref[k] for k in ref], rel=1e-12), f
+    assert fast >= len(formulas) - 2
+    for other in ("Li(PO4", "LiPO4)", "Li0O", "Xx2O", "Li1e-3O", "Fe2+O", "Li2O3-", "Uuo"):
+        assert _fast_amounts(other) is None, other
+    assert parse_formula("Li1e-1O") == pytest.approx({"Li": 0.1, "O": 1.0})  # via pymatgen
+
+
 def test_fit_writes_safe_archive_and_report(fitted):
     model, report = fitted
     with zipfile.ZipFile(model) as zf:
@@ -144,6 +168,43 @@ def test_manifest_is_read_by_screen(fitted, tmp_path):
     assert sorted(m.name for m in materials) == ["me3", "ro9_x"]
     ro9 = next(m for m in materials if m.name == "ro9_x")
     assert ro9.measured_sigma_S_cm == pytest.approx(9.6e-12) and ro9.family == "Borophosphates"
+
+
+def test_predict_threads_give_identical_rankings(fitted, tmp_path, capsys):
+    model, _ = fitted
+    out = {}
+    for n in ("1", "2"):
+        out[n] = tmp_path / f"ranked_{n}.csv"
+        assert main(["prescreen", "predict", str(model), str(TEST), "-o", str(out[n]),
+                     "--threads", n]) == 0
+    assert out["1"].read_bytes() == out["2"].read_bytes()
+    assert main(["prescreen", "predict", str(model), str(TEST), "-o",
+                 str(tmp_path / "r0.csv"), "--threads", "0"]) == 2
+    assert "--threads 0" in capsys.readouterr().err
+    assert not (tmp_path / "r0.csv").exists()
+
+
+def test_blocked_threaded_prediction_equals_one_call(fitted, monkeypatch):
+    """Row blocks and tree chunks over Python threads give LightGBM's whole-matrix,
+    whole-model prediction (to rounding), the same for any number of threads."""
+    from ase_raman_prescreen import model as model_module
+    from ase_raman_prescreen.table import Columns, design_from_table, read_table
+
+    loaded = PrescreenModel.load(fitted[0])
+    d = design_from_table(read_table(TEST), Columns(), CompositionFeaturizer(),
+                          loaded.use_structure)
+    tm = loaded.targets["log10_sigma"]
+    whole = np.stack([b.predict(d.X, num_threads=1) for b in tm.boosters])
+    monkeypatch.setattr(model_module, "PREDICT_BLOCK_ROWS", 7)
+    monkeypatch.setattr(model_module, "PREDICT_TREE_CHUNK", 13)  # 60 rounds: 5 chunks
+    spread = whole.std(axis=0, ddof=1)
+    mu1, err1 = tm.predict(d.X, 1)
+    np.testing.assert_allclose(mu1, whole.mean(axis=0), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(err1, np.sqrt(tm.noise ** 2 + (tm.scale * spread) ** 2),
+                               rtol=1e-9)
+    mu3, err3 = tm.predict(d.X, 3)
+    assert np.array_equal(mu1, mu3) and np.array_equal(err1, err3)
+    assert tm.predict(d.X[:0], 2)[0].shape == (0,)
 
 
 def test_evaluate_scores_and_plots(fitted, tmp_path):
@@ -291,3 +352,25 @@ def test_console_script_reaches_the_plugin():
     res = subprocess.run([str(exe), "prescreen", "fit", "--help"], capture_output=True,
                          text=True, timeout=120)
     assert res.returncode == 0 and "--censored-value" in res.stdout
+
+
+@pytest.mark.parametrize("argv", [
+    "fit {d}/t.csv -o {d}/m.model --folds 1",
+    "fit {d}/t.csv -o {d}/m.model --censored-value -1e-15",
+    "fit {d}/t.csv -o {d}/m.model --censored-value nan",
+    "fit {d}/t.csv -o {d}/m.model --ensemble 0",
+    "fit {d}/t.csv -o {d}/m.model --seed -1",
+    "fit {d}/t.csv -o {d}/m.model --threads 0",
+    "predict {d}/m.model {d}/c.csv -o {d}/r.csv --top 0",
+    "predict {d}/m.model {d}/c.csv -o {d}/r.csv --threads -2",
+    "evaluate {d}/m.model {d}/t.csv --parity {d}/p.txt",
+])
+def test_bad_option_values_one_line_exit_2(tmp_path, capsys, argv):
+    (tmp_path / "t.csv").write_text("formula,sigma\nLi3PS4,1e-4\n")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(SystemExit) as exc:
+        main(["prescreen", *argv.format(d=tmp_path).split()])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.startswith("ase-raman: error:"), err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 
+from ase_raman.cli._types import POSITIVE, POSITIVE_INT, SEED, bounded, image_path
+
 HELP = ("rank candidate conductors by composition/structure (gradient-boosted, trained on "
         "measured sigma)")
 
@@ -29,7 +31,7 @@ def _add_columns(p: argparse.ArgumentParser, targets: bool) -> None:
         g.add_argument("--ea-column", metavar="NAME",
                        help="activation energy in eV: also fit an E_a model on the rows "
                             "that have one")
-        g.add_argument("--censored-value", type=float, default=1e-15, metavar="S_CM",
+        g.add_argument("--censored-value", type=POSITIVE, default=1e-15, metavar="S_CM",
                        help="value used for upper bounds such as '<1E-10' (default "
                             "%(default)g S/cm, as the OBELiX authors do; 0 refuses them)")
     g.add_argument("--space-group-column", default="Space group #", metavar="NAME",
@@ -58,11 +60,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           "packing fraction where the table or a CIF gives them)")
     fit.add_argument("--grid", default="full", choices=["full", "quick"],
                      help="hyperparameter grid searched by CV (default: %(default)s)")
-    fit.add_argument("--folds", type=int, default=5, help="CV folds (default: %(default)s)")
-    fit.add_argument("--ensemble", type=int, default=5,
+    fit.add_argument("--folds", type=bounded(int, 2, 100), default=5,
+                     help="CV folds (default: %(default)s)")
+    fit.add_argument("--ensemble", type=bounded(int, 1, 1000), default=5,
                      help="boosters per target (default: %(default)s)")
-    fit.add_argument("--seed", type=int, default=0)
-    fit.add_argument("--threads", type=int, default=1,
+    fit.add_argument("--seed", type=SEED, default=0)
+    fit.add_argument("--threads", type=POSITIVE_INT, default=1,
                      help="LightGBM threads (default: %(default)s)")
     fit.add_argument("--report", metavar="DIR",
                      help="write cv.json, parity_cv.png (out-of-fold), importances.csv/.png")
@@ -76,11 +79,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     pred.add_argument("inputs", nargs="+", metavar="CANDIDATES",
                       help="CSV tables of candidates, CIF files or folders of CIF files")
     pred.add_argument("-o", "--output", required=True, metavar="RANKED.csv")
-    pred.add_argument("--top", type=int, metavar="K",
+    pred.add_argument("--top", type=POSITIVE_INT, metavar="K",
                       help="with --manifest: how many candidates go to the manifest")
     pred.add_argument("--manifest", metavar="SCREEN.yaml",
                       help="write the K best candidates that have a structure as the "
                            "manifest 'ase-raman screen' reads")
+    pred.add_argument("--threads", type=POSITIVE_INT, metavar="N",
+                      help="LightGBM prediction threads (default: the usable CPU cores)")
     _add_columns(pred, targets=False)
     pred.set_defaults(_prescreen=_run_predict)
 
@@ -90,7 +95,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ev.add_argument("model", metavar="MODEL")
     ev.add_argument("test", metavar="TEST.csv")
     ev.add_argument("-o", "--output", metavar="METRICS.json", help="metrics as JSON")
-    ev.add_argument("--parity", metavar="PNG", help="parity plot")
+    ev.add_argument("--parity", type=image_path, metavar="PNG", help="parity plot")
     ev.add_argument("--predictions", metavar="CSV", help="per-row predictions")
     _add_columns(ev, targets=True)
     ev.set_defaults(_prescreen=_run_evaluate)
@@ -130,7 +135,7 @@ def _run_predict(args: argparse.Namespace) -> int:
     from .workflow import predict_and_rank
 
     predict_and_rank(args.model, args.inputs, args.output, _columns(args), top=args.top,
-                     manifest=args.manifest)
+                     manifest=args.manifest, threads=args.threads)
     return 0
 
 

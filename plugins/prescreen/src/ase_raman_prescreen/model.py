@@ -24,6 +24,7 @@ import io
 import itertools
 import json
 import math
+import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,10 @@ FORMAT = "ase-raman-prescreen"
 FORMAT_VERSION = 1
 METADATA_NAME = "metadata.json"
 MAX_MEMBER_BYTES = 256 * 1024 * 1024
+#: rows per LightGBM prediction call (see :meth:`TargetModel.predict`).
+PREDICT_BLOCK_ROWS = 2048
+#: boosting rounds (trees) per LightGBM prediction call (see :meth:`TargetModel.predict`).
+PREDICT_TREE_CHUNK = 250
 
 #: hyperparameter grids (every combination is tried).
 GRIDS: dict[str, dict[str, list]] = {
@@ -76,10 +81,43 @@ class TargetModel:
     scale: float
     cv: dict = field(default_factory=dict)
 
-    def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Ensemble mean and calibrated 1-sigma error bar of every row of ``X``."""
-        preds = np.stack([b.predict(X, num_threads=self.params.get("num_threads", 1))
-                          for b in self.boosters])
+    def predict(self, X: np.ndarray,
+                threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Ensemble mean and calibrated 1-sigma error bar of every row of ``X``.
+
+        Each booster predicts blocks of :data:`PREDICT_BLOCK_ROWS` rows, one LightGBM
+        thread per call, the calls spread over ``threads`` Python threads (default:
+        :func:`usable_cpus`; LightGBM releases the GIL). Unlike LightGBM's own OpenMP
+        threads, a thread the OS deschedules on a busy machine holds up no other one.
+        A block is evaluated :data:`PREDICT_TREE_CHUNK` trees at a time and the partial
+        sums added in order (a regression booster's output is the sum of its trees):
+        a chunk of small trees stays in the CPU cache, ~1.6x faster than all 2000 trees
+        per row; the result differs from one whole-model call by rounding only (~1e-13)
+        and is the same whatever the number of threads.
+        """
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        n_threads = threads or usable_cpus()
+        blocks = [slice(i, i + PREDICT_BLOCK_ROWS) for i in range(0, len(X), PREDICT_BLOCK_ROWS)]
+        preds = np.empty((len(self.boosters), len(X)))
+        jobs = [(k, b) for k in range(len(self.boosters)) for b in blocks]
+
+        def run(job: tuple[int, slice]) -> None:
+            k, rows = job
+            booster = self.boosters[k]
+            total = np.zeros(len(X[rows]))
+            for start in range(0, max(booster.current_iteration(), 1), PREDICT_TREE_CHUNK):
+                total += booster.predict(X[rows], start_iteration=start,
+                                         num_iteration=PREDICT_TREE_CHUNK, num_threads=1)
+            preds[k, rows] = total
+
+        if n_threads == 1 or len(jobs) <= 1:
+            for job in jobs:
+                run(job)
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(min(n_threads, len(jobs))) as pool:
+                list(pool.map(run, jobs))
         mu = preds.mean(axis=0)
         spread = preds.std(axis=0, ddof=1) if len(self.boosters) > 1 else np.zeros_like(mu)
         return mu, np.sqrt(self.noise ** 2 + (self.scale * spread) ** 2)
@@ -88,6 +126,14 @@ class TargetModel:
         """TreeSHAP contributions ``(n_rows, n_features)``, averaged over the ensemble."""
         contrib = [b.predict(X, pred_contrib=True) for b in self.boosters]
         return np.mean(contrib, axis=0)[:, :-1]
+
+
+def usable_cpus() -> int:
+    """CPU cores this process may run on (its affinity mask, else ``os.cpu_count()``)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 
 def _train(X: np.ndarray, y: np.ndarray, params: dict, seed: int):

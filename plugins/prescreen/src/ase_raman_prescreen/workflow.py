@@ -127,12 +127,17 @@ def _designs(model: PrescreenModel, inputs: Sequence[str], cols: Columns,
 
 def predict_and_rank(model_path: str | Path, inputs: Sequence[str], output: str | Path,
                      cols: Columns, top: int | None = None,
-                     manifest: str | Path | None = None) -> list[dict]:
-    """Rank every candidate by predicted log10 sigma; write ``output`` (and ``manifest``)."""
+                     manifest: str | Path | None = None,
+                     threads: int | None = None) -> list[dict]:
+    """Rank every candidate by predicted log10 sigma; write ``output`` (and ``manifest``).
+
+    ``threads``: LightGBM threads for the prediction (default: the usable cores)."""
     if (top is None) != (manifest is None):
         raise UsageError("--top K and --manifest FILE go together")
     if top is not None and top < 1:
         raise UsageError(f"--top {top}: at least 1")
+    if threads is not None and threads < 1:
+        raise UsageError(f"--threads {threads}: at least 1")
     model = PrescreenModel.load(model_path)
     featurizer = CompositionFeaturizer()
     rows: list[dict] = []
@@ -141,8 +146,9 @@ def predict_and_rank(model_path: str | Path, inputs: Sequence[str], output: str 
         if d.X.shape[1] != len(model.feature_names):
             raise InputFileError(f"{model_path}: model expects {len(model.feature_names)} "
                                  f"features, the input gives {d.X.shape[1]}")
-        mu, err = model.targets["log10_sigma"].predict(d.X)
-        ea = model.targets["ea_eV"].predict(d.X) if "ea_eV" in model.targets else None
+        mu, err = model.targets["log10_sigma"].predict(d.X, threads)
+        ea = (model.targets["ea_eV"].predict(d.X, threads) if "ea_eV" in model.targets
+              else None)
         for i, formula in enumerate(d.formulas):
             row = {"name": d.names[i], "formula": formula, "log10_sigma_pred": mu[i],
                    "log10_sigma_err": err[i], "structure": d.structures[i] or ""}
