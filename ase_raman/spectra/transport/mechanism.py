@@ -353,6 +353,65 @@ def _window_growth(msd: np.ndarray, dt_fs: float, fit: Any) -> float:
     return float(msd[end] - msd[min(start, end)])
 
 
+def _resolve_sites(sites_arg: Any, sym: str, unwrapped: np.ndarray, cells: np.ndarray,
+                   host: tuple[np.ndarray, np.ndarray]) -> Sites:
+    """The sites asked for: given, ``"auto"`` (density maxima of the species' positions),
+    ``"interstitial"`` (all candidate holes of the host sublattice) or a file."""
+    mean_cell = cells.mean(axis=0)
+    if isinstance(sites_arg, Sites):
+        return sites_arg
+    if sites_arg is None or (isinstance(sites_arg, str) and sites_arg == "auto"):
+        step = int(np.ceil(len(unwrapped) / DENSITY_MAX_FRAMES))  # the frames it uses
+        return find_sites(wrapped_fractional(unwrapped[::step], cells[::step]), mean_cell)
+    if isinstance(sites_arg, str) and sites_arg == "interstitial":
+        if not len(host[0]):
+            raise UsageError("--sites interstitial needs host atoms (atoms not of the "
+                             "analysed species) to find their interstitial sites")
+        cand = interstitial_sites(host[0], mean_cell)
+        return Sites(frac=cand, cell=mean_cell, density_ratio=np.full(len(cand), np.nan),
+                     source="interstitial")
+    return read_sites(sites_arg, sym, mean_cell)
+
+
+def _site_cores(unwrapped: np.ndarray, cells: np.ndarray, sites: Sites,
+                core_radius_A: float | None
+                ) -> tuple[np.ndarray, Sites, float, float, bool]:
+    """``(core site per frame and ion (-1: none), sites (of interstitial candidates only
+    the visited ones), site contrast, core radius A, sites found)``."""
+    n_frames, n_ions = unwrapped.shape[:2]
+    radius = core_radius_A if core_radius_A is not None else (
+        default_core_radius(sites) if len(sites) else 0.0)
+    if len(sites) and radius > 0:
+        core = core_sites_of_positions(unwrapped, cells, sites, radius)
+        if sites.source == "interstitial":
+            sites, core = _visited(sites, core)
+        contrast = site_contrast(core, sites, radius)
+    else:
+        core = np.full((n_frames, n_ions), -1)
+        contrast = float("nan")
+    found = bool(np.isfinite(contrast) and contrast >= SITE_CONTRAST_MIN)
+    return core, sites, contrast, float(radius), found
+
+
+def _cage_statistics(jumps: Any, cage_cutoff_A: float | None, ion_time_ps: float
+                     ) -> dict[str, Any]:
+    """Intra- vs inter-cage jumps (shorter/longer than ``cage_cutoff_A``); empty
+    without a cutoff or jumps."""
+    if cage_cutoff_A is None or not len(jumps.frame):
+        return {}
+    intra = jumps.length_A < cage_cutoff_A
+    return {
+        "cage_cutoff_A": float(cage_cutoff_A),
+        "intra_cage_jump_fraction": float(intra.mean()),
+        "intra_cage_rate_per_ps": float(intra.sum() / ion_time_ps),
+        "inter_cage_rate_per_ps": float((~intra).sum() / ion_time_ps),
+        "intra_cage_mean_length_A": float(jumps.length_A[intra].mean()) if intra.any()
+        else float("nan"),
+        "inter_cage_mean_length_A": float(jumps.length_A[~intra].mean()) if (~intra).any()
+        else float("nan"),
+    }
+
+
 def _species_mechanism(sym: str, unwrapped: np.ndarray, cells: np.ndarray, dt_fs: float,
                        sites_arg: Any, core_radius_A: float | None, cage_cutoff_A: float | None,
                        window_fs: tuple[float, float] | None, raman: Mapping | None,
@@ -364,35 +423,11 @@ def _species_mechanism(sym: str, unwrapped: np.ndarray, cells: np.ndarray, dt_fs
     msd = msd_fft(unwrapped)
     fit = fit_diffusion(time_fs, msd, window_fs, n_series=n_ions)
     reg = regimes(time_fs, msd, unwrapped, fit.slope_A2_ps, fit.intercept_A2)
-    mean_cell = cells.mean(axis=0)
-    interstitial = isinstance(sites_arg, str) and sites_arg == "interstitial"
-    if isinstance(sites_arg, Sites):
-        sites = sites_arg
-    elif sites_arg is None or (isinstance(sites_arg, str) and sites_arg == "auto"):
-        step = int(np.ceil(n_frames / DENSITY_MAX_FRAMES))  # the frames find_sites uses
-        sites = find_sites(wrapped_fractional(unwrapped[::step], cells[::step]), mean_cell)
-    elif interstitial:
-        if not len(host[0]):
-            raise UsageError("--sites interstitial needs host atoms (atoms not of the "
-                             "analysed species) to find their interstitial sites")
-        cand = interstitial_sites(host[0], mean_cell)
-        sites = Sites(frac=cand, cell=mean_cell, density_ratio=np.full(len(cand), np.nan),
-                      source="interstitial")
-    else:
-        sites = read_sites(sites_arg, sym, mean_cell)
+    sites = _resolve_sites(sites_arg, sym, unwrapped, cells, host)
     if cage_cutoff_A is not None and not cage_cutoff_A > 0:
         raise UsageError(f"cage cutoff must be positive, got {cage_cutoff_A} A")
-    radius = core_radius_A if core_radius_A is not None else (
-        default_core_radius(sites) if len(sites) else 0.0)
-    if len(sites) and radius > 0:
-        core = core_sites_of_positions(unwrapped, cells, sites, radius)
-        if interstitial:
-            sites, core = _visited(sites, core)
-        contrast = site_contrast(core, sites, radius)
-    else:
-        core = np.full((n_frames, n_ions), -1)
-        contrast = float("nan")
-    found = bool(np.isfinite(contrast) and contrast >= SITE_CONTRAST_MIN)
+    core, sites, contrast, radius, found = _site_cores(unwrapped, cells, sites,
+                                                       core_radius_A)
     if found or sites.source != "auto":
         jumps = find_jumps(core, sites)
     else:  # density maxima without contrast are noise, not sites
@@ -426,24 +461,12 @@ def _species_mechanism(sym: str, unwrapped: np.ndarray, cells: np.ndarray, dt_fs
             sites.frac, sites.cell, host[0], host[1]))
     types = (site_type_statistics(jumps, sites.labels, dt_fs)
              if len(sites) and (found or sites.source != "auto") else {})
-    cages: dict[str, Any] = {}
-    if cage_cutoff_A is not None and n_jumps:
-        intra = jumps.length_A < cage_cutoff_A
-        cages = {
-            "cage_cutoff_A": float(cage_cutoff_A),
-            "intra_cage_jump_fraction": float(intra.mean()),
-            "intra_cage_rate_per_ps": float(intra.sum() / ion_time_ps),
-            "inter_cage_rate_per_ps": float((~intra).sum() / ion_time_ps),
-            "intra_cage_mean_length_A": float(jumps.length_A[intra].mean()) if intra.any()
-            else float("nan"),
-            "inter_cage_mean_length_A": float(jumps.length_A[~intra].mean()) if (~intra).any()
-            else float("nan"),
-        }
+    cages = _cage_statistics(jumps, cage_cutoff_A, ion_time_ps)
     result = SpeciesMechanism(
         species=sym, verdict=verdict, reasons=reasons, n_atoms=n_ions,
         D_cm2_s=fit.D_cm2_s, D_err_cm2_s=fit.D_err_cm2_s, fit_window_ps=fit.window_ps,
         n_sites=len(sites) if found or sites.source != "auto" else 0,
-        site_contrast=contrast, sites_found=found, core_radius_A=float(radius),
+        site_contrast=contrast, sites_found=found, core_radius_A=radius,
         sites_source=sites.source, n_jumps=n_jumps, jump_rate_per_ps=rate,
         residence_time_ps=residence,
         residence_times_ps=jumps.residences_frames * dt_fs / 1000.0,
