@@ -108,3 +108,13 @@ def test_sites_file_labels_are_site_types(two_types, tmp_path, capsys):
                  "--quiet"]) == 0
     li = json.loads(out2.read_text())["species"]["Li"]
     assert li["sites_source"] == "interstitial" and li["n_sites"] == 96
+
+
+def test_interstitial_sites_need_host_atoms():
+    from ase_raman.errors import UsageError
+
+    pos, symbols, cell = sy.fcc_interstitial_hopping(n_frames=20, seed=3, lattice_A=A)
+    ions = pos[:, :48]
+    with pytest.raises(UsageError, match="host atoms"):
+        analyse_mechanism(ions, symbols[:48], DT, species="Li", cells=cell,
+                          remove_com=False, sites="interstitial")

@@ -365,8 +365,8 @@ def _resolve_sites(sites_arg: Any, sym: str, unwrapped: np.ndarray, cells: np.nd
         return find_sites(wrapped_fractional(unwrapped[::step], cells[::step]), mean_cell)
     if isinstance(sites_arg, str) and sites_arg == "interstitial":
         if not len(host[0]):
-            raise UsageError("--sites interstitial needs host atoms (atoms not of the "
-                             "analysed species) to find their interstitial sites")
+            raise UsageError("interstitial sites need host atoms (atoms of a species "
+                             "other than the analysed ones): their holes are the sites")
         cand = interstitial_sites(host[0], mean_cell)
         return Sites(frac=cand, cell=mean_cell, density_ratio=np.full(len(cand), np.nan),
                      source="interstitial")
