@@ -13,9 +13,18 @@ Each call snapshots the atoms (step ``dyn.nsteps``, time ``step * dt`` in fs, po
 velocities when the atoms have momenta, the cell, and the potential energy when the MD
 calculator already holds it for these positions: never a new force call). Snapshots
 are predicted ``batch`` at a time (the same values as one by one) and written to an
-H5MD store (:mod:`ase_raman.store`), flushed every ``flush_every`` frames, at the end
-of each ``dyn.run(...)``, and on :meth:`~PolarizabilityObserver.close`, which prints a
-one-line summary.
+H5MD store (:mod:`ase_raman.store`), flushed every ``flush_every`` frames and on
+:meth:`~PolarizabilityObserver.close`, which prints a one-line summary. Close it by
+using it as a context manager (above), by calling ``close()``, or by closing the
+dynamics: when the dynamics offers ``closelater`` (every ASE dynamics does), the
+observer is registered there, so ``dyn.close()`` or ``with VelocityVerlet(...) as dyn:``
+closes it too.
+
+Only ASE's public dynamics API is used: ``dyn.attach`` (by you), ``dyn.nsteps``,
+``dyn.dt`` and ``dyn.closelater``. The sampling interval stored in the file is the
+``interval=`` given, else the difference of ``dyn.nsteps`` between the first two calls
+(the first frame waits for the second call so that the interval is known before the
+file's layout is written).
 
 Resuming: open the same file (``mode="a"``, the default) and start the dynamics from
 ``ase_raman.store.restart_atoms(path)``: the step series continues after the last
@@ -64,8 +73,8 @@ class PolarizabilityObserver:
         offers ``closelater``, the observer is closed with it. Without it, pass ``dt_fs``
         and the observer counts its own calls times ``interval``.
     interval : int, optional
-        MD steps between calls (stored as an attribute; taken from the dynamics'
-        observer list when attached, else needed only without ``dyn``).
+        MD steps between calls (stored as an attribute; learned from ``dyn.nsteps`` of
+        the first two calls when not given; needed without ``dyn``).
     dt_fs : float, optional
         MD timestep in fs (default: ``dyn.dt / ase.units.fs``).
     batch : int
@@ -135,7 +144,8 @@ class PolarizabilityObserver:
         self.observer_seconds = 0.0
         self._logfile = logfile
         self._closed = False
-        self._end_hook_attached = False
+        #: the first call's frame and its ``dyn.nsteps``, held until the interval is known
+        self._held: tuple[int, tuple] | None = None
         closelater = getattr(dyn, "closelater", None)
         if callable(closelater):
             closelater(self)  # dyn.close() closes the observer too
@@ -164,44 +174,51 @@ class PolarizabilityObserver:
     def __call__(self) -> None:
         """Snapshot the atoms at the current MD step and queue them for prediction."""
         t0 = time.perf_counter()
-        if not self._end_hook_attached and self.dyn is not None and hasattr(self.dyn, "attach"):
-            # runs after this observer at every step: flush when dyn.run() ends, so the
-            # file holds the whole run even before close()
-            self.dyn.attach(self._flush_at_end_of_run, interval=1)
-            self._end_hook_attached = True
-        step = self._current_step()
+        nsteps = self._nsteps()
+        step = self._step(nsteps)
         snap = Atoms(numbers=self.atoms.numbers, positions=self.atoms.positions,
                      cell=self.atoms.cell.array, pbc=self.atoms.pbc)
         if self.record_velocities:
             snap.set_masses(self.atoms.get_masses())
             snap.set_momenta(self.atoms.get_momenta())  # zeros when the atoms have none
         self._calls += 1
-        self.recorder.add(step, step * self.dt_fs, snap, self._energy_if_known())
+        frame = (step, step * self.dt_fs, snap, self._energy_if_known())
+        if self.interval is None and self._held is None and not self.store.initialised:
+            self._held = (nsteps, frame)  # recorded when the interval is known
+        else:
+            self._learn_interval(nsteps)
+            self.recorder.add(*frame)
         self.observer_seconds += time.perf_counter() - t0
 
-    def _flush_at_end_of_run(self) -> None:
-        if self._closed:
-            return
-        max_steps = getattr(self.dyn, "max_steps", None)
-        if max_steps is not None and self.dyn.nsteps >= max_steps:
-            self.flush()
-
-    def _current_step(self) -> int:
+    def _nsteps(self) -> int:
+        """The dynamics' step count, or this observer's calls times ``interval``."""
         if self.dyn is not None and hasattr(self.dyn, "nsteps"):
-            nsteps = int(self.dyn.nsteps)
-        else:
-            if self.interval is None:
-                raise UsageError("without dyn=, PolarizabilityObserver needs interval=")
-            nsteps = self._calls * int(self.interval)
+            return int(self.dyn.nsteps)
+        if self.interval is None:
+            raise UsageError("without dyn=, PolarizabilityObserver needs interval=")
+        return self._calls * int(self.interval)
+
+    def _step(self, nsteps: int) -> int:
+        """The stored step of ``nsteps``: after the file's last step when resuming."""
         if self._step_offset is None:
             self._step_offset = (self.store.last_step - nsteps) if self._resuming else 0
-        if self.interval is None and self.dyn is not None:
-            for entry in getattr(self.dyn, "observers", []):
-                if entry[0] is self:
-                    self.interval = int(entry[1])
-                    if not self.store.initialised:  # attributes only before SWMR writing
-                        self.store.set_parameters(sampling_interval_steps=self.interval)
         return self._step_offset + nsteps
+
+    def _learn_interval(self, nsteps: int | None) -> None:
+        """Record the held first frame (if any).
+
+        Its distance in steps to ``nsteps`` (the second call) is the sampling interval
+        when none was given.
+        """
+        if self._held is None:
+            return
+        first, frame = self._held
+        self._held = None
+        if (self.interval is None and nsteps is not None and nsteps > first
+                and not self.store.initialised):  # attributes only before SWMR writing
+            self.interval = nsteps - first
+            self.store.set_parameters(sampling_interval_steps=self.interval)
+        self.recorder.add(*frame)
 
     def _energy_if_known(self) -> float | None:
         """The potential energy (eV) the calculator already has for these positions."""
@@ -220,6 +237,7 @@ class PolarizabilityObserver:
     def flush(self) -> None:
         """Predict any pending frames and write everything to disk."""
         t0 = time.perf_counter()
+        self._learn_interval(None)
         self.recorder.flush()
         self.observer_seconds += time.perf_counter() - t0
 
@@ -244,6 +262,7 @@ class PolarizabilityObserver:
             return self.summary()
         try:
             t0 = time.perf_counter()
+            self._learn_interval(None)
             self.recorder.finish()
             self.observer_seconds += time.perf_counter() - t0
         finally:

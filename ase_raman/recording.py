@@ -44,7 +44,7 @@ from .models.uncertainty import (
 )
 from .store import Store, StoreError, open_store
 
-__all__ = ["Recorder", "predict_to_store"]
+__all__ = ["Recorder", "predict_file_to_store", "predict_to_store"]
 
 
 class Recorder:
@@ -291,3 +291,138 @@ def predict_to_store(
     with atomic_output(path) as tmp:
         tmp.unlink()
         return run(tmp, "w")
+
+
+#: ``/parameters`` attribute of ``OUT.h5.part`` naming the input and options it is for.
+PREDICT_INPUT_ATTR = "predict_input"
+
+
+def _input_id(trajectory: str | os.PathLike, index: Any, every: int, dt_fs: float,
+              fmt: str | None, type_map: Any) -> dict[str, object]:
+    """What a partial store must have been made from to be resumed (JSON-able)."""
+    src = Path(trajectory).resolve()
+    st = src.stat()
+    return {"trajectory": str(src), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+            "index": index, "every": every, "dt_fs": dt_fs, "format": fmt,
+            "type_map": type_map}
+
+
+def _partial_store(output: Path, input_id: dict[str, object], restart: bool,
+                   quiet: bool) -> Path:
+    """Path of ``OUT.h5.part``, checked for resuming.
+
+    Removed with ``restart``; else kept to resume when it was made from the same input
+    and options (:class:`UsageError` otherwise).
+    """
+    import json
+    import sys
+
+    from .store import read_trajectory
+
+    part = output.with_name(output.name + ".part")
+    if restart:
+        for old in [part, *output.parent.glob(f".{output.name}.*.tmp.h5")]:
+            old.unlink(missing_ok=True)  # also hidden temporaries of earlier versions
+        return part
+    if not part.exists():
+        return part
+    try:
+        with read_trajectory(part) as traj:
+            recorded = traj.parameters.get(PREDICT_INPUT_ATTR)
+            n_frames = len(traj)
+    except StoreError as exc:
+        raise UsageError(f"{part}: left by an interrupted run but unreadable ({exc}); pass "
+                         "restart=True to start over") from None
+    if recorded is None or json.loads(recorded) != json.loads(json.dumps(input_id)):
+        raise UsageError(f"{part}: left by an interrupted run with another input or other "
+                         "options; rerun that command to resume it, or pass restart=True")
+    if not quiet:
+        print(f"resuming after the {n_frames} frames in {part}", file=sys.stderr)
+    return part
+
+
+def predict_file_to_store(
+    model: TensorModel,
+    trajectory: str | os.PathLike,
+    output: str | os.PathLike,
+    *,
+    index: str | None = None,
+    every: int = 1,
+    dt_fs: float | None = None,
+    format: str | None = None,
+    type_map: str | Any = None,
+    drop_labels: Iterable[str] = (),
+    lammps_units: str = "metal",
+    restart: bool = False,
+    quiet: bool = True,
+    distribute: Any = None,
+) -> int:
+    """Predict alpha for the frames of a trajectory file into an H5MD store, resumably.
+
+    The engine of ``ase-raman predict ... -o OUT.h5``. Frames are written to
+    ``OUT.h5.part`` (renamed onto ``output`` at the end). A killed or interrupted run
+    leaves the part file; calling again with the same input and options resumes after
+    its frames, other inputs or options are refused, and ``restart=True`` removes it.
+
+    Parameters
+    ----------
+    model : TensorModel
+        The fitted model.
+    trajectory : path
+        Any trajectory :func:`ase_raman.io.iter_frames` reads.
+    output : path
+        The store to write (``.h5``).
+    index : str, optional
+        ``START:STOP:STEP`` frames of the file (default all).
+    every : int
+        Keep every ``every``-th selected frame.
+    dt_fs : float, optional
+        Time in fs between consecutive frames of the file; read from the run's files
+        when they hold it.
+    format, type_map, drop_labels, lammps_units
+        Frame-reading options of :func:`ase_raman.io.iter_frames` (``type_map`` also as
+        text, ``"O,H"`` or ``"1=O,2=H"``).
+    restart : bool
+        Discard a part file left by an interrupted run.
+    quiet : bool
+        No note on stderr when resuming.
+    distribute : callable, optional
+        ``distribute(model, frames) -> (model, frames)``, e.g. predictions on a Dask
+        cluster ahead of the writer.
+
+    Returns
+    -------
+    int
+        The number of frames written.
+    """
+    from .errors import AseRamanError
+    from .io import frame_interval_fs, iter_frames
+    from .io._common import index_slice
+    from .io.lammps import parse_type_map
+
+    output = Path(output)
+    selection = index_slice(index) if index is None or isinstance(index, str) else index
+    mapping = parse_type_map(type_map) if isinstance(type_map, str) else type_map
+    dt_file = dt_fs or frame_interval_fs(trajectory, format=format)
+    if dt_file is None:
+        raise UsageError(f"{trajectory}: the time between frames is not in the run's "
+                         "files; pass dt_fs (fs between consecutive frames of the file)")
+    dt = dt_file * (selection.step or 1)
+    frames: Iterable[Atoms] = iter_frames(trajectory, format=format, index=selection,
+                                          type_map=mapping, drop_labels=tuple(drop_labels),
+                                          lammps_units=lammps_units)
+    if distribute is not None:
+        model, frames = distribute(model, frames)
+    input_id = _input_id(trajectory, index, every, dt, format, type_map)
+    part = _partial_store(output, input_id, restart, quiet)
+    resuming = part.exists()
+    try:
+        n_done = predict_to_store(model, frames, part, dt_fs=dt, every=every,
+                                  engine="ase-raman predict", mode="a",
+                                  parameters={PREDICT_INPUT_ATTR: input_id})
+    except AseRamanError:
+        if not resuming:  # bad input: nothing half-written stays behind
+            part.unlink(missing_ok=True)
+        raise  # (an interrupted or killed run keeps OUT.h5.part to resume)
+    os.replace(part, output)
+    return n_done

@@ -67,8 +67,8 @@ def test_velocity_verlet_records_everything(tmp_path, al_model):
     dyn.attach(obs, interval=5)
     dyn.attach(ref, interval=5)
     dyn.run(50)
-    with read_trajectory(tmp_path / "run.h5") as live:  # flushed at the end of dyn.run
-        assert len(live) == 11
+    with read_trajectory(tmp_path / "run.h5") as live:  # the periodic flushes so far
+        assert 0 < len(live) < 11  # the rest is written on close
     n_calc_before_close = atoms.calc.n_calculations
     info = obs.close()
     assert atoms.calc.n_calculations == n_calc_before_close == 51  # 1 initial + 50 steps
@@ -92,6 +92,64 @@ def test_velocity_verlet_records_everything(tmp_path, al_model):
         assert traj.model_metadata["learner"] == "lambda-soap"
         # alpha actually varies along the run (the recorded frames are not all the same)
         assert np.ptp(traj.polarizability[:, 0, 0]) > 1e-6
+
+
+class PublicDynamics:
+    """An ASE dynamics seen through its public API only: attach, run, nsteps, dt,
+    closelater and close (no ``observers`` list, no ``max_steps``)."""
+
+    def __init__(self, dyn):
+        self._dyn = dyn
+
+    def attach(self, function, interval=1):
+        self._dyn.attach(function, interval)
+
+    def run(self, steps):
+        return self._dyn.run(steps)
+
+    @property
+    def nsteps(self):
+        return self._dyn.nsteps
+
+    @property
+    def dt(self):
+        return self._dyn.dt
+
+    def closelater(self, obj):
+        return self._dyn.closelater(obj)
+
+    def close(self):
+        self._dyn.close()
+
+
+@pytest.mark.parametrize(("batch", "flush_every"), [(3, 4), (1, 1)])
+def test_public_dynamics_api_is_enough(tmp_path, al_model, batch, flush_every):
+    """The interval comes from consecutive nsteps, the end of the run from close."""
+    atoms = _md_atoms(seed=6)
+    dyn = PublicDynamics(VelocityVerlet(atoms, timestep=2.0 * units.fs))
+    obs = ase_raman.PolarizabilityObserver(atoms, al_model, tmp_path / "run.h5", dyn=dyn,
+                                           batch=batch, flush_every=flush_every, logfile=None)
+    dyn.attach(obs, interval=3)
+    dyn.run(30)
+    dyn.close()  # closelater: closes the observer, the file is complete
+    assert obs.summary()["frames_recorded"] == 11
+    with read_trajectory(tmp_path / "run.h5") as traj:
+        np.testing.assert_array_equal(traj.step, np.arange(0, 31, 3))
+        assert traj.sampling_interval == 3
+    with pytest.raises(StoreError, match="closed"):  # closed by dyn.close()
+        obs.store.flush()
+
+
+def test_a_single_call_is_recorded_on_close(tmp_path, al_model):
+    atoms = _md_atoms(seed=7)
+    dyn = VelocityVerlet(atoms, timestep=2.0 * units.fs)
+    with ase_raman.PolarizabilityObserver(atoms, al_model, tmp_path / "one.h5", dyn=dyn,
+                                          logfile=None) as obs:
+        dyn.attach(obs, interval=10)
+        dyn.run(5)  # called at step 0 only
+    with read_trajectory(tmp_path / "one.h5") as traj:
+        np.testing.assert_array_equal(traj.step, [0])
+        assert traj.sampling_interval is None  # unknown from one call, and not invented
 
 
 def test_batching_changes_no_value(tmp_path, al_model):

@@ -246,7 +246,7 @@ def test_msd_and_vanhove_of_a_four_frame_run(test_data, tmp_path, capsys):
 
 def test_qm7x_alpha_unit_warning(test_data):
     path = test_data / "qm7x_reduced_first10.xyz"
-    with pytest.warns(UserWarning, match="pass --alpha-unit bohr3"):
+    with pytest.warns(UserWarning, match="pass alpha_unit=.bohr3."):
         read_reference(path)
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -151,8 +151,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     before = os.environ.get(TRUST_ENV)
     if getattr(args, "trust_model", False):
         os.environ[TRUST_ENV] = "1"  # also seen by Dask workers started from here
+    from ._common import python_forms_as_options
+
     try:
-        return int(args._run(args) or 0)
+        with python_forms_as_options():  # library parameter names -> options
+            return int(args._run(args) or 0)
     except AseRamanError as exc:
         print(f"ase-raman: error: {exc}", file=sys.stderr)
         return 2

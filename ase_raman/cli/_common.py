@@ -4,14 +4,89 @@ the spectral grid options and reading reference files."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import re
 import sys
-from collections.abc import Iterable
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from ..errors import UsageError
+from ..errors import AseRamanError, UsageError
 from ..jsonsafe import json_safe
 from ._types import POSITIVE
+
+
+@contextlib.contextmanager
+def options_named(options: Mapping[str, str]) -> Iterator[None]:
+    """Re-raise a library error with its parameter names as this command's options.
+
+    The library words its errors with its parameter names (``dt_fs``, ``cutoff_cm``,
+    ``restart=True``); ``options_named({"dt_fs": "--dt-fs"})`` turns ``dt_fs 3
+    contradicts ...`` into ``--dt-fs 3 contradicts ...`` for the command line (whole
+    words only).
+    """
+    try:
+        yield
+    except AseRamanError as exc:
+        message = str(exc)
+        for name, option in options.items():
+            message = re.sub(rf"(?<![\w-]){re.escape(name)}(?!\w)", option, message)
+        if message == str(exc):
+            raise
+        raise type(exc)(message) from None
+
+
+def _option_list(option: str) -> Callable[[re.Match], str]:
+    """A ``re.sub`` replacement: a Python list of names -> ``OPTION A,B``."""
+    def replace(match: re.Match) -> str:
+        names = re.findall(r"'([^']*)'", match.group(1))
+        return f"{option} {','.join(names)}"
+    return replace
+
+
+#: Library parameters in their Python spelling -> the option every command spells the
+#: same way (``drop_labels=['L']`` -> ``--drop-labels L``).
+PYTHON_FORMS: list[tuple[re.Pattern, Any]] = [
+    (re.compile(r"(?<![\w-])drop_labels=\[([^\]]*)\]"), _option_list("--drop-labels")),
+    (re.compile(r"(?<![\w-])type_map=\[([^\]]*)\]"), _option_list("--type-map")),
+    (re.compile(r"(?<![\w-])type_map(?![\w=])"), "--type-map"),
+    (re.compile(r"(?<![\w-])alpha_unit='([^']*)'"), r"--alpha-unit \1"),
+    (re.compile(r"(?<![\w-])alpha_key(?!\w)"), "--alpha-key"),
+    (re.compile(r"(?<![\w-])trust=True(?!\w)"), "--trust-model"),
+    (re.compile(r"(?<![\w-])scheduler=('[^']*')"), r"--scheduler \1"),
+    (re.compile(r"(?<![\w-])calculator='([^']*)'"), r"--calculator \1"),
+]
+
+
+def in_option_words(message: str) -> str:
+    """``message`` with the library's Python spellings of :data:`PYTHON_FORMS` as options."""
+    for pattern, replacement in PYTHON_FORMS:
+        message = pattern.sub(replacement, message)
+    return message
+
+
+@contextlib.contextmanager
+def python_forms_as_options() -> Iterator[None]:
+    """Errors raised and warnings shown inside, worded with options (:func:`in_option_words`)."""
+    with warnings.catch_warnings():
+        shown = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            worded = in_option_words(str(message))
+            if worded != str(message):
+                with contextlib.suppress(Exception):  # a category with another signature
+                    message = category(worded)
+            shown(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        try:
+            yield
+        except AseRamanError as exc:
+            message = in_option_words(str(exc))
+            if message == str(exc):
+                raise
+            raise type(exc)(message) from None
 
 
 def parse_json_option(text: str | None, option: str) -> dict[str, Any]:
@@ -28,23 +103,12 @@ def parse_json_option(text: str | None, option: str) -> dict[str, Any]:
 
 
 def parse_index(text: str | None) -> slice:
-    """``START:STOP:STEP`` (any part optional) or a single integer -> slice.
+    """``START:STOP:STEP`` (any part optional) or a single integer -> slice
+    (:func:`ase_raman.io._common.index_slice`, errors naming ``--index``)."""
+    from ..io._common import index_slice
 
-    The parsing is :func:`ase_raman.io._common.parse_index`'s; errors name ``--index``.
-    """
-    from ..io._common import parse_index as parse_index_value
-
-    if text is None or text in ("", ":"):
-        return slice(None)
-    try:
-        index = parse_index_value(text.strip())
-    except UsageError:
-        raise UsageError(f"--index {text!r}: expected START:STOP:STEP, e.g. 100::10") from None
-    if isinstance(index, int):
-        return slice(index, index + 1 if index != -1 else None)
-    if index.step is not None and index.step <= 0:
-        raise UsageError(f"--index {text!r}: STEP must be a positive integer")
-    return index
+    with options_named({"index": "--index"}):
+        return index_slice(text)
 
 
 def add_frame_reading_options(parser: argparse.ArgumentParser) -> None:
@@ -62,29 +126,12 @@ def add_frame_reading_options(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_type_map(text: str | None) -> list[str] | dict[int, str] | None:
-    """``O,H`` -> ``["O", "H"]``; ``1=O,2=H`` -> ``{1: "O", 2: "H"}`` (``--type-map``)."""
-    if not text:
-        return None
-    from ase.data import atomic_numbers
+    """``O,H`` -> ``["O", "H"]``; ``1=O,2=H`` -> ``{1: "O", 2: "H"}`` (``--type-map``;
+    :func:`ase_raman.io.lammps.parse_type_map`)."""
+    from ..io.lammps import parse_type_map as parse
 
-    items = [t.strip() for t in text.split(",") if t.strip()]
-    pairs = [item.partition("=") for item in items]
-    try:
-        if all(sep for _, sep, _ in pairs):
-            mapping: list[str] | dict[int, str] = {int(k): v.strip() for k, _, v in pairs}
-        elif not any(sep for _, sep, _ in pairs):
-            mapping = items
-        else:
-            raise ValueError
-    except ValueError:
-        raise UsageError(f"--type-map {text!r}: expected elements in type order (O,H) or "
-                         "TYPE=ELEMENT pairs (1=O,2=H)") from None
-    values = mapping.values() if isinstance(mapping, dict) else mapping
-    bad = [v for v in values if v not in atomic_numbers]
-    if not values or bad:
-        raise UsageError(f"--type-map {text!r}: {', '.join(bad) or 'nothing'} is not a "
-                         "chemical element")
-    return mapping
+    with options_named({"type_map": "--type-map"}):
+        return parse(text)
 
 
 def frame_reading_options(args: argparse.Namespace) -> dict[str, Any]:

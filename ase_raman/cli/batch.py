@@ -29,6 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..parallel.batch import read_manifest, run_batch
+    from ._common import options_named
 
     entries = read_manifest(args.manifest, keep_invalid=True)  # bad entries: failed rows
 
@@ -38,14 +39,15 @@ def run(args: argparse.Namespace) -> int:
             print(f"{row['name']}: {row['status']}{extra}")
             sys.stdout.flush()
 
-    if args.scheduler:
-        from ..parallel.cluster import scheduler_client
+    with options_named({"out_dir": "-o"}):
+        if args.scheduler:
+            from ..parallel.cluster import scheduler_client
 
-        with scheduler_client(args.scheduler) as client:
-            rows = run_batch(entries, args.output, client=client, force=args.force,
-                             progress=report)
-    else:
-        rows = run_batch(entries, args.output, force=args.force, progress=report)
+            with scheduler_client(args.scheduler) as client:
+                rows = run_batch(entries, args.output, client=client, force=args.force,
+                                 progress=report)
+        else:
+            rows = run_batch(entries, args.output, force=args.force, progress=report)
     n_failed = sum(r.get("status") == "failed" for r in rows)
     if not args.quiet:
         print(f"{len(rows) - n_failed}/{len(rows)} entries ok; wrote {args.output}/results.csv "

@@ -183,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         reference = None
         if args.reference and not (args.modes and Path(args.modes).suffix in (".hdf5", ".h5")):
-            from .raman import read_frames
+            from ..spectra.raman_file import read_frames
 
             reference = read_frames(Path(args.reference))[-1]
         result = raman_from_dielectric(modes, args.dielectric, reference=reference,

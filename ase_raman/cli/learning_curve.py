@@ -66,7 +66,12 @@ def run(args: argparse.Namespace) -> int:
     from ..atomic_write import atomic_output
     from ..models.learning_curve import learning_curve
     from ..models.registry import get_learner
-    from ._common import parse_json_option, print_json_line, read_reference_files
+    from ._common import (
+        options_named,
+        parse_json_option,
+        print_json_line,
+        read_reference_files,
+    )
 
     try:
         sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
@@ -82,9 +87,10 @@ def run(args: argparse.Namespace) -> int:
     test = [frames[i] for i in order[:n_test]]
     pool = [frames[i] for i in order[n_test:]]
 
-    curve = learning_curve(lambda: learner_cls(hypers=hypers, quiet=args.quiet), pool, test,
-                           sizes, repeats=args.repeats, seed=args.seed,
-                           per_atom=args.per_atom)
+    with options_named({"sizes": "--sizes", "repeats": "--repeats"}):
+        curve = learning_curve(lambda: learner_cls(hypers=hypers, quiet=args.quiet), pool,
+                               test, sizes, repeats=args.repeats, seed=args.seed,
+                               per_atom=args.per_atom)
     columns = list(curve.rows[0])
     with atomic_output(args.output) as tmp, open(tmp, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns)

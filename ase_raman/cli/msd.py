@@ -19,19 +19,21 @@ from ..errors import UsageError
 from ..io import positions as _positions
 from ..io.positions import Frames  # noqa: F401 (re-exported for the other commands)
 from ..parallel.cli import add_scheduler_argument, run_on_scheduler
-from ._common import add_frame_reading_options, frame_reading_options
+from ..spectra.transport import msd_file as _msd_file
+from ..spectra.transport.msd_file import (  # noqa: F401 (the names this module had)
+    DEFAULT_BLOCKS,
+    MIN_FRAMES,
+    MIN_FRAMES_PER_BLOCK,
+)
+from ._common import add_frame_reading_options, frame_reading_options, options_named
 from ._types import POSITIVE, POSITIVE_INT, image_path
 
 HELP = "MSD per species, diffusion coefficient, conductivity and Haven ratio from MD"
 
 #: Above this fractional step between frames, unwrapping is no longer trustworthy.
 MAX_SAFE_JUMP = 0.25
-#: Default number of trajectory blocks for error bars (when there are enough frames).
-DEFAULT_BLOCKS = 5
-#: Fewest frames per block for the default block count.
-_MIN_FRAMES_PER_BLOCK = 10
-#: Fewest frames for a fit of D (shorter runs of >= 2 frames get the MSD only).
-_MIN_FRAMES = 6
+_MIN_FRAMES_PER_BLOCK = MIN_FRAMES_PER_BLOCK
+_MIN_FRAMES = MIN_FRAMES
 
 
 def load_frames(path: str, fmt: str | None = None, every: int = 1, quiet: bool = True,
@@ -56,37 +58,26 @@ def resolve_dt(frames: Frames, dt_fs: float | None, every: int) -> float:
 
 def check_frame_count(n_frames: int, path: str) -> None:
     """A displacement needs two frames: UsageError for fewer."""
-    if n_frames < 2:
-        raise UsageError(f"{path}: {n_frames} frame(s) read; a displacement needs at least 2 "
-                         "(check --every and the file)")
+    with options_named({"every": "--every"}):
+        _msd_file.check_frame_count(n_frames, path)
 
 
 def short_run_summary(result: Any, temperature_K: float | None,
                       reason: str) -> dict[str, dict]:
-    """The ``--json`` summary of a run too short for the fit: per species the counts and
-    conditions, no ``D_*`` keys, and ``no_fit_reason`` saying why."""
-    from ..spectra.transport.report import SUMMARY_VERSION
-
-    return {sym: {"n_atoms": result.counts[sym], "n_frames": len(result.time_fs),
-                  "dt_fs": result.dt_fs, "volume_A3": result.volume_A3,
-                  "temperature_K": temperature_K, "n_blocks": result.n_blocks,
-                  "no_fit_reason": reason, "summary_version": SUMMARY_VERSION}
-            for sym in result.species}
+    """The ``--json`` summary of a run too short for the fit (see
+    :func:`ase_raman.spectra.transport.msd_file.short_run_summary`)."""
+    return _msd_file.short_run_summary(result, temperature_K, reason)
 
 
 def parse_species(text: str | None, available: list[str]) -> list[str]:
     """``Li,P`` -> ``["Li", "P"]`` (all species of the trajectory when None)."""
-    order = list(dict.fromkeys(available))
     if text is None:
-        return order
+        return _msd_file.select_species(None, available)
     wanted = [s.strip() for s in text.split(",") if s.strip()]
     if not wanted:
         raise UsageError("--species: give at least one chemical symbol, e.g. --species Li")
-    missing = [s for s in wanted if s not in order]
-    if missing:
-        raise UsageError(f"--species {','.join(missing)}: not in the trajectory "
-                         f"(it has {', '.join(order)})")
-    return list(dict.fromkeys(wanted))
+    with options_named({"species": "--species"}):
+        return _msd_file.select_species(wanted, available)
 
 
 def parse_charges(text: str | None, available: list[str]) -> dict[str, float]:
@@ -108,25 +99,14 @@ def parse_charges(text: str | None, available: list[str]) -> dict[str, float]:
         except ValueError:
             raise UsageError(f"--charges {text!r}: expected SYMBOL=CHARGE pairs, "
                              "e.g. Li=1,S=-2") from None
-        if sym not in available:
-            raise UsageError(f"--charges: species {sym} is not in the trajectory")
-    return out
+    with options_named({"charges": "--charges"}):
+        return _msd_file.check_charges(out, available)
 
 
 def parse_window(text: str | None) -> tuple[float, float] | None:
     """``START_PS:END_PS`` -> ``(start_fs, end_fs)``."""
-    if text is None:
-        return None
-    start, sep, end = text.partition(":")
-    try:
-        if not sep:
-            raise ValueError
-        window = (float(start) * 1000.0, float(end) * 1000.0)
-    except ValueError:
-        raise UsageError(f"--fit-window {text!r}: expected START_PS:END_PS, e.g. 1:5") from None
-    if not (np.isfinite(window[1]) and window[1] > window[0] >= 0):
-        raise UsageError(f"--fit-window {text!r}: need 0 <= START < END")
-    return window
+    with options_named({"fit_window_ps": "--fit-window"}):
+        return _msd_file.parse_fit_window(text)
 
 
 def add_trajectory_arguments(parser: argparse.ArgumentParser) -> None:
@@ -174,14 +154,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _choose_blocks(requested: int | None, n_frames: int) -> int:
-    if requested is None:
-        return DEFAULT_BLOCKS if n_frames >= DEFAULT_BLOCKS * _MIN_FRAMES_PER_BLOCK else 1
-    if requested < 1:
-        raise UsageError(f"--blocks must be >= 1, got {requested}")
-    if requested > 1 and n_frames // requested < 4:
-        raise UsageError(f"--blocks {requested}: {n_frames} frames are too few "
-                         f"(need >= 4 frames per block)")
-    return requested
+    with options_named({"blocks": "--blocks"}):
+        return _msd_file.choose_blocks(requested, n_frames)
 
 
 def warn_jump(max_jump: float, path: str) -> None:
@@ -194,14 +168,6 @@ def warn_jump(max_jump: float, path: str) -> None:
 def run(args: argparse.Namespace) -> int:
     if getattr(args, "scheduler", None):  # the command as one Dask task
         return run_on_scheduler(args, run)
-    from ..spectra.transport.msd import mean_squared_displacement
-    from ..spectra.transport.report import (
-        plot_msd,
-        transport_summary,
-        write_json,
-        write_msd_csv,
-    )
-
     window = parse_window(args.fit_window)
     if args.temperature is not None and not args.temperature > 0:
         raise UsageError(f"--temperature must be positive (K), got {args.temperature}")
@@ -215,25 +181,15 @@ def run(args: argparse.Namespace) -> int:
     species = parse_species(args.species, frames.symbols)
     charges = parse_charges(args.charges, frames.symbols)
     n_blocks = _choose_blocks(args.blocks, n_frames)
-    result = mean_squared_displacement(
-        frames.positions, frames.symbols, dt,
-        cells=frames.cells, pbc=frames.pbc, species=species,
-        unwrapped=args.unwrapped, remove_com=not args.no_drift_correction,
-        masses=frames.masses, charges=charges or None, n_blocks=n_blocks,
-    )
+    report = _msd_file.msd_from_frames(
+        frames, dt, species=species, charges=charges, temperature_K=args.temperature,
+        fit_window_fs=window, blocks=n_blocks, unwrapped=args.unwrapped,
+        remove_com=not args.no_drift_correction, where=args.trajectory)
+    result, summary = report.result, report.summary
     warn_jump(result.max_jump, args.trajectory)
-    if n_frames < _MIN_FRAMES:  # the MSD is written; only the fit needs a longer run
-        reason = (f"{n_frames} frames are too few to fit D (the fit needs >= {_MIN_FRAMES}); "
-                  "the MSD is written without a fit")
-        print(f"ase-raman: warning: {args.trajectory}: {reason}", file=sys.stderr)
-        summary = short_run_summary(result, args.temperature, reason)
-    else:
-        summary = transport_summary(result, window_fs=window, temperature_K=args.temperature)
-    write_msd_csv(args.output, result, with_collective=bool(charges))
-    if args.png:
-        plot_msd(args.png, result, summary)
-    if args.json:
-        write_json(args.json, summary)
+    if report.no_fit_reason:
+        print(f"ase-raman: warning: {args.trajectory}: {report.no_fit_reason}", file=sys.stderr)
+    _msd_file.write_msd_outputs(report, args.output, args.png, args.json)
     if not args.quiet:
         print(f"{n_frames} frames, dt = {dt:g} fs, {result.time_ps[-1]:g} ps; "
               f"errors: {n_blocks} block(s)")

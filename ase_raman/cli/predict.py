@@ -23,14 +23,12 @@ or other options is refused (one line) and ``--restart`` removes it and starts c
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from ase import Atoms
 
-from ..errors import AseRamanError, UsageError
+from ..errors import UsageError
 from ..parallel.cli import add_scheduler_argument, on_scheduler
 from ._common import add_frame_reading_options
 from ._types import POSITIVE, POSITIVE_INT
@@ -111,54 +109,11 @@ def _write_extxyz(model, frames: Iterable[Atoms], output: Path) -> int:
     return n_done
 
 
-#: ``/parameters`` attribute of ``OUT.h5.part`` naming the input and options it is for.
-PREDICT_INPUT_ATTR = "predict_input"
-
-
-def _input_id(args: argparse.Namespace, dt_fs: float) -> dict[str, object]:
-    """What a partial store must have been made from to be resumed (JSON-able)."""
-    src = Path(args.trajectory).resolve()
-    st = src.stat()
-    return {"trajectory": str(src), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
-            "index": args.index, "every": args.every, "dt_fs": dt_fs,
-            "format": args.format, "type_map": args.type_map}
-
-
-def _partial_store(args: argparse.Namespace, output: Path, dt_fs: float) -> Path:
-    """``OUT.h5.part``: removed with ``--restart``; else kept to resume when it was made
-    from the same input and options (:class:`UsageError` otherwise)."""
-    import json
-
-    from ..store import StoreError, read_trajectory
-
-    part = output.with_name(output.name + ".part")
-    if args.restart:
-        for old in [part, *output.parent.glob(f".{output.name}.*.tmp.h5")]:
-            old.unlink(missing_ok=True)  # also hidden temporaries of earlier versions
-        return part
-    if not part.exists():
-        return part
-    try:
-        with read_trajectory(part) as traj:
-            recorded = traj.parameters.get(PREDICT_INPUT_ATTR)
-            n_frames = len(traj)
-    except StoreError as exc:
-        raise UsageError(f"{part}: left by an interrupted run but unreadable ({exc}); pass "
-                         "--restart to start over") from None
-    if recorded is None or json.loads(recorded) != json.loads(json.dumps(
-            _input_id(args, dt_fs))):
-        raise UsageError(f"{part}: left by an interrupted run with another input or other "
-                         "options; rerun that command to resume it, or pass --restart")
-    if not args.quiet:
-        print(f"resuming after the {n_frames} frames in {part}", file=sys.stderr)
-    return part
-
-
 def run(args: argparse.Namespace) -> int:
-    from ..io import frame_interval_fs, iter_frames
+    from ..io import iter_frames
     from ..models.registry import load_model
-    from ..store import predict_to_store
-    from ._common import frame_reading_options, parse_index
+    from ..recording import predict_file_to_store
+    from ._common import frame_reading_options, options_named, parse_index
 
     output = Path(args.output)
     if output.suffix not in (".xyz", ".extxyz", ".h5"):
@@ -170,25 +125,13 @@ def run(args: argparse.Namespace) -> int:
     reading = frame_reading_options(args)
 
     if output.suffix == ".h5":
-        dt_file = args.dt_fs or frame_interval_fs(args.trajectory, format=args.format)
-        if dt_file is None:
-            raise UsageError(f"{args.trajectory}: the time between frames is not in the run's "
-                             "files; pass --dt-fs (fs between consecutive frames of the file)")
-        step = index.step or 1
-        frames = iter_frames(args.trajectory, format=args.format, index=index, **reading)
-        model, frames = on_scheduler(args, model, frames, every=args.every)
-        part = _partial_store(args, output, dt_file * step)
-        resuming = part.exists()
-        try:
-            n_done = predict_to_store(model, frames, part, dt_fs=dt_file * step,
-                                      every=args.every, engine="ase-raman predict", mode="a",
-                                      parameters={PREDICT_INPUT_ATTR: _input_id(
-                                          args, dt_file * step)})
-        except AseRamanError:
-            if not resuming:  # bad input: nothing half-written stays behind
-                part.unlink(missing_ok=True)
-            raise  # (an interrupted or killed run keeps OUT.h5.part to resume)
-        os.replace(part, output)
+        with options_named({"dt_fs": "--dt-fs", "restart=True": "--restart"}):
+            n_done = predict_file_to_store(
+                model, args.trajectory, output, index=args.index, every=args.every,
+                dt_fs=args.dt_fs, format=args.format, type_map=args.type_map,
+                drop_labels=reading["drop_labels"], lammps_units=reading["lammps_units"],
+                restart=args.restart, quiet=args.quiet,
+                distribute=lambda m, f: on_scheduler(args, m, f, every=args.every))
     else:
         frames = iter_frames(args.trajectory, format=args.format, index=index,
                              every=args.every, **reading)

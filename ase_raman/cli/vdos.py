@@ -16,15 +16,20 @@ import numpy as np
 
 from ..errors import InputFileError, UsageError
 from ..parallel.cli import add_scheduler_argument, run_on_scheduler
-from ._common import add_frame_reading_options, add_spectrum_grid_options, frame_reading_options
-from ._types import NON_NEGATIVE, POSITIVE, image_path
-from .raman import (
+from ..spectra.raman_file import (
     H5_SUFFIXES,
-    _check_dt,
+    check_dt,
     check_frame_times,
     open_store,
     uniform_spacing,
 )
+from ._common import (
+    add_frame_reading_options,
+    add_spectrum_grid_options,
+    frame_reading_options,
+    options_named,
+)
+from ._types import NON_NEGATIVE, POSITIVE, image_path
 
 HELP = "vibrational density of states (CSV/PNG), total and per species, from a trajectory"
 
@@ -98,7 +103,7 @@ def load_motion(path: Path, dt_cli: float | None, from_positions: bool,
             n = len(traj)
             if n < 2:
                 raise InputFileError(f"{path}: the store holds {n} frame(s)")
-            dt = _check_dt(dt_cli, uniform_spacing(np.asarray(traj.time_fs),
+            dt = check_dt(dt_cli, uniform_spacing(np.asarray(traj.time_fs),
                                                    f"{path} (stored times)", "fs"), str(path))
             numbers = np.asarray(traj.species)
             symbols = [chemical_symbols[z] for z in numbers]
@@ -118,7 +123,7 @@ def load_motion(path: Path, dt_cli: float | None, from_positions: bool,
         return {"velocities": v, "dt": dt, "masses": masses, "symbols": symbols,
                 "source": source, "provenance": prov}
     frames = _read_trajectory(path, reading)
-    dt = _check_dt(dt_cli, None, str(path))
+    dt = check_dt(dt_cli, None, str(path))
     n_atoms = len(frames[0])
     symbols = frames[0].get_chemical_symbols()
     for i, atoms in enumerate(frames):
@@ -152,7 +157,8 @@ def run(args: argparse.Namespace) -> int:
     path = Path(args.traj)
     if args.sigma < 0:
         raise UsageError(f"--sigma must be >= 0, got {args.sigma}")
-    data = load_motion(path, args.dt_fs, args.from_positions, frame_reading_options(args))
+    with options_named({"dt_fs": "--dt-fs"}):
+        data = load_motion(path, args.dt_fs, args.from_positions, frame_reading_options(args))
     result = vdos(
         data["velocities"], data["dt"], masses=data["masses"], species=data["symbols"],
         mass_weighted=not args.no_mass_weighting, sigma_cm=args.sigma, window=args.window,

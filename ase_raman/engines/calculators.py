@@ -53,19 +53,19 @@ def make_calculator(spec: str, **kwargs: Any) -> Any:
         try:
             factory = getattr(importlib.import_module(module_name), attr)
         except (ImportError, AttributeError) as exc:
-            raise UsageError(f"--calculator {spec}: cannot import it ({exc})") from None
+            raise UsageError(f"calculator={spec!r}: cannot import it ({exc})") from None
         return factory(**kwargs)
     ep = _entry_points().get(spec)
     if ep is not None:
         try:
             factory = ep.load()
         except Exception as exc:  # a broken plugin must not look like an ase-raman bug
-            raise UsageError(f"--calculator {spec}: registered by {ep.value!r} but failed "
+            raise UsageError(f"calculator={spec!r}: registered by {ep.value!r} but failed "
                              f"to import ({exc})") from None
         try:
             return factory(**kwargs)
         except TypeError as exc:
-            raise UsageError(f"--calculator {spec}: bad keyword arguments ({exc})") from None
+            raise UsageError(f"calculator={spec!r}: bad keyword arguments ({exc})") from None
     from ase.calculators.calculator import get_calculator_class
 
     try:
@@ -73,7 +73,7 @@ def make_calculator(spec: str, **kwargs: Any) -> Any:
     except (ImportError, KeyError, ValueError) as exc:
         known = ", ".join(sorted(_entry_points())) or "none"
         raise UsageError(
-            f"--calculator {spec}: not an ASE calculator name, a registered calculator "
+            f"calculator={spec!r}: not an ASE calculator name, a registered calculator "
             f"(group {ENTRY_POINT_GROUP!r}; installed: {known}), or a 'module:callable' "
             f"({exc})"
         ) from None

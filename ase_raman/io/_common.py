@@ -161,6 +161,21 @@ def parse_index(index: Index) -> int | slice:
     raise UsageError(f"index must be an int, a slice or a string, got {type(index).__name__}")
 
 
+def index_slice(text: str | None) -> slice:
+    """``START:STOP:STEP`` (any part optional) or a single integer -> slice; ``STEP`` > 0."""
+    if text is None or text in ("", ":"):
+        return slice(None)
+    try:
+        index = parse_index(text.strip())
+    except UsageError:
+        raise UsageError(f"index {text!r}: expected START:STOP:STEP, e.g. 100::10") from None
+    if isinstance(index, int):
+        return slice(index, index + 1 if index != -1 else None)
+    if index.step is not None and index.step <= 0:
+        raise UsageError(f"index {text!r}: STEP must be a positive integer")
+    return index
+
+
 def select(items: Sequence[T], index: Index, path: Path) -> list[T]:
     """Apply ``index`` to the frames of ``path``; always return a list."""
     idx = parse_index(index)

@@ -73,7 +73,7 @@ def read_ase_db(path: str | os.PathLike, index: Index = ":", alpha_key: str | No
             found = sorted(set(row.data or {}) | set(row.key_value_pairs))
             raise MissingDataError(
                 f"{where}: no {key!r} in the row's data or key-value pairs (found: "
-                f"{', '.join(found) or 'none'}); pass --alpha-key (alpha_key=) with its name")
+                f"{', '.join(found) or 'none'}); pass alpha_key with its name")
         atoms = row.toatoms()
         attach_alpha(atoms, to_angstrom3(raw, alpha_unit), where)
         for ekey in EPSILON_KEYS:

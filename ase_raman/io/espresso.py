@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 
 import numpy as np
 from ase import Atoms
@@ -71,6 +72,47 @@ def _element(label: str, where: str) -> str:
     return sym
 
 
+def _axes_block(lines: list[str], i: int, where: Path) -> tuple[np.ndarray, int]:
+    """The crystal axes (alat units) after the header at line ``i``, and their least
+    number of decimals (the most precise block wins)."""
+    rows = [_AXIS_RE.search(lines[j]) for j in range(i + 1, min(i + 4, len(lines)))]
+    if len(rows) < 3 or not all(rows):
+        raise InputFileError(f"{where}:{i + 1}: crystal axes block is incomplete")
+    digits = min(_decimals(x) for r in rows for x in r.groups()[1:])  # type: ignore[union-attr]
+    return np.array([[float(x) for x in r.groups()[1:]] for r in rows]), digits  # type: ignore[union-attr]
+
+
+def _positions_block(lines: list[str], i: int, where: Path
+                     ) -> tuple[list[str], list[list[float]], int]:
+    """Species and positions (alat units) listed after line ``i``; the last line read."""
+    species, tau = [], []
+    j = i + 1
+    while j < len(lines) and (m := _TAU_RE.match(lines[j])):
+        species.append(_element(m.group(1), f"{where}:{j + 1}"))
+        tau.append([float(x) for x in m.groups()[1:]])
+        j += 1
+    return species, tau, j - 1
+
+
+def _epsilon_block(lines: list[str], i: int, where: Path) -> tuple[np.ndarray, int]:
+    """The 3x3 dielectric tensor after the header at line ``i``; the last line read."""
+    rows = []
+    j = i + 1
+    while j < len(lines) and len(rows) < 3:
+        if lines[j].strip():
+            m = _ROW_RE.match(lines[j])
+            if m is None:
+                break
+            rows.append([float(x) for x in m.groups()])
+        j += 1
+    if len(rows) < 3:
+        raise InputFileError(
+            f"{where}: dielectric block of line {i + 1} is incomplete (truncated file?);"
+            " use the output of a finished ph.x run"
+        )
+    return np.array(rows), j - 1
+
+
 def read_ph_out(path: str | os.PathLike, index: Index = ":") -> list[Atoms]:
     """One frame (eps_inf, alpha in Angstrom^3, structure from the header) from ph.x output."""
     p = check_file(path)
@@ -94,38 +136,16 @@ def read_ph_out(path: str | os.PathLike, index: Index = ":") -> list[Atoms]:
         elif volume is None and (m := _VOLUME_RE.search(line)):
             volume = float(m.group(1))
         elif "crystal axes: (cart. coord. in units of alat)" in line:
-            rows = [_AXIS_RE.search(lines[j]) for j in range(i + 1, min(i + 4, n))]
-            if len(rows) < 3 or not all(rows):
-                raise InputFileError(f"{p}:{i + 1}: crystal axes block is incomplete")
-            digits = min(_decimals(x) for r in rows for x in r.groups()[1:])  # type: ignore[union-attr]
+            block, digits = _axes_block(lines, i, p)
             if axes is None or digits > axes_digits:  # the most precise block
-                axes = np.array([[float(x) for x in r.groups()[1:]] for r in rows])  # type: ignore[union-attr]
-                axes_digits = digits
+                axes, axes_digits = block, digits
             i += 3
         elif not species and "site n." in line and "positions (alat units)" in line:
-            j = i + 1
-            while j < n and (m := _TAU_RE.match(lines[j])):
-                species.append(_element(m.group(1), f"{p}:{j + 1}"))
-                tau.append([float(x) for x in m.groups()[1:]])
-                j += 1
-            i = j - 1
+            species, tau, i = _positions_block(lines, i, p)
         elif EPS_HEADER in line:
-            rows = []
-            j = i + 1
-            while j < n and len(rows) < 3:
-                if lines[j].strip():
-                    m = _ROW_RE.match(lines[j])
-                    if m is None:
-                        break
-                    rows.append([float(x) for x in m.groups()])
-                j += 1
-            if len(rows) < 3:
-                raise InputFileError(
-                    f"{p}: dielectric block of line {i + 1} is incomplete (truncated file?);"
-                    " use the output of a finished ph.x run"
-                )
-            eps_blocks.append((i + 1, np.array(rows)))
-            i = j - 1
+            eps, last = _epsilon_block(lines, i, p)
+            eps_blocks.append((i + 1, eps))
+            i = last
         elif line.strip() == "JOB DONE.":
             done = True
         i += 1

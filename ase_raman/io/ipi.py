@@ -101,8 +101,7 @@ def _check_labels(symbols: list[str], drop: frozenset[str], where: str) -> list[
     if bad:
         raise InputFileError(
             f"{where}: atom label(s) {', '.join(bad)} are not chemical elements (i-PI cavity "
-            f"photons or dummy atoms?); pass --drop-labels {','.join(bad)} to leave them out "
-            f"(Python: drop_labels={bad})")
+            f"photons or dummy atoms?); pass drop_labels={bad} to leave them out")
     return [s not in drop for s in symbols]
 
 

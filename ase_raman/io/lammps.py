@@ -13,6 +13,7 @@ import os
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from ase import Atoms, units
@@ -21,7 +22,7 @@ from ..errors import InputFileError, UsageError
 from ._common import TrajectoryFormat, open_text
 
 __all__ = ["LAMMPS_UNITS", "TypeMap", "check_lammps_columns", "iter_lammps_dump",
-           "lammps_unit_factors"]
+           "lammps_unit_factors", "parse_type_map"]
 
 #: A LAMMPS type -> element map: {1: "O", 2: "H"} or ["O", "H"] (type 1 first).
 TypeMap = Mapping[int, str] | Sequence[str]
@@ -56,6 +57,32 @@ def _unit_styles() -> dict[str, dict[str, float]]:
 LAMMPS_UNITS: dict[str, dict[str, float]] = _unit_styles()
 
 
+def parse_type_map(text: str | None) -> list[str] | dict[int, str] | None:
+    """``O,H`` -> ``["O", "H"]``; ``1=O,2=H`` -> ``{1: "O", 2: "H"}`` (``None`` for none)."""
+    if not text:
+        return None
+    from ase.data import atomic_numbers
+
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    pairs = [item.partition("=") for item in items]
+    try:
+        if all(sep for _, sep, _ in pairs):
+            mapping: list[str] | dict[int, str] = {int(k): v.strip() for k, _, v in pairs}
+        elif not any(sep for _, sep, _ in pairs):
+            mapping = items
+        else:
+            raise ValueError
+    except ValueError:
+        raise UsageError(f"type_map {text!r}: expected elements in type order (O,H) or "
+                         "TYPE=ELEMENT pairs (1=O,2=H)") from None
+    values = mapping.values() if isinstance(mapping, dict) else mapping
+    bad = [v for v in values if v not in atomic_numbers]
+    if not values or bad:
+        raise UsageError(f"type_map {text!r}: {', '.join(bad) or 'nothing'} is not a "
+                         "chemical element")
+    return mapping
+
+
 def _type_symbols(type_map: TypeMap) -> dict[int, str]:
     if isinstance(type_map, Mapping):
         return {int(k): str(v) for k, v in type_map.items()}
@@ -76,8 +103,8 @@ def _specorder(type_map: TypeMap) -> list[str]:
 _LAMMPS_COORDS = ("x", "xs", "xu", "xsu")
 
 #: What to tell a user whose LAMMPS dump names atoms by number only.
-TYPE_MAP_HINT = ("pass --type-map with the element of each LAMMPS type in order, e.g. "
-                 "--type-map O,H (Python: type_map=['O', 'H'])")
+TYPE_MAP_HINT = ("pass type_map with the element of each LAMMPS type in order, e.g. "
+                 "type_map=['O', 'H']")
 
 
 def _lammps_columns(p: Path) -> list[str]:
@@ -130,6 +157,96 @@ def _pick_coords(cols: list[str], coordinates: str, where: str):
     raise InputFileError(f"{where}: no {coordinates} coordinates among the columns {cols}")
 
 
+class _Damaged(Exception):
+    """A frame cut short: what is wrong with it (the stream ends there)."""
+
+
+def _read_block(fh: Any, first_line: str, where: Path
+                ) -> tuple[int, str, np.ndarray, list[str], list[list[str]]]:
+    """One frame's text after its ``ITEM: TIMESTEP`` line: ``(step, box header, box
+    bounds (3, 2 or 3), column names, atom rows)``; :class:`_Damaged` when cut short."""
+    if not first_line.startswith("ITEM: TIMESTEP"):
+        raise InputFileError(f"{where}: expected 'ITEM: TIMESTEP', got {first_line[:40]!r}")
+    try:
+        step = int(fh.readline().split()[0])
+        _expect(fh.readline(), "ITEM: NUMBER OF ATOMS")
+        natoms = int(fh.readline().split()[0])
+        box_head = _expect(fh.readline(), "ITEM: BOX BOUNDS")
+        bounds = np.array([[float(v) for v in fh.readline().split()] for _ in range(3)])
+        atoms_head = _expect(fh.readline(), "ITEM: ATOMS")
+    except (ValueError, IndexError):
+        raise _Damaged("has an incomplete header") from None
+    cols = atoms_head.split()[2:]
+    rows = [fh.readline().split() for _ in range(natoms)]
+    if any(len(r) != len(cols) for r in rows):
+        raise _Damaged(f"(step {step}) has incomplete atom lines")
+    return step, box_head, bounds, cols, rows
+
+
+def _box(box_head: str, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[bool]]:
+    """``(cell, origin, pbc)`` of a frame's box (a triclinic bounding box -> its cell)."""
+    if "xy" in box_head.split():
+        xy, xz, yz = bounds[0, 2], bounds[1, 2], bounds[2, 2]
+        xlo = bounds[0, 0] - min(0.0, xy, xz, xy + xz)
+        xhi = bounds[0, 1] - max(0.0, xy, xz, xy + xz)
+        ylo = bounds[1, 0] - min(0.0, yz)
+        yhi = bounds[1, 1] - max(0.0, yz)
+        zlo, zhi = bounds[2, 0], bounds[2, 1]
+    else:
+        xy = xz = yz = 0.0
+        (xlo, xhi), (ylo, yhi), (zlo, zhi) = bounds[:, :2]
+    cell = np.array([[xhi - xlo, 0, 0], [xy, yhi - ylo, 0], [xz, yz, zhi - zlo]])
+    pbc = [b.startswith("p") for b in box_head.split()[-3:]]
+    return cell, np.array([xlo, ylo, zlo]), pbc
+
+
+def _positions(data: dict[str, np.ndarray], cols: list[str], cell: np.ndarray,
+               origin: np.ndarray, coordinates: str, where: str) -> np.ndarray:
+    """Cartesian positions (dump length units) in file order, unwrapped by image flags
+    when the chosen columns need them."""
+    (cx, cy, cz), scaled, needs_image = _pick_coords(cols, coordinates, where)
+    pos = np.stack([data[c].astype(float) for c in (cx, cy, cz)], axis=1)
+    if scaled:
+        pos = origin + pos @ cell
+    if needs_image:
+        img = np.stack([data[c].astype(int) for c in ("ix", "iy", "iz")], axis=1)
+        pos = pos + img @ cell
+    return pos
+
+
+def _symbols(data: dict[str, np.ndarray], order: np.ndarray,
+             symbols_by_type: dict[int, str] | None, where: Path) -> list[str]:
+    """Elements in id order: the ``element`` column, else the types through the map."""
+    if "element" in data:
+        return list(data["element"][order])
+    if symbols_by_type is None:
+        raise UsageError(f"{where}: the LAMMPS dump names atoms by type number only; "
+                         + TYPE_MAP_HINT)
+    types = data["type"].astype(int)[order]
+    try:
+        return [symbols_by_type[t] for t in types]
+    except KeyError as exc:
+        raise UsageError(f"{where}: type_map lacks LAMMPS type {exc}") from None
+
+
+def _frame(block: tuple, symbols_by_type: dict[int, str] | None, coordinates: str,
+           u: dict[str, float], where: Path) -> Atoms:
+    """The Atoms of one frame's text (:func:`_read_block`), sorted by atom id, in ASE
+    units; ``info["step"]`` set."""
+    step, box_head, bounds, cols, rows = block
+    data = dict(zip(cols, np.array(rows, dtype=object).T, strict=True)) if rows else {}
+    cell, origin, pbc = _box(box_head, bounds)
+    pos = _positions(data, cols, cell, origin, coordinates, str(where))
+    order = np.argsort(data["id"].astype(int)) if "id" in data else np.arange(len(rows))
+    atoms = Atoms(_symbols(data, order, symbols_by_type, where),
+                  positions=pos[order] * u["length_A"], cell=cell * u["length_A"], pbc=pbc)
+    if {"vx", "vy", "vz"} <= set(data):
+        v = np.stack([data[c].astype(float) for c in ("vx", "vy", "vz")], axis=1)
+        atoms.set_velocities(v[order] * u["velocity_A_fs"] / units.fs)
+    atoms.info["step"] = step
+    return atoms
+
+
 def iter_lammps_dump(path: str | os.PathLike, type_map: TypeMap | None = None, *,
                      coordinates: str = "auto", lammps_units: str = "metal",
                      dt_fs: float | None = None) -> Iterator[Atoms]:
@@ -152,79 +269,19 @@ def iter_lammps_dump(path: str | os.PathLike, type_map: TypeMap | None = None, *
     if not p.is_file():
         raise InputFileError(f"{p}: no such LAMMPS dump file")
     n_done = 0
-
-    def stop(msg: str) -> None:
-        warnings.warn(f"{p}: frame {n_done} {msg}: file truncated or damaged; stopped after "
-                      f"{n_done} complete frame(s)", UserWarning, stacklevel=3)
-
     with open_text(p) as fh:
-        while True:
-            line = fh.readline()
-            if not line:
-                return
-            if not line.startswith("ITEM: TIMESTEP"):
-                if line.strip():
-                    raise InputFileError(f"{p}: expected 'ITEM: TIMESTEP', got {line[:40]!r}")
+        for line in iter(fh.readline, ""):
+            if not line.strip():
                 continue
             try:
-                step = int(fh.readline().split()[0])
-                _expect(fh.readline(), "ITEM: NUMBER OF ATOMS")
-                natoms = int(fh.readline().split()[0])
-                box_head = _expect(fh.readline(), "ITEM: BOX BOUNDS")
-                bounds = np.array([[float(v) for v in fh.readline().split()]
-                                   for _ in range(3)])
-                atoms_head = _expect(fh.readline(), "ITEM: ATOMS")
-            except (ValueError, IndexError):
-                stop("has an incomplete header")
+                block = _read_block(fh, line, p)
+            except _Damaged as exc:
+                warnings.warn(f"{p}: frame {n_done} {exc}: file truncated or damaged; stopped "
+                              f"after {n_done} complete frame(s)", UserWarning, stacklevel=2)
                 return
-            cols = atoms_head.split()[2:]
-            rows = [fh.readline().split() for _ in range(natoms)]
-            if any(len(r) != len(cols) for r in rows):
-                stop(f"(step {step}) has incomplete atom lines")
-                return
-            data = dict(zip(cols, np.array(rows, dtype=object).T, strict=True)) if rows else {}
-            # box (bounding box -> cell for triclinic)
-            if "xy" in box_head.split():
-                xy, xz, yz = bounds[0, 2], bounds[1, 2], bounds[2, 2]
-                xlo = bounds[0, 0] - min(0.0, xy, xz, xy + xz)
-                xhi = bounds[0, 1] - max(0.0, xy, xz, xy + xz)
-                ylo = bounds[1, 0] - min(0.0, yz)
-                yhi = bounds[1, 1] - max(0.0, yz)
-                zlo, zhi = bounds[2, 0], bounds[2, 1]
-            else:
-                xy = xz = yz = 0.0
-                (xlo, xhi), (ylo, yhi), (zlo, zhi) = bounds[:, :2]
-            cell = np.array([[xhi - xlo, 0, 0], [xy, yhi - ylo, 0], [xz, yz, zhi - zlo]])
-            origin = np.array([xlo, ylo, zlo])
-            pbc = [b.startswith("p") for b in box_head.split()[-3:]]
-            (cx, cy, cz), scaled, needs_image = _pick_coords(cols, coordinates, str(p))
-            pos = np.stack([data[c].astype(float) for c in (cx, cy, cz)], axis=1)
-            if scaled:
-                pos = origin + pos @ cell
-            if needs_image:
-                img = np.stack([data[c].astype(int) for c in ("ix", "iy", "iz")], axis=1)
-                pos = pos + img @ cell
-            order = np.argsort(data["id"].astype(int)) if "id" in data else np.arange(natoms)
-            if "element" in data:
-                symbols = list(data["element"][order])
-            elif symbols_by_type is not None:
-                types = data["type"].astype(int)[order]
-                try:
-                    symbols = [symbols_by_type[t] for t in types]
-                except KeyError as exc:
-                    raise UsageError(f"{p}: type_map lacks LAMMPS type {exc}") from None
-            else:
-                raise UsageError(f"{p}: the LAMMPS dump names atoms by type number only; pass"
-                                 " --type-map with the element of each type in order, e.g."
-                                 " --type-map O,H (Python: type_map=['O', 'H'])")
-            atoms = Atoms(symbols, positions=pos[order] * u["length_A"],
-                          cell=cell * u["length_A"], pbc=pbc)
-            if {"vx", "vy", "vz"} <= set(data):
-                v = np.stack([data[c].astype(float) for c in ("vx", "vy", "vz")], axis=1)
-                atoms.set_velocities(v[order] * u["velocity_A_fs"] / units.fs)
-            atoms.info["step"] = step
+            atoms = _frame(block, symbols_by_type, coordinates, u, p)
             if dt_fs is not None:
-                atoms.info["time_fs"] = step * dt_fs
+                atoms.info["time_fs"] = atoms.info["step"] * dt_fs
             n_done += 1
             yield atoms
 

@@ -69,7 +69,7 @@ def warn_implausible_alpha(frames: Sequence[Atoms], alphas_A3: Sequence[np.ndarr
     hint = ""
     if fits:
         best = min(fits, key=lambda u: abs(np.log(fits[u])))
-        hint = f"; the numbers fit {best} (ratio {fits[best]:.2g}): pass --alpha-unit {best}"
+        hint = f"; the numbers fit {best} (ratio {fits[best]:.2g}): pass alpha_unit={best!r}"
     warnings.warn(
         f"{where}: the polarizability read as {unit} is {ratio:.2g} times the sum of the "
         f"free-atom polarizabilities (molecules and solids stay below "

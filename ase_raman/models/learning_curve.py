@@ -57,10 +57,10 @@ def learning_curve(make_learner: Callable[[], object], pool: Sequence[Atoms],
     (per atom with ``per_atom``, see the module docstring)."""
     sizes = sorted({int(s) for s in sizes})
     if not sizes or sizes[0] < 2 or sizes[-1] > len(pool):
-        raise UsageError(f"--sizes must lie in [2, {len(pool)}] (the training pool), got "
+        raise UsageError(f"sizes must lie in [2, {len(pool)}] (the training pool), got "
                          f"{sizes}")
     if repeats < 1 or not test:
-        raise UsageError("need --repeats >= 1 and a non-empty test set")
+        raise UsageError("need repeats >= 1 and a non-empty test set")
     rng = np.random.default_rng(seed)
     pool_ref = reference_polarizabilities(pool)
     test_ref = reference_polarizabilities(test)

@@ -99,7 +99,7 @@ def require_trust(path: str | Path, what: str, trust: bool | None = None) -> Non
     if not models_trusted(trust):
         raise ModelFileError(
             f"{path}: loading this model runs {what}; refusing it unless you trust its "
-            "source: pass --trust-model (Python: trust=True)")
+            f"source: pass trust=True (or set {TRUST_ENV}=1)")
 
 
 def load_model(path: str | Path, trust: bool | None = None) -> TensorModel:

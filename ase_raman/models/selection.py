@@ -146,7 +146,8 @@ def select_indices(descriptors: np.ndarray, n: int, strategy: str = "fps",
         raise UsageError("strategy 'variance' works on a model's features: use "
                          "select_frames or greedy_variance_selection")
     if uncertainty is None:
-        raise UsageError(f"strategy {strategy!r} needs a model with uncertainties (--model)")
+        raise UsageError(f"strategy {strategy!r} needs a per-frame uncertainty (from a model "
+                         "that gives one)")
     n_unc = n if strategy == "uncertainty" else max(1, n // 2)
     order = np.argsort(-np.asarray(uncertainty), kind="stable")
     typical = np.median(np.linalg.norm(descriptors - descriptors.mean(axis=0), axis=1))

@@ -18,6 +18,6 @@ def require_dask() -> None:
         import distributed  # noqa: F401
     except ImportError as exc:
         raise DaskMissingError(
-            f"--scheduler needs dask and distributed ({exc.name} is not installed): "
+            f"a Dask scheduler needs dask and distributed ({exc.name} is not installed): "
             f"{INSTALL_HINT}"
         ) from None

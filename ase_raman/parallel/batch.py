@@ -49,7 +49,6 @@ import json
 import math
 import os
 import re
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -233,27 +232,6 @@ def read_manifest(path: str | os.PathLike, keep_invalid: bool = False
 # --------------------------------------------------------------------------------------
 # one entry
 # --------------------------------------------------------------------------------------
-class _CommandFailed(Exception):
-    pass
-
-
-def _command(command: str, argv: Sequence[str]) -> str:
-    """Run ``ase-raman COMMAND ARGV`` in this process; returns its stdout."""
-    from .cli import command_args
-
-    out, err = io.StringIO(), io.StringIO()
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            args = command_args(command, list(argv))
-            status = int(args._run(args) or 0)
-    except SystemExit as exc:  # argparse: one line on stderr
-        msg = err.getvalue().strip().splitlines()
-        raise _CommandFailed(f"{command}: {msg[-1] if msg else f'exit {exc.code}'}") from None
-    if status != 0:
-        raise _CommandFailed(f"{command}: exit status {status}")
-    return out.getvalue()
-
-
 def _write_json(path: Path, payload: dict[str, Any]) -> None:
     with atomic_output(path) as tmp:
         tmp.write_text(json.dumps(payload, indent=1, sort_keys=True, default=str))
@@ -279,8 +257,10 @@ def run_entry(entry: BatchEntry, out_dir: str | os.PathLike, force: bool = False
     row: dict[str, Any] = {"name": entry.name, "material": entry.material,
                            "temperature_K": entry.temperature_K, "species": entry.species[0]}
     try:
-        row.update(_compute_entry(entry, folder))
-    except (AseRamanError, _CommandFailed) as exc:
+        # the entry's notes and warnings stay out of the batch's output (the row reports)
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            row.update(_compute_entry(entry, folder))
+    except AseRamanError as exc:
         return _mark_failed(row, failed, marker, str(exc))
     except (KeyboardInterrupt, SystemExit):
         raise
@@ -304,53 +284,25 @@ def _mark_failed(row: dict[str, Any], failed: Path, marker: Path, reason: str
 
 
 def _compute_entry(entry: BatchEntry, folder: Path) -> dict[str, Any]:
+    """Predict, Raman, MSD and mechanism of one entry into ``folder``; its row values."""
     traj = entry.trajectory
     is_store = Path(traj).suffix.lower() in (".h5", ".hdf5", ".h5md")
     if not os.path.exists(traj):
         raise InputFileError(f"{traj}: no such trajectory")
-    dt_args = [] if entry.dt_fs is None else ["--dt-fs", repr(entry.dt_fs)]
-    fmt_args = [] if entry.format is None else ["--format", entry.format]
     if entry.model is not None:
-        alpha = folder / "alpha.h5"
-        argv = [entry.model, traj, "-o", str(alpha), "--every", str(entry.every), "--quiet",
-                *dt_args, *fmt_args]
-        if entry.index:
-            argv += ["--index", entry.index]
-        if entry.type_map:
-            argv += ["--type-map", entry.type_map]
-        _command("predict", argv)
+        alpha = _predict(entry, folder / "alpha.h5")
     elif is_store:
         alpha = Path(traj)
     else:
         raise UsageError(f"{traj}: no model given and the trajectory is not an ase-raman "
                          "H5MD store holding alpha")
-    raman_json = folder / "raman.json"
-    _command("raman", [str(alpha), "-o", str(folder / "raman.csv"), "--json", str(raman_json),
-                       "--png", str(folder / "raman.png"), "--sigma", repr(entry.sigma_cm),
-                       "--cutoff", repr(entry.cutoff_cm)])
+    # a store without a model keeps its own times: dt_fs and every apply to predictions
+    every, dt_fs = (1, None) if is_store and entry.model is None else (entry.every, entry.dt_fs)
+    raman_json = _raman(entry, alpha, folder)
     central = json.loads(raman_json.read_text())["central_peak"]
-    msd_json = folder / "msd.json"
-    argv = [traj, "-o", str(folder / "msd.csv"), "--json", str(msd_json), "--png",
-            str(folder / "msd.png"), "--species", ",".join(entry.species), "--temperature",
-            repr(entry.temperature_K), "--quiet", *fmt_args]
-    if not is_store or entry.model is not None:
-        argv += ["--every", str(entry.every), *dt_args]
-    if entry.charges:
-        argv += ["--charges", ",".join(f"{k}={v!r}" for k, v in entry.charges.items())]
-    if entry.fit_window_ps:
-        argv += ["--fit-window", entry.fit_window_ps]
-    if entry.blocks is not None:
-        argv += ["--blocks", str(entry.blocks)]
-    _command("msd", argv)
+    msd_json = _msd(entry, every, dt_fs, folder)
     transport = json.loads(msd_json.read_text())[entry.species[0]]
-    mech_json = folder / "mechanism.json"
-    argv = [traj, "-o", str(mech_json), "--species", entry.species[0], "--raman",
-            str(raman_json), "--quiet", *fmt_args]
-    if not is_store or entry.model is not None:
-        argv += ["--every", str(entry.every), *dt_args]
-    if entry.fit_window_ps:
-        argv += ["--fit-window", entry.fit_window_ps]
-    _command("mechanism", argv)
+    mech_json = _mechanism(entry, every, dt_fs, raman_json, folder)
     mechanism = json.loads(mech_json.read_text())["species"][entry.species[0]]
     return {
         "low_frequency_fraction": _finite(central.get("low_frequency_fraction")),
@@ -366,6 +318,57 @@ def _compute_entry(entry: BatchEntry, folder: Path) -> dict[str, Any]:
         "mechanism": mechanism.get("verdict"),
         "residence_time_ps": _finite(mechanism.get("residence_time_ps")),
     }
+
+
+def _predict(entry: BatchEntry, alpha: Path) -> Path:
+    """``alpha.h5``: the model's alpha for the entry's frames (resumes a part file)."""
+    from ..models.registry import load_model
+    from ..recording import predict_file_to_store
+
+    predict_file_to_store(load_model(entry.model), entry.trajectory, alpha,
+                          index=entry.index, every=entry.every, dt_fs=entry.dt_fs,
+                          format=entry.format, type_map=entry.type_map)
+    return alpha
+
+
+def _raman(entry: BatchEntry, alpha: Path, folder: Path) -> Path:
+    """``raman.csv``, ``raman.png`` and ``raman.json`` of the stored alpha."""
+    from ..spectra.raman_file import raman_from_file, raman_summary, write_raman_outputs
+
+    csv, summary_json = folder / "raman.csv", folder / "raman.json"
+    spectrum = raman_from_file(alpha, sigma_cm=entry.sigma_cm)
+    summary = raman_summary(spectrum, entry.cutoff_cm, csv)
+    write_raman_outputs(spectrum, csv, folder / "raman.png", summary_json, summary, alpha.name)
+    return summary_json
+
+
+def _msd(entry: BatchEntry, every: int, dt_fs: float | None, folder: Path) -> Path:
+    """``msd.csv``, ``msd.png`` and ``msd.json`` of the trajectory."""
+    from ..spectra.transport.msd_file import msd_from_file, parse_fit_window, write_msd_outputs
+
+    report = msd_from_file(entry.trajectory, dt_fs=dt_fs, every=every, fmt=entry.format,
+                           species=entry.species, charges=entry.charges or None,
+                           temperature_K=entry.temperature_K,
+                           fit_window_fs=parse_fit_window(entry.fit_window_ps),
+                           blocks=entry.blocks)
+    summary_json = folder / "msd.json"
+    write_msd_outputs(report, folder / "msd.csv", folder / "msd.png", summary_json)
+    return summary_json
+
+
+def _mechanism(entry: BatchEntry, every: int, dt_fs: float | None, raman_json: Path,
+               folder: Path) -> Path:
+    """``mechanism.json`` of the entry's first species, next to its Raman summary."""
+    from ..spectra.transport.mechanism import mechanism_from_file
+    from ..spectra.transport.msd_file import parse_fit_window
+    from ..spectra.transport.report import write_json
+
+    result = mechanism_from_file(entry.trajectory, [entry.species[0]], dt_fs=dt_fs,
+                                 every=every, fmt=entry.format, raman=str(raman_json),
+                                 fit_window_fs=parse_fit_window(entry.fit_window_ps))
+    out = folder / "mechanism.json"
+    write_json(out, result.as_dict())
+    return out
 
 
 # --------------------------------------------------------------------------------------
@@ -459,11 +462,12 @@ def run_batch(manifest: str | os.PathLike | list[BatchEntry], out_dir: str | os.
     valid = [e for e in entries if not isinstance(e, InvalidEntry)]
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
-        raise UsageError(f"-o {out}: exists and is not a folder; give a folder for the results")
+        raise UsageError(f"out_dir {out}: exists and is not a folder; give a folder for the "
+                         "results")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UsageError(f"-o {out}: cannot create the results folder ({exc.strerror or exc})"
+        raise UsageError(f"out_dir {out}: cannot create the results folder ({exc.strerror or exc})"
                          ) from None
     rows: dict[str, dict[str, Any]] = dict(invalid)
     if progress is not None:

@@ -25,7 +25,7 @@ import io
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ._deps import require_dask
@@ -113,10 +113,3 @@ def run_on_scheduler(args: argparse.Namespace, run: Callable[[argparse.Namespace
 
     with scheduler_client(args.scheduler) as client:
         return run_command(client, run, args)
-
-
-def command_args(command: str, argv: Sequence[str]) -> argparse.Namespace:
-    """Parse ``argv`` for the sub-command ``command`` (``ase-raman COMMAND ARGV...``)."""
-    from ..cli import build_parser
-
-    return build_parser().parse_args([command, *argv])

@@ -96,15 +96,15 @@ def parse_scheduler(text: str) -> SchedulerSpec:
         except ValueError:
             n = 0
         if n < 1:
-            raise UsageError(f"--scheduler {text!r}: expected local:N with N >= 1 workers")
+            raise UsageError(f"scheduler={text!r}: expected local:N with N >= 1 workers")
         return SchedulerSpec("local", n_workers=n)
     if value.startswith(_REMOTE_PREFIXES):
         return SchedulerSpec("address", address=value)
     if value.endswith(".json"):
         if not os.path.isfile(value):
-            raise UsageError(f"--scheduler {text!r}: no such scheduler file")
+            raise UsageError(f"scheduler={text!r}: no such scheduler file")
         return SchedulerSpec("address", address=value)
-    raise UsageError(f"--scheduler {text!r}: expected local, local:N, tcp://HOST:PORT or a "
+    raise UsageError(f"scheduler={text!r}: expected local, local:N, tcp://HOST:PORT or a "
                      "scheduler file (.json)")
 
 
@@ -246,7 +246,7 @@ def scheduler_client(scheduler: Any, threads_per_worker: int = 1,
         else:
             client = Client(spec.address, timeout="30s")
     except OSError as exc:
-        raise UsageError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
+        raise UsageError(f"scheduler={scheduler!r}: cannot connect ({exc})") from None
     try:
         yield client
     finally:

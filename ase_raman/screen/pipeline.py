@@ -249,11 +249,11 @@ def _alpha_model(settings: ScreenSettings, material: Material, symbols: list[str
         missing = sorted(set(symbols) - set(table))
         if missing:
             raise UsageError(f"{material.name}: no DID polarizability for {missing}: give "
-                             "'polarizabilities' in the manifest or --did-polarizabilities")
+                             "'polarizabilities' in the manifest or did_polarizabilities")
         try:
             from ase_raman_did.model import DipoleInducedDipole
         except ImportError:
-            raise UsageError("--alpha did needs the dipole-induced-dipole plugin: pip "
+            raise UsageError("alpha='did' needs the dipole-induced-dipole plugin: pip "
                              "install -e plugins/did") from None
         return DipoleInducedDipole({"polarizabilities": {s: table[s] for s in set(symbols)},
                                     "fit": "none", "on_catastrophe": "nan"})

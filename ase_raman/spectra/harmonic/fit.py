@@ -199,13 +199,9 @@ def raman_from_dielectric(
     e_ref = modes.eigenvectors[:, mapping, :].reshape(modes.n_modes, -1) / np.sqrt(n_cells)
     tensors = (e_ref @ grad).reshape(-1, 3, 3) / np.sqrt(n_cells)
     coverage = np.sum((e_ref @ vr.T) ** 2, axis=1)
-    acoustic = modes.acoustic()
-    determined = np.zeros(modes.n_modes, bool)
-    for bands in modes.degenerate_sets():
-        determined[bands] = np.mean(coverage[bands]) >= 1.0 - span_tolerance
-    determined |= acoustic
+    determined = _determined_modes(modes, coverage, span_tolerance)
     tensors[~determined] = np.nan
-    tensors[acoustic] = 0.0
+    tensors[modes.acoustic()] = 0.0
     allowed, n_ops = raman_allowed(modes, symprec)
     details: dict[str, Any] = {
         "source": source,
@@ -224,8 +220,25 @@ def raman_from_dielectric(
         method=f"least-squares atomic Raman tensors (acoustic sum rule, truncated SVD rcond "
         f"{rcond:g}) from {len(frames)} displaced structures in {source}",
         details=details, zero_tolerance=zero_tolerance)
+    if not allow_undetermined:
+        _refuse_undetermined(result, source)
+    return result
+
+
+def _determined_modes(modes: Any, coverage: np.ndarray, span_tolerance: float
+                      ) -> np.ndarray:
+    """Modes whose degenerate set lies in the fitted span (within ``span_tolerance``),
+    and the acoustic ones (zero by the sum rule)."""
+    determined = np.zeros(modes.n_modes, bool)
+    for bands in modes.degenerate_sets():
+        determined[bands] = np.mean(coverage[bands]) >= 1.0 - span_tolerance
+    return determined | modes.acoustic()
+
+
+def _refuse_undetermined(result: HarmonicRaman, source: str) -> None:
+    """:class:`MissingDataError` naming the Raman-allowed bands the fit left open."""
     missing = [p for p in result.peaks() if not p.determined and not p.acoustic]
-    if missing and not allow_undetermined:
+    if missing:
         text = "; ".join(f"band{'s' if len(p.bands) > 1 else ''} "
                          f"{' '.join(str(b) for b in p.bands)} ({p.irrep or '?'}, "
                          f"{p.frequency_cm:.1f} cm^-1)" for p in missing)
@@ -233,7 +246,6 @@ def raman_from_dielectric(
             f"{source}: the displaced structures leave Raman-allowed modes undetermined: "
             f"{text}; add structures displaced along them (generate_displacements writes "
             "them) or pass allow_undetermined")
-    return result
 
 
 def _displaced_alpha(frames: list[Atoms]) -> np.ndarray:

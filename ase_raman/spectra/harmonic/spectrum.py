@@ -141,11 +141,21 @@ def harmonic_spectrum(
     intensity, iso, aniso, parallel, perpendicular = _raman_columns(
         freqs, spec, nu_in, quantum_correction, temp if quantum_correction else None,
         on_alpha=True)
+    meta = _harmonic_metadata(result, peaks, freqs, sigma, nu_in, quantum_correction, temp,
+                              cells, min_frequency_cm, meta_like)
+    return HarmonicRamanSpectrum(freqs, intensity, iso, aniso, parallel, perpendicular, meta)
+
+
+def _harmonic_metadata(result: Any, peaks: list, freqs: np.ndarray, sigma: float,
+                       nu_in: float | None, quantum_correction: str | None, temp: float,
+                       cells: float, min_frequency_cm: float, meta_like: dict | None
+                       ) -> dict[str, Any]:
+    """The metadata of a harmonic spectrum (the keys of an MD spectrum's, plus the modes)."""
     formula = ("K = 1 (prefactor off)" if nu_in is None else
                f"K = (1 - nu/nu_in)^4 / nu, nu in cm^-1, nu_in = {nu_in:.6g} cm^-1")
     zero = ("limit (2 pi c)^2 (T/C2) S_alpha(0) (Bose)" if quantum_correction == "bose"
             else "limit 0")
-    meta: dict[str, Any] = {
+    return {
         "kind": "raman",
         "source": "harmonic",
         "method": result.method,
@@ -171,7 +181,6 @@ def harmonic_spectrum(
                   "intensity": "arb. (Angstrom^6 fs^-1 x K)"},
         "provenance": {"ase_raman_version": __version__, "harmonic": True},
     }
-    return HarmonicRamanSpectrum(freqs, intensity, iso, aniso, parallel, perpendicular, meta)
 
 
 def _settings_like(like: Any, frequencies: np.ndarray | None, **options: Any

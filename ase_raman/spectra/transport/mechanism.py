@@ -298,6 +298,52 @@ def _verdict(d: float, d_err: float, duration_ps: float, found: bool, transit: f
     return "hopping", why
 
 
+def _resolve_sites(sites_arg: Any, sym: str, frac: np.ndarray, mean_cell: np.ndarray
+                   ) -> Sites:
+    """The sites asked for: given, ``"auto"`` (density maxima of ``frac``) or a file."""
+    if isinstance(sites_arg, Sites):
+        return sites_arg
+    if sites_arg is None or (isinstance(sites_arg, str) and sites_arg == "auto"):
+        return find_sites(frac, mean_cell)
+    return read_sites(sites_arg, sym, mean_cell)
+
+
+def _site_cores(frac: np.ndarray, sites: Sites, core_radius_A: float | None
+                ) -> tuple[np.ndarray, float, float, bool]:
+    """``(core site per frame and ion (-1: none), site contrast, core radius A, sites
+    found)``."""
+    n_frames, n_ions = frac.shape[:2]
+    radius = core_radius_A if core_radius_A is not None else (
+        default_core_radius(sites) if len(sites) else 0.0)
+    if len(sites) and radius > 0:
+        core = core_sites(frac, sites, radius)
+        contrast = site_contrast(core, sites, radius)
+    else:
+        core = np.full((n_frames, n_ions), -1)
+        contrast = float("nan")
+    found = bool(np.isfinite(contrast) and contrast >= SITE_CONTRAST_MIN)
+    return core, contrast, float(radius), found
+
+
+def _cage_statistics(jumps: Any, cage_cutoff_A: float | None, ion_time_ps: float
+                     ) -> dict[str, Any]:
+    """Intra- vs inter-cage jumps (shorter/longer than ``cage_cutoff_A``); empty
+    without a cutoff or jumps."""
+    if cage_cutoff_A is None or not len(jumps.frame):
+        return {}
+    intra = jumps.length_A < cage_cutoff_A
+    return {
+        "cage_cutoff_A": float(cage_cutoff_A),
+        "intra_cage_jump_fraction": float(intra.mean()),
+        "intra_cage_rate_per_ps": float(intra.sum() / ion_time_ps),
+        "inter_cage_rate_per_ps": float((~intra).sum() / ion_time_ps),
+        "intra_cage_mean_length_A": float(jumps.length_A[intra].mean()) if intra.any()
+        else float("nan"),
+        "inter_cage_mean_length_A": float(jumps.length_A[~intra].mean()) if (~intra).any()
+        else float("nan"),
+    }
+
+
 def _species_mechanism(sym: str, unwrapped: np.ndarray, cells: np.ndarray, dt_fs: float,
                        sites_arg: Any, core_radius_A: float | None, cage_cutoff_A: float | None,
                        window_fs: tuple[float, float] | None, raman: Mapping | None
@@ -308,25 +354,11 @@ def _species_mechanism(sym: str, unwrapped: np.ndarray, cells: np.ndarray, dt_fs
     msd = msd_fft(unwrapped)
     fit = fit_diffusion(time_fs, msd, window_fs, n_series=n_ions)
     reg = regimes(time_fs, msd, unwrapped, fit.slope_A2_ps, fit.intercept_A2)
-    mean_cell = cells.mean(axis=0)
     frac = wrapped_fractional(unwrapped, cells)
-    if isinstance(sites_arg, Sites):
-        sites = sites_arg
-    elif sites_arg is None or (isinstance(sites_arg, str) and sites_arg == "auto"):
-        sites = find_sites(frac, mean_cell)
-    else:
-        sites = read_sites(sites_arg, sym, mean_cell)
+    sites = _resolve_sites(sites_arg, sym, frac, cells.mean(axis=0))
     if cage_cutoff_A is not None and not cage_cutoff_A > 0:
         raise UsageError(f"cage cutoff must be positive, got {cage_cutoff_A} A")
-    radius = core_radius_A if core_radius_A is not None else (
-        default_core_radius(sites) if len(sites) else 0.0)
-    if len(sites) and radius > 0:
-        core = core_sites(frac, sites, radius)
-        contrast = site_contrast(core, sites, radius)
-    else:
-        core = np.full((n_frames, n_ions), -1)
-        contrast = float("nan")
-    found = bool(np.isfinite(contrast) and contrast >= SITE_CONTRAST_MIN)
+    core, contrast, radius, found = _site_cores(frac, sites, core_radius_A)
     if found or sites.source != "auto":
         jumps = find_jumps(core, sites)
     else:  # density maxima without contrast are noise, not sites
@@ -352,24 +384,12 @@ def _species_mechanism(sym: str, unwrapped: np.ndarray, cells: np.ndarray, dt_fs
     d_nn = sites.nearest_distance_A() if found and len(sites) > 1 else float("nan")
     d_a2_ps = fit.D_cm2_s / A2_PS_TO_CM2_S
     hop_time = d_nn**2 / (6.0 * d_a2_ps) if d_a2_ps > 0 and np.isfinite(d_nn) else float("nan")
-    cages: dict[str, Any] = {}
-    if cage_cutoff_A is not None and n_jumps:
-        intra = jumps.length_A < cage_cutoff_A
-        cages = {
-            "cage_cutoff_A": float(cage_cutoff_A),
-            "intra_cage_jump_fraction": float(intra.mean()),
-            "intra_cage_rate_per_ps": float(intra.sum() / ion_time_ps),
-            "inter_cage_rate_per_ps": float((~intra).sum() / ion_time_ps),
-            "intra_cage_mean_length_A": float(jumps.length_A[intra].mean()) if intra.any()
-            else float("nan"),
-            "inter_cage_mean_length_A": float(jumps.length_A[~intra].mean()) if (~intra).any()
-            else float("nan"),
-        }
+    cages = _cage_statistics(jumps, cage_cutoff_A, ion_time_ps)
     result = SpeciesMechanism(
         species=sym, verdict=verdict, reasons=reasons, n_atoms=n_ions,
         D_cm2_s=fit.D_cm2_s, D_err_cm2_s=fit.D_err_cm2_s, fit_window_ps=fit.window_ps,
         n_sites=len(sites) if found or sites.source != "auto" else 0,
-        site_contrast=contrast, sites_found=found, core_radius_A=float(radius),
+        site_contrast=contrast, sites_found=found, core_radius_A=radius,
         sites_source=sites.source, n_jumps=n_jumps, jump_rate_per_ps=rate,
         residence_time_ps=residence,
         residence_times_ps=jumps.residences_frames * dt_fs / 1000.0,

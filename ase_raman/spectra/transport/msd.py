@@ -510,28 +510,9 @@ def mean_squared_displacement(
     volume_A3 : cell volume (default: mean ``|det(cell)|``).
     block : atoms per FFT block (memory bound).
     """
-    pos = np.asarray(positions, dtype=float)
-    if pos.ndim != 3 or pos.shape[2] != 3:
-        raise ValueError(f"positions must be (n_frames, n_atoms, 3), got {pos.shape}")
-    n_frames, n_atoms, _ = pos.shape
-    syms = np.asarray(list(symbols))
-    if syms.shape != (n_atoms,):
-        raise ValueError(f"{len(syms)} symbols for {n_atoms} atoms")
-    if not dt_fs > 0:
-        raise ValueError(f"dt_fs must be positive, got {dt_fs}")
-    if n_frames < 2:
-        raise ValueError("an MSD needs at least two frames")
-    if n_blocks < 1 or (n_blocks > 1 and n_frames // n_blocks < 2):
-        raise ValueError(f"cannot cut {n_frames} frames into {n_blocks} blocks")
-    order = list(dict.fromkeys(syms.tolist()))
-    wanted = list(species) if species is not None else order
-    charges = dict(charges) if charges else None
-    for sym in wanted + list(charges or {}):
-        if sym not in order:
-            raise ValueError(f"species {sym!r} not in the trajectory (has {', '.join(order)})")
-    needed = dict.fromkeys(wanted + list(charges or {}))
-    groups = {sym: np.flatnonzero(syms == sym) for sym in needed}
-
+    pos, syms = _checked_input(positions, symbols, dt_fs, n_blocks)
+    n_frames = pos.shape[0]
+    wanted, charges, groups = _species_groups(syms, species, charges)
     if volume_A3 is None:
         cell_arr = _as_cells(cells, n_frames)
         volume_A3 = np.nan if cell_arr is None else float(np.abs(np.linalg.det(cell_arr)).mean())
@@ -558,10 +539,49 @@ def mean_squared_displacement(
         n_blocks=int(n_blocks),
     )
     if n_blocks > 1:
-        parts = parts[1:]
-        result.block_time_fs = result.time_fs[:length]
-        result.msd_blocks = {s: np.stack([p[0][s] for p in parts]) for s in wanted}
-        result.collective_blocks = {s: np.stack([p[1][s] for p in parts]) for s in wanted}
-        if charges:
-            result.charge_msd_blocks = np.stack([p[2] for p in parts])
+        _add_blocks(result, parts[1:], length)
     return result
+
+
+def _checked_input(positions: np.ndarray, symbols: Sequence[str], dt_fs: float,
+                   n_blocks: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(positions (n_frames, n_atoms, 3) float, symbols array)``; ValueError when the
+    shapes, ``dt_fs`` or ``n_blocks`` do not fit."""
+    pos = np.asarray(positions, dtype=float)
+    if pos.ndim != 3 or pos.shape[2] != 3:
+        raise ValueError(f"positions must be (n_frames, n_atoms, 3), got {pos.shape}")
+    n_frames, n_atoms, _ = pos.shape
+    syms = np.asarray(list(symbols))
+    if syms.shape != (n_atoms,):
+        raise ValueError(f"{len(syms)} symbols for {n_atoms} atoms")
+    if not dt_fs > 0:
+        raise ValueError(f"dt_fs must be positive, got {dt_fs}")
+    if n_frames < 2:
+        raise ValueError("an MSD needs at least two frames")
+    if n_blocks < 1 or (n_blocks > 1 and n_frames // n_blocks < 2):
+        raise ValueError(f"cannot cut {n_frames} frames into {n_blocks} blocks")
+    return pos, syms
+
+
+def _species_groups(syms: np.ndarray, species: Sequence[str] | None,
+                    charges: Mapping[str, float] | None
+                    ) -> tuple[list[str], dict[str, float] | None, dict[str, np.ndarray]]:
+    """``(species reported, charges, atom indices of every species needed)``."""
+    order = list(dict.fromkeys(syms.tolist()))
+    wanted = list(species) if species is not None else order
+    charges = dict(charges) if charges else None
+    for sym in wanted + list(charges or {}):
+        if sym not in order:
+            raise ValueError(f"species {sym!r} not in the trajectory (has {', '.join(order)})")
+    needed = dict.fromkeys(wanted + list(charges or {}))
+    return wanted, charges, {sym: np.flatnonzero(syms == sym) for sym in needed}
+
+
+def _add_blocks(result: MSDResult, parts: list, length: int) -> None:
+    """Store each block's MSDs (``parts``: per block (msd, collective, charge MSD))."""
+    result.block_time_fs = result.time_fs[:length]
+    result.msd_blocks = {s: np.stack([p[0][s] for p in parts]) for s in result.species}
+    result.collective_blocks = {s: np.stack([p[1][s] for p in parts])
+                                for s in result.species}
+    if result.charges:
+        result.charge_msd_blocks = np.stack([p[2] for p in parts])

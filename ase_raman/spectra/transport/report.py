@@ -91,75 +91,89 @@ def transport_summary(
     charges = result.charges or {}
     if charges and temperature_K is None:
         raise UsageError(
-            "charges were given without a temperature: conductivity needs --temperature"
+            "charges were given without a temperature: conductivity needs temperature_K"
         )
     if temperature_K is not None and not temperature_K > 0:
         raise UsageError(f"temperature must be positive, got {temperature_K} K")
-    n_frames = len(result.time_fs)
+    total = _total_conductivity(result, window_fs, temperature_K) if charges else None
     out: dict[str, dict] = {}
-    total = None
-    if charges and result.charge_msd is not None:
-        fit_q = fit_diffusion(
-            result.time_fs, result.charge_msd, window_fs,
-            n_series=1,
-        )
-        # fit_q.D_A2_ps = slope / 6 of the charge MSD (e^2 A^2/ps)
-        total = (
-            einstein_helfand_conductivity(fit_q.slope_A2_ps, result.volume_A3, temperature_K),
-            einstein_helfand_conductivity(6 * fit_q.D_err_A2_ps, result.volume_A3, temperature_K),
-        )
     for sym in result.species:
-        n_atoms = result.counts[sym]
-        fit = fit_diffusion(
-            result.time_fs, result.msd[sym], window_fs,
-            n_series=n_atoms,
-        )
-        entry = {
-            "D_cm2_s": fit.D_cm2_s,
-            "D_err_cm2_s": fit.D_err_cm2_s,
-            "D_A2_ps": fit.D_A2_ps,
-            "D_err_A2_ps": fit.D_err_A2_ps,
-            "fit_window_ps": list(fit.window_ps),
-            "fit_slope_A2_ps": fit.slope_A2_ps,
-            "fit_intercept_A2": fit.intercept_A2,
-            "error_method": fit.error_method,
-            "fit_chi2_dof": fit.chi2_dof,
-            "n_atoms": n_atoms,
-            "n_frames": n_frames,
-            "dt_fs": result.dt_fs,
-            "volume_A3": result.volume_A3,
-            "temperature_K": temperature_K,
-            "n_blocks": result.n_blocks,
-            "summary_version": SUMMARY_VERSION,
-        }
+        fit = fit_diffusion(result.time_fs, result.msd[sym], window_fs,
+                            n_series=result.counts[sym])
+        out[sym] = _tracer_entry(result, sym, fit, temperature_K)
         if sym in charges:
-            q = charges[sym]
-            fit_c = fit_diffusion(
-                result.time_fs, result.collective[sym],
-                (fit.window_ps[0] * 1000.0, fit.window_ps[1] * 1000.0),
-                n_particles=n_atoms, n_series=1,
-            )
-
-            def ne(d, n_atoms=n_atoms, q=q):
-                return float(nernst_einstein_conductivity(d, n_atoms, result.volume_A3, q,
-                                                          temperature_K))
-
-            h, h_err = haven_ratio(fit.D_A2_ps, fit.D_err_A2_ps, fit_c.D_A2_ps, fit_c.D_err_A2_ps)
-            entry.update({
-                "charge_e": q,
-                "sigma_S_cm": ne(fit.D_A2_ps),
-                "sigma_err_S_cm": ne(fit.D_err_A2_ps),
-                "D_sigma_cm2_s": fit_c.D_cm2_s,
-                "D_sigma_err_cm2_s": fit_c.D_err_cm2_s,
-                "sigma_collective_S_cm": ne(fit_c.D_A2_ps),
-                "sigma_collective_err_S_cm": ne(fit_c.D_err_A2_ps),
-                "haven_ratio": h,
-                "haven_ratio_err": h_err,
-                "sigma_total_S_cm": float(total[0]) if total else None,
-                "sigma_total_err_S_cm": float(total[1]) if total else None,
-            })
-        out[sym] = entry
+            out[sym].update(_conduction_entry(result, sym, charges[sym], fit,
+                                              temperature_K, total))
     return out
+
+
+def _total_conductivity(result: MSDResult, window_fs: tuple[float, float] | None,
+                        temperature_K: float | None) -> tuple[float, float] | None:
+    """Einstein-Helfand conductivity (S/cm) of all charged species and its error, from
+    the charge MSD (``None`` without one)."""
+    if result.charge_msd is None:
+        return None
+    fit_q = fit_diffusion(result.time_fs, result.charge_msd, window_fs, n_series=1)
+    # fit_q.D_A2_ps = slope / 6 of the charge MSD (e^2 A^2/ps)
+    return (
+        einstein_helfand_conductivity(fit_q.slope_A2_ps, result.volume_A3, temperature_K),
+        einstein_helfand_conductivity(6 * fit_q.D_err_A2_ps, result.volume_A3, temperature_K),
+    )
+
+
+def _tracer_entry(result: MSDResult, sym: str, fit: Any, temperature_K: float | None
+                  ) -> dict[str, Any]:
+    """The keys every species object has: tracer D, its fit and the run's conditions."""
+    return {
+        "D_cm2_s": fit.D_cm2_s,
+        "D_err_cm2_s": fit.D_err_cm2_s,
+        "D_A2_ps": fit.D_A2_ps,
+        "D_err_A2_ps": fit.D_err_A2_ps,
+        "fit_window_ps": list(fit.window_ps),
+        "fit_slope_A2_ps": fit.slope_A2_ps,
+        "fit_intercept_A2": fit.intercept_A2,
+        "error_method": fit.error_method,
+        "fit_chi2_dof": fit.chi2_dof,
+        "n_atoms": result.counts[sym],
+        "n_frames": len(result.time_fs),
+        "dt_fs": result.dt_fs,
+        "volume_A3": result.volume_A3,
+        "temperature_K": temperature_K,
+        "n_blocks": result.n_blocks,
+        "summary_version": SUMMARY_VERSION,
+    }
+
+
+def _conduction_entry(result: MSDResult, sym: str, q: float, fit: Any,
+                      temperature_K: float | None, total: tuple[float, float] | None
+                      ) -> dict[str, Any]:
+    """The keys of a charged species: Nernst-Einstein and collective conductivity, D_sigma
+    over the tracer fit's window, the Haven ratio and the total conductivity."""
+    n_atoms = result.counts[sym]
+    fit_c = fit_diffusion(
+        result.time_fs, result.collective[sym],
+        (fit.window_ps[0] * 1000.0, fit.window_ps[1] * 1000.0),
+        n_particles=n_atoms, n_series=1,
+    )
+
+    def ne(d: float) -> float:
+        return float(nernst_einstein_conductivity(d, n_atoms, result.volume_A3, q,
+                                                  temperature_K))
+
+    h, h_err = haven_ratio(fit.D_A2_ps, fit.D_err_A2_ps, fit_c.D_A2_ps, fit_c.D_err_A2_ps)
+    return {
+        "charge_e": q,
+        "sigma_S_cm": ne(fit.D_A2_ps),
+        "sigma_err_S_cm": ne(fit.D_err_A2_ps),
+        "D_sigma_cm2_s": fit_c.D_cm2_s,
+        "D_sigma_err_cm2_s": fit_c.D_err_cm2_s,
+        "sigma_collective_S_cm": ne(fit_c.D_A2_ps),
+        "sigma_collective_err_S_cm": ne(fit_c.D_err_A2_ps),
+        "haven_ratio": h,
+        "haven_ratio_err": h_err,
+        "sigma_total_S_cm": float(total[0]) if total else None,
+        "sigma_total_err_S_cm": float(total[1]) if total else None,
+    }
 
 
 def _fmt(x: float) -> str:
@@ -364,6 +378,44 @@ def arrhenius_summary(
     ``sigma_prefactor_S_K_cm`` (fit of ``sigma T``), ``sigma_target_S_cm``,
     ``sigma_target_err_S_cm`` and ``sigma_S_cm``.
     """
+    per_species = _entries_by_species(summaries, species)
+    out: dict[str, dict] = {}
+    for sym, rows in per_species.items():
+        rows.sort(key=lambda r: r[0])
+        temps = [r[0] for r in rows]
+        if len(set(temps)) < 2:
+            raise UsageError(
+                f"species {sym}: need summaries at two or more temperatures, "
+                f"got {sorted(set(temps))} K"
+            )
+        d = [_entry_value(r[1], "D_cm2_s", "D_err_cm2_s") for r in rows]
+        if any(v is None or v <= 0 for v, _ in d):
+            raise UsageError(f"species {sym}: a non-positive D cannot be fitted (not diffusive?)")
+        errs = [e for _, e in d]
+        errors = None if any(e is None or e <= 0 for e in errs) else errs
+        fit = arrhenius_fit(temps, [v for v, _ in d], errors)
+        d_t, d_t_err = fit.predict(target_temperature_K)
+        out[sym] = {
+            "E_a_eV": fit.E_a_eV,
+            "E_a_err_eV": fit.E_a_err_eV,
+            "D0_cm2_s": fit.prefactor,
+            "ln_D0_err": fit.ln_prefactor_err,
+            "target_temperature_K": float(target_temperature_K),
+            "D_target_cm2_s": d_t,
+            "D_target_err_cm2_s": d_t_err,
+            "temperatures_K": temps,
+            "D_cm2_s": [v for v, _ in d],
+            "D_err_cm2_s": errs,
+            "error_method": fit.error_method,
+            **_conductivity_arrhenius(rows, temps, target_temperature_K),
+        }
+    return out
+
+
+def _entries_by_species(summaries: Sequence[tuple[str, Mapping[str, Mapping]]],
+                        species: Sequence[str] | None
+                        ) -> dict[str, list[tuple[float, Mapping]]]:
+    """``{species: [(temperature K, species object), ...]}`` of the summaries, checked."""
     per_species: dict[str, list[tuple[float, Mapping]]] = {}
     for name, summary in summaries:
         if not isinstance(summary, Mapping) or not summary:
@@ -386,51 +438,27 @@ def arrhenius_summary(
             raise UsageError(f"species {', '.join(missing)} not found in the summaries")
     if not per_species:
         raise UsageError("no species to fit")
-    out: dict[str, dict] = {}
-    for sym, rows in per_species.items():
-        rows.sort(key=lambda r: r[0])
-        temps = [r[0] for r in rows]
-        if len(set(temps)) < 2:
-            raise UsageError(
-                f"species {sym}: need summaries at two or more temperatures, "
-                f"got {sorted(set(temps))} K"
-            )
-        d = [_entry_value(r[1], "D_cm2_s", "D_err_cm2_s") for r in rows]
-        if any(v is None or v <= 0 for v, _ in d):
-            raise UsageError(f"species {sym}: a non-positive D cannot be fitted (not diffusive?)")
-        errs = [e for _, e in d]
-        errors = None if any(e is None or e <= 0 for e in errs) else errs
-        fit = arrhenius_fit(temps, [v for v, _ in d], errors)
-        d_t, d_t_err = fit.predict(target_temperature_K)
-        entry = {
-            "E_a_eV": fit.E_a_eV,
-            "E_a_err_eV": fit.E_a_err_eV,
-            "D0_cm2_s": fit.prefactor,
-            "ln_D0_err": fit.ln_prefactor_err,
-            "target_temperature_K": float(target_temperature_K),
-            "D_target_cm2_s": d_t,
-            "D_target_err_cm2_s": d_t_err,
-            "temperatures_K": temps,
-            "D_cm2_s": [v for v, _ in d],
-            "D_err_cm2_s": errs,
-            "error_method": fit.error_method,
-        }
-        s = [_entry_value(r[1], "sigma_S_cm", "sigma_err_S_cm") for r in rows]
-        if all(v is not None and v > 0 for v, _ in s):
-            s_errs = [e for _, e in s]
-            s_errors = None if any(e is None or e <= 0 for e in s_errs) else s_errs
-            sfit = arrhenius_fit(temps, [v for v, _ in s], s_errors, times_temperature=True)
-            s_t, s_t_err = sfit.predict(target_temperature_K)
-            entry.update({
-                "sigma_E_a_eV": sfit.E_a_eV,
-                "sigma_E_a_err_eV": sfit.E_a_err_eV,
-                "sigma_prefactor_S_K_cm": sfit.prefactor,
-                "sigma_target_S_cm": s_t,
-                "sigma_target_err_S_cm": s_t_err,
-                "sigma_S_cm": [v for v, _ in s],
-            })
-        out[sym] = entry
-    return out
+    return per_species
+
+
+def _conductivity_arrhenius(rows: list[tuple[float, Mapping]], temps: list[float],
+                            target_temperature_K: float) -> dict[str, Any]:
+    """The ``sigma_*`` keys (fit of sigma T) when every summary holds ``sigma_S_cm``."""
+    s = [_entry_value(r[1], "sigma_S_cm", "sigma_err_S_cm") for r in rows]
+    if not all(v is not None and v > 0 for v, _ in s):
+        return {}
+    s_errs = [e for _, e in s]
+    s_errors = None if any(e is None or e <= 0 for e in s_errs) else s_errs
+    sfit = arrhenius_fit(temps, [v for v, _ in s], s_errors, times_temperature=True)
+    s_t, s_t_err = sfit.predict(target_temperature_K)
+    return {
+        "sigma_E_a_eV": sfit.E_a_eV,
+        "sigma_E_a_err_eV": sfit.E_a_err_eV,
+        "sigma_prefactor_S_K_cm": sfit.prefactor,
+        "sigma_target_S_cm": s_t,
+        "sigma_target_err_S_cm": s_t_err,
+        "sigma_S_cm": [v for v, _ in s],
+    }
 
 
 def plot_arrhenius(path: str | os.PathLike, fits: Mapping[str, Mapping]) -> None:
