@@ -4,12 +4,18 @@ Needs the prescreen plugin (``pip install -e plugins/prescreen``). In one proces
 
 * ``fit_s``: ``prescreen fit`` on OBELiX ``train.csv`` (the shared data folder when
   present, else the plugin's 160-row test subset), grid ``full`` (``--quick``: grid
-  ``quick``), 2 LightGBM threads, composition + table structure features;
+  ``quick``), 1 thread, model family and feature set chosen by grouped CV (``auto``,
+  as ``prescreen fit`` does by default: LightGBM on composition / composition +
+  structure, random forest on the cell features); ``model_family`` and
+  ``feature_set`` say which one ranks;
 * ``compositions_per_s``: ``prescreen predict`` from a CSV of 20,000 distinct candidate
   formulas (OBELiX compositions with random partial substitutions) to ``ranked.csv``:
   formula parsing (cached per distinct formula), cached per-element featurisation,
-  5-booster ensemble (row blocks over ``threads`` Python threads, one LightGBM thread
-  each), ranking and writing, end to end (goal >= 1,000);
+  the model (LightGBM: 5 boosters, row blocks over ``threads`` Python threads, one
+  LightGBM thread each; forest: numpy walk over its tree arrays), ranking and
+  writing, end to end (goal >= 1,000). The candidates have formulas only: a model on
+  structure or cell features sees them with those features missing (the speed is what
+  this measures);
 * ``baseline_compositions_per_s``: the same features through matminer's own
   featurisers, one composition at a time, no per-element cache (on 500 of the
   formulas); ``ratio`` = compositions_per_s / baseline_compositions_per_s (the
@@ -27,7 +33,9 @@ Prints one JSON line.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import io
 import json
 import os
 import resource
@@ -83,7 +91,7 @@ def main() -> None:
         tmp = Path(tmp)
         model = tmp / "prescreen.model"
         t0 = time.perf_counter()
-        fit_from_table(train, model, Columns(), use_structure=True,
+        fitted = fit_from_table(train, model, Columns(), use_structure=True,
                        grid="quick" if args.quick else "full", threads=1,
                        log=lambda *a: None)
         fit_s = time.perf_counter() - t0
@@ -93,7 +101,8 @@ def main() -> None:
             w.writerow(["formula"])
             w.writerows([f] for f in formulas)
         t0, c0 = time.perf_counter(), time.process_time()
-        ranked = predict_and_rank(model, [str(cands)], tmp / "ranked.csv", Columns())
+        with contextlib.redirect_stdout(io.StringIO()):  # the missing-structure note
+            ranked = predict_and_rank(model, [str(cands)], tmp / "ranked.csv", Columns())
         rank_s, rank_cpu_s = time.perf_counter() - t0, time.process_time() - c0
         assert len(ranked) == len(formulas)
     from ase_raman_prescreen.formula import parse_formula
@@ -113,6 +122,8 @@ def main() -> None:
         "n_compositions": len(formulas),
         "train": train.name,
         "grid": "quick" if args.quick else "full",
+        "model_family": fitted.targets["log10_sigma"].family,
+        "feature_set": fitted.feature_set,
         "cores": os.environ.get("OMP_NUM_THREADS"),
         "threads": usable_cpus(),
         "compositions_per_s": round(per_s, 1),

@@ -47,7 +47,18 @@ def fitted(tmp_path_factory) -> tuple[Path, Path]:
     out = tmp_path_factory.mktemp("fit")
     model = out / "prescreen.model"
     assert main(["prescreen", "fit", str(TRAIN), "-o", str(model), "--report",
-                 str(out / "report"), *QUICK]) == 0
+                 str(out / "report"), "--model-family", "lightgbm", "--features", "structure",
+                 *QUICK]) == 0
+    return model, out / "report"
+
+
+@pytest.fixture(scope="module")
+def fitted_forest(tmp_path_factory) -> tuple[Path, Path]:
+    """A small random forest on the cell features, fitted through the CLI."""
+    out = tmp_path_factory.mktemp("fit_forest")
+    model = out / "forest.model"
+    assert main(["prescreen", "fit", str(TRAIN), "-o", str(model), "--report",
+                 str(out / "report"), "--model-family", "forest", *QUICK]) == 0
     return model, out / "report"
 
 
@@ -226,9 +237,32 @@ class _Payload:
         return (Path.touch, (Path(self.marker),))
 
 
-@pytest.mark.parametrize("kind", ["pickle", "extra_member", "foreign_metadata", "bad_booster"])
-def test_crafted_model_files_are_refused(fitted, tmp_path, capsys, kind):
-    model, _ = fitted
+def _forest_tampered(doc: dict, kind: str) -> dict:
+    tree = doc["trees"][0]
+    inner = [i for i, c in enumerate(tree["children_left"]) if c != -1]
+    if kind == "forest_cycle":  # a child pointing back to the root: an endless walk
+        tree["children_left"][inner[-1]] = 0
+    elif kind == "forest_feature_range":
+        tree["feature"][inner[0]] = doc["n_features"] + 5
+    elif kind == "forest_extra_key":
+        tree["py/object"] = ["builtins.eval"]
+    elif kind == "forest_length":
+        tree["value"] = tree["value"][:-1]
+    elif kind == "forest_nan":
+        tree["threshold"][inner[0]] = "nan"
+    elif kind == "forest_width":
+        doc["n_features"] += 1
+    return doc
+
+
+CRAFTED = ["pickle", "extra_member", "foreign_metadata", "bad_booster", "forest_pickle",
+           "forest_cycle", "forest_feature_range", "forest_extra_key", "forest_length",
+           "forest_nan", "forest_width", "forest_as_booster"]
+
+
+@pytest.mark.parametrize("kind", CRAFTED)
+def test_crafted_model_files_are_refused(fitted, fitted_forest, tmp_path, capsys, kind):
+    model, _ = fitted_forest if kind.startswith("forest") else fitted
     marker = tmp_path / "code-ran"
     bad = tmp_path / "bad.model"
     payload = _Payload()
@@ -245,6 +279,16 @@ def test_crafted_model_files_are_refused(fitted, tmp_path, capsys, kind):
                     data = json.dumps(meta).encode()
                 if kind == "bad_booster" and info.filename.endswith("_0.txt"):
                     data = pickle.dumps(payload)
+                if info.filename.startswith("forest_"):
+                    if kind == "forest_pickle":
+                        data = pickle.dumps(payload)
+                    elif kind != "forest_as_booster":
+                        data = json.dumps(_forest_tampered(json.loads(data), kind)).encode()
+                if kind == "forest_as_booster" and info.filename == "metadata.json":
+                    meta = json.loads(data)
+                    meta["targets"]["log10_sigma"]["family"] = "lightgbm"
+                    meta["targets"]["log10_sigma"]["boosters"] = ["forest_log10_sigma.json"]
+                    data = json.dumps(meta).encode()
                 dst.writestr(info, data)
             if kind == "extra_member":
                 dst.writestr("payload.pkl", pickle.dumps(payload))
@@ -377,3 +421,128 @@ def test_bad_option_values_one_line_exit_2(tmp_path, capsys, argv):
     assert exc.value.code == 2 and err.startswith("ase-raman: error:"), err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_forest_arrays_predict_like_sklearn():
+    """The numpy walk over the stored arrays equals scikit-learn's predict (per tree and
+    forest mean), NaN features included, before and after the JSON round trip."""
+    from ase_raman_prescreen.forest import Forest
+    from sklearn.ensemble import RandomForestRegressor
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(300, 12))
+    X[rng.random(X.shape) < 0.1] = np.nan
+    y = np.nansum(X[:, :3], axis=1) + rng.normal(0.0, 0.3, 300)
+    rf = RandomForestRegressor(n_estimators=25, min_samples_leaf=2, random_state=0).fit(X, y)
+    Xt = rng.normal(size=(2500, 12)) * 3.0
+    Xt[rng.random(Xt.shape) < 0.1] = np.nan
+    forest = Forest.from_sklearn(rf)
+    ref = np.stack([tree.predict(Xt) for tree in rf.estimators_])
+    assert np.array_equal(forest.per_tree(Xt), ref)
+    np.testing.assert_allclose(forest.per_tree(Xt).mean(axis=0), rf.predict(Xt), rtol=0,
+                               atol=1e-12)
+    again = Forest.from_json(json.loads(json.dumps(forest.to_json(), allow_nan=False)))
+    assert np.array_equal(again.per_tree(Xt), ref)
+    contrib = forest.contributions(Xt[:40])
+    np.testing.assert_allclose(contrib.sum(axis=1) + forest.value[forest.roots].mean(),
+                               ref[:, :40].mean(axis=0), atol=1e-10)
+
+
+def test_forest_model_fits_predicts_and_evaluates(fitted_forest, tmp_path):
+    model, report = fitted_forest
+    with zipfile.ZipFile(model) as zf:
+        assert sorted(zf.namelist()) == ["forest_log10_sigma.json", "metadata.json"]
+        meta = json.loads(zf.read("metadata.json"))
+    assert meta["feature_set"] == "cell" and meta["info"]["model_family"] == "forest"
+    loaded = PrescreenModel.load(model)
+    assert loaded.targets["log10_sigma"].family == "forest"
+    assert loaded.feature_names[0] == "amount H" and loaded.feature_names[-1] == "gamma"
+    imp = _rows(report / "importances.csv")
+    assert list(imp[0]) == ["feature", "mean_abs_path_contribution", "rank"]
+    ranked = tmp_path / "ranked.csv"
+    assert main(["prescreen", "predict", str(model), str(TEST), str(DATA / "cifs"),
+                 "-o", str(ranked)]) == 0
+    rows = _rows(ranked)
+    assert len(rows) == 31 + 3 and list(rows[0])[:5] == ["rank", "name", "formula",
+                                                          "log10_sigma_pred", "log10_sigma_err"]
+    pred = [float(r["log10_sigma_pred"]) for r in rows]
+    assert pred == sorted(pred, reverse=True)
+    assert all(float(r["log10_sigma_err"]) > 0 for r in rows)
+    out = tmp_path / "m.json"
+    assert main(["prescreen", "evaluate", str(model), str(TEST), "-o", str(out)]) == 0
+    assert json.loads(out.read_text())["log10_sigma"]["n"] == 31
+
+
+def test_forest_cif_rows_use_the_cell_of_the_cif(fitted_forest):
+    from ase_raman_prescreen.structure import read_cif
+    from ase_raman_prescreen.table import design_from_cifs
+
+    d = design_from_cifs([DATA / "cifs" / "ro9.cif"], CompositionFeaturizer(), "cell")
+    _, _, cell, geometry = read_cif(DATA / "cifs" / "ro9.cif")
+    names = PrescreenModel.load(fitted_forest[0]).feature_names
+    assert d.X.shape == (1, len(names))
+    assert d.X[0, names.index("amount Li")] == pytest.approx(cell["Li"])
+    np.testing.assert_allclose(d.X[0, -7:], geometry)
+    assert 1 <= geometry[0] <= 230 and np.all(geometry[1:4] > 0)
+
+
+def test_forest_error_bars_cover_out_of_fold_residuals():
+    """The spread of the trees, calibrated on out-of-fold residuals, covers them as a
+    Gaussian 1/2-sigma interval should (synthetic data with known Gaussian noise)."""
+    from ase_raman_prescreen.model import fit_target
+
+    rng = np.random.default_rng(5)
+    X = rng.uniform(-2, 2, size=(900, 4))
+    y = np.sin(2 * X[:, 0]) + X[:, 1] ** 2 + rng.normal(0.0, 0.4, 900)
+    groups = [f"g{k % 150}" for k in range(900)]
+    tm, mu, err = fit_target("log10_sigma", X, y, groups, grid="quick", n_folds=5,
+                             family="forest", log=lambda *a: None)
+    m = tm.cv["out_of_fold"]
+    assert m["coverage_1sigma"] == pytest.approx(0.683, abs=0.04)
+    assert m["coverage_2sigma"] == pytest.approx(0.954, abs=0.025)
+    assert tm.scale > 0 and np.all(err > 0)
+    assert np.array_equal(tm.predict(X[:5])[0], tm.forest.per_tree(X[:5]).mean(axis=0))
+
+
+def test_auto_selection_picks_the_lowest_cv_mae(tmp_path):
+    model = tmp_path / "auto.model"
+    assert main(["prescreen", "fit", str(TRAIN), "-o", str(model), "--report",
+                 str(tmp_path / "r"), *QUICK]) == 0
+    cv = json.loads((tmp_path / "r" / "cv.json").read_text())
+    pairs = {(s["family"], s["feature_set"]): s["cv_mae"] for s in cv["selection"]}
+    assert set(pairs) == {("lightgbm", "composition"), ("lightgbm", "structure"),
+                          ("forest", "cell")}
+    best = min(pairs, key=pairs.get)
+    assert (cv["chosen"]["family"], cv["chosen"]["feature_set"]) == best
+    assert cv["log10_sigma"]["out_of_fold"]["mae"] == pytest.approx(pairs[best])
+    loaded = PrescreenModel.load(model)
+    assert (loaded.targets["log10_sigma"].family, loaded.feature_set) == best
+
+
+def test_candidate_models_and_contradicting_options(tmp_path, capsys):
+    from ase_raman_prescreen.workflow import candidate_models
+
+    assert candidate_models() == [("lightgbm", "composition"), ("lightgbm", "structure"),
+                                  ("forest", "cell")]
+    assert candidate_models("forest", use_structure=False) == [("forest", "composition")]
+    assert candidate_models("lightgbm", "cell") == [("lightgbm", "cell")]
+    out = tmp_path / "m.model"
+    assert main(["prescreen", "fit", str(TRAIN), "-o", str(out), "--no-structure",
+                 "--features", "cell", *QUICK]) == 2
+    assert "contradict" in capsys.readouterr().err and not out.exists()
+
+
+def test_format_1_model_files_still_load_and_rank_the_same(tmp_path):
+    old = DATA / "model_v1.model"
+    loaded = PrescreenModel.load(old)
+    assert loaded.feature_set == "structure" and loaded.targets["log10_sigma"].family == "lightgbm"
+    ranked = tmp_path / "ranked.csv"
+    assert main(["prescreen", "predict", str(old), str(TEST), "-o", str(ranked),
+                 "--threads", "1"]) == 0
+    new, ref = _rows(ranked), _rows(DATA / "model_v1_ranked_test_subset.csv")
+    assert [r["name"] for r in new] == [r["name"] for r in ref]
+    for a, b in zip(new, ref, strict=True):
+        assert float(a["log10_sigma_pred"]) == pytest.approx(float(b["log10_sigma_pred"]),
+                                                             abs=1e-4)
+        assert float(a["log10_sigma_err"]) == pytest.approx(float(b["log10_sigma_err"]),
+                                                            abs=1e-4)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import argparse
 
-from ase_raman.cli._types import POSITIVE, POSITIVE_INT, SEED, bounded, image_path
+from ase_raman.cli._types import NON_NEGATIVE, POSITIVE_INT, SEED, bounded, image_path
 
-HELP = ("rank candidate conductors by composition/structure (gradient-boosted, trained on "
-        "measured sigma)")
+HELP = ("rank candidate conductors by composition/structure (boosted trees or random forest, "
+        "trained on measured sigma)")
 
 
 def _add_columns(p: argparse.ArgumentParser, targets: bool) -> None:
@@ -31,7 +31,7 @@ def _add_columns(p: argparse.ArgumentParser, targets: bool) -> None:
         g.add_argument("--ea-column", metavar="NAME",
                        help="activation energy in eV: also fit an E_a model on the rows "
                             "that have one")
-        g.add_argument("--censored-value", type=POSITIVE, default=1e-15, metavar="S_CM",
+        g.add_argument("--censored-value", type=NON_NEGATIVE, default=1e-15, metavar="S_CM",
                        help="value used for upper bounds such as '<1E-10' (default "
                             "%(default)g S/cm, as the OBELiX authors do; 0 refuses them)")
     g.add_argument("--space-group-column", default="Space group #", metavar="NAME",
@@ -51,13 +51,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     fit = sub.add_parser("fit", help="train on measured conductivities",
                          description="Train the ranking model on a CSV of measured "
-                                     "conductivities; hyperparameters by grouped CV.")
+                                     "conductivities; model family, features and "
+                                     "hyperparameters by grouped CV.")
     fit.add_argument("train", metavar="TRAIN.csv")
     fit.add_argument("-o", "--output", required=True, metavar="MODEL",
-                     help="model file to write (zip of JSON + LightGBM text)")
+                     help="model file to write (zip of JSON [+ LightGBM text])")
     fit.add_argument("--no-structure", action="store_true",
-                     help="composition features only (default: add space group, density, "
-                          "packing fraction where the table or a CIF gives them)")
+                     help="composition features only (same as --features composition)")
+    fit.add_argument("--model-family", default="auto", choices=["auto", "lightgbm", "forest"],
+                     help="LightGBM boosted-tree ensemble, random forest, or auto: the one "
+                          "with the lower grouped-CV MAE (default: %(default)s)")
+    fit.add_argument("--features", default="auto",
+                     choices=["auto", "composition", "structure", "cell"],
+                     help="composition: element-property statistics; structure: those + "
+                          "space group, density, packing fraction; cell: element amounts "
+                          "of the cell + space group + lattice parameters; auto: chosen by "
+                          "grouped CV (default: %(default)s)")
     fit.add_argument("--grid", default="full", choices=["full", "quick"],
                      help="hyperparameter grid searched by CV (default: %(default)s)")
     fit.add_argument("--folds", type=bounded(int, 2, 100), default=5,
@@ -66,7 +75,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="boosters per target (default: %(default)s)")
     fit.add_argument("--seed", type=SEED, default=0)
     fit.add_argument("--threads", type=POSITIVE_INT, default=1,
-                     help="LightGBM threads (default: %(default)s)")
+                     help="LightGBM and random-forest threads (default: %(default)s)")
     fit.add_argument("--report", metavar="DIR",
                      help="write cv.json, parity_cv.png (out-of-fold), importances.csv/.png")
     fit.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -127,7 +136,8 @@ def _run_fit(args: argparse.Namespace) -> int:
                    grid=args.grid, n_folds=args.folds, n_ensemble=args.ensemble,
                    seed=args.seed, threads=args.threads, report_dir=args.report,
                    censored_value=args.censored_value or None,
-                   log=(lambda *a: None) if args.quiet else print)
+                   log=(lambda *a: None) if args.quiet else print,
+                   model_family=args.model_family, feature_set=args.features)
     return 0
 
 

@@ -81,17 +81,30 @@ def parity_plot(y: np.ndarray, pred: np.ndarray, err: np.ndarray, path: str | Pa
     plt.close(fig)
 
 
+#: importance methods: CSV column, plot axis label, plot title.
+IMPORTANCE_LABELS = {
+    "shap": ("mean_abs_shap", "mean |SHAP value| (log10 sigma units)",
+             "feature importance (TreeSHAP, ensemble mean)"),
+    "path": ("mean_abs_path_contribution", "mean |path contribution| (log10 sigma units)",
+             "feature importance (tree path contributions, forest mean)"),
+}
+
+
 def write_importances(names: Sequence[str], shap: np.ndarray, csv_path: str | Path,
-                      png_path: str | Path | None, top: int = 20) -> list[tuple[str, float]]:
-    """Mean |SHAP| per feature, largest first, as CSV (and a bar plot of the ``top``)."""
+                      png_path: str | Path | None, top: int = 20,
+                      method: str = "shap") -> list[tuple[str, float]]:
+    """Mean |contribution| per feature, largest first, as CSV (and a bar plot of the
+    ``top``). ``shap``: per-row contributions ``(n_rows, n_features)``, TreeSHAP values
+    (``method="shap"``) or tree path contributions (``method="path"``)."""
     import csv
 
+    column, axis_label, title = IMPORTANCE_LABELS[method]
     mean_abs = np.mean(np.abs(shap), axis=0)
     order = np.argsort(-mean_abs, kind="stable")
     ranked = [(names[i], float(mean_abs[i])) for i in order]
     with atomic_output(csv_path) as tmp, open(tmp, "w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["feature", "mean_abs_shap", "rank"])
+        w.writerow(["feature", column, "rank"])
         for k, (name, value) in enumerate(ranked, 1):
             w.writerow([name, f"{value:.6g}", k])
     if png_path is not None:
@@ -103,8 +116,8 @@ def write_importances(names: Sequence[str], shap: np.ndarray, csv_path: str | Pa
         shown = ranked[:top][::-1]
         fig, ax = plt.subplots(figsize=(7, 0.28 * len(shown) + 1.2))
         ax.barh([n for n, _ in shown], [v for _, v in shown])
-        ax.set_xlabel("mean |SHAP value| (log10 sigma units)")
-        ax.set_title("feature importance (TreeSHAP, ensemble mean)", fontsize=9)
+        ax.set_xlabel(axis_label)
+        ax.set_title(title, fontsize=9)
         ax.tick_params(axis="y", labelsize=7)
         fig.tight_layout()
         with atomic_output(png_path) as tmp:

@@ -1,21 +1,26 @@
-"""Gradient-boosted regression with a calibrated error bar, and its safe model file.
+"""Tree-ensemble regression with a calibrated error bar, and its safe model file.
 
-Per target (log10 sigma; E_a in eV where the data has it), :func:`fit_target`:
+Two model families: ``lightgbm`` (an ensemble of gradient-boosted LightGBM boosters)
+and ``forest`` (a scikit-learn random forest, kept as arrays: :mod:`.forest`). Per
+target (log10 sigma; E_a in eV where the data has it), :func:`fit_target`:
 
-1. chooses the LightGBM hyperparameters from a small grid by grouped K-fold
+1. chooses the hyperparameters from a small grid by grouped K-fold
    cross-validation (rows of one chemical system stay in one fold, so near-duplicate
    compositions cannot leak between folds), scoring the mean absolute error;
-2. with the chosen ones, fits an ensemble of boosters (different seeds, row and
-   feature bagging) in every fold: out-of-fold predictions ``mu`` and ensemble spreads
-   ``s``;
+2. with the chosen ones, fits the ensemble in every fold (boosters with different
+   seeds, row and feature bagging; or the forest's bootstrapped trees): out-of-fold
+   predictions ``mu`` and ensemble spreads ``s`` (standard deviation over the
+   boosters, or over the trees);
 3. calibrates the error bar ``err = sqrt(noise^2 + (scale * s)^2)`` by maximising the
    Gaussian likelihood of the out-of-fold residuals (``noise`` is the part of the error
    the ensemble does not see);
 4. refits the ensemble on all rows.
 
 The model file is a zip archive of JSON metadata and the boosters in LightGBM's own
-text format: loading parses text and numbers only, never runs code (no pickle). Any
-other member, a missing one, an oversized one or metadata of another format is refused.
+text format, or the forest's tree arrays as JSON numbers: loading parses text and
+numbers only, never runs code (no pickle). Any other member, a missing one, an
+oversized one, inconsistent tree arrays or metadata of another format is refused.
+Files of format version 1 (LightGBM only, before the forest) still load.
 """
 
 from __future__ import annotations
@@ -34,8 +39,13 @@ import numpy as np
 from ase_raman.atomic_write import atomic_output
 from ase_raman.errors import ModelFileError, UsageError
 
+from .forest import FOREST_GRIDS, Forest, ForestFormatError, fit_forest, forest_mean_spread
+
 FORMAT = "ase-raman-prescreen"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: format versions this plugin reads (1: LightGBM only, no ``family``/``feature_set``).
+READ_VERSIONS = (1, 2)
+MODEL_FAMILIES = ("lightgbm", "forest")
 METADATA_NAME = "metadata.json"
 MAX_MEMBER_BYTES = 256 * 1024 * 1024
 #: rows per LightGBM prediction call (see :meth:`TargetModel.predict`).
@@ -72,7 +82,8 @@ FIXED_PARAMS = {
 
 @dataclass
 class TargetModel:
-    """An ensemble of boosters for one target, with its error-bar calibration."""
+    """An ensemble for one target (LightGBM boosters, or a random forest), with its
+    error-bar calibration."""
 
     name: str
     boosters: list
@@ -80,6 +91,11 @@ class TargetModel:
     noise: float
     scale: float
     cv: dict = field(default_factory=dict)
+    forest: Forest | None = None
+
+    @property
+    def family(self) -> str:
+        return "forest" if self.forest is not None else "lightgbm"
 
     def predict(self, X: np.ndarray,
                 threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -96,6 +112,9 @@ class TargetModel:
         and is the same whatever the number of threads.
         """
         X = np.ascontiguousarray(X, dtype=np.float64)
+        if self.forest is not None:
+            mu, spread = forest_mean_spread(self.forest, X)
+            return mu, np.sqrt(self.noise ** 2 + (self.scale * spread) ** 2)
         n_threads = threads or usable_cpus()
         blocks = [slice(i, i + PREDICT_BLOCK_ROWS) for i in range(0, len(X), PREDICT_BLOCK_ROWS)]
         preds = np.empty((len(self.boosters), len(X)))
@@ -123,7 +142,10 @@ class TargetModel:
         return mu, np.sqrt(self.noise ** 2 + (self.scale * spread) ** 2)
 
     def shap(self, X: np.ndarray) -> np.ndarray:
-        """TreeSHAP contributions ``(n_rows, n_features)``, averaged over the ensemble."""
+        """TreeSHAP contributions ``(n_rows, n_features)``, averaged over the ensemble
+        (for a forest: tree path contributions, :meth:`.Forest.contributions`)."""
+        if self.forest is not None:
+            return self.forest.contributions(X)
         contrib = [b.predict(X, pred_contrib=True) for b in self.boosters]
         return np.mean(contrib, axis=0)[:, :-1]
 
@@ -198,15 +220,60 @@ def calibrate(residual: np.ndarray, spread: np.ndarray) -> tuple[float, float]:
 
 def fit_target(name: str, X: np.ndarray, y: np.ndarray, groups: list[str], grid: str = "full",
                n_folds: int = 5, n_ensemble: int = 5, seed: int = 0, threads: int = 1,
-               log=print) -> tuple[TargetModel, np.ndarray, np.ndarray]:
-    """Fit one target; returns the model and its out-of-fold predictions and errors."""
-    from .metrics import regression_metrics
+               log=print, family: str = "lightgbm") -> tuple[TargetModel, np.ndarray, np.ndarray]:
+    """Fit one target; returns the model and its out-of-fold predictions and errors.
 
+    ``family``: ``lightgbm`` (``n_ensemble`` boosters) or ``forest`` (one random
+    forest; ``n_ensemble`` is not used)."""
     if grid not in GRIDS:
         raise UsageError(f"--grid {grid}: one of {', '.join(GRIDS)}")
     if n_ensemble < 1:
         raise UsageError("--ensemble must be at least 1")
+    if family not in MODEL_FAMILIES:
+        raise UsageError(f"model family {family!r}: one of {', '.join(MODEL_FAMILIES)}")
     folds = _folds(groups, n_folds, seed)
+    if family == "forest":
+        return _fit_forest_target(name, X, y, folds, grid, seed, threads, log)
+    return _fit_lightgbm_target(name, X, y, folds, grid, n_ensemble, seed, threads, log)
+
+
+def _finish(y: np.ndarray, mu: np.ndarray, spread: np.ndarray, cv: dict,
+            ) -> tuple[float, float, np.ndarray, dict]:
+    """Calibrate the error bar on out-of-fold residuals; add the out-of-fold metrics."""
+    from .metrics import regression_metrics
+
+    noise, scale = calibrate(mu - y, spread) if len(y) > 2 else (float("nan"), 1.0)
+    err = np.sqrt(noise ** 2 + (scale * spread) ** 2)
+    return noise, scale, err, {**cv, "out_of_fold": regression_metrics(y, mu, err)}
+
+
+def _fit_forest_target(name, X, y, folds, grid, seed, threads,
+                       log) -> tuple[TargetModel, np.ndarray, np.ndarray]:
+    space = FOREST_GRIDS[grid]
+    keys = list(space)
+    best, best_mae, best_oof, table = None, math.inf, None, []
+    for values in itertools.product(*(space[k] for k in keys)):
+        params = dict(zip(keys, values, strict=True))
+        mu, spread = np.empty(len(y)), np.zeros(len(y))
+        for test in folds:
+            train = np.setdiff1d(np.arange(len(y)), test)
+            forest = fit_forest(X[train], y[train], params, seed, threads)
+            mu[test], spread[test] = forest_mean_spread(forest, X[test])
+        mae = float(np.mean(np.abs(mu - y)))
+        table.append({**params, "cv_mae": mae})
+        log(f"  {name} (forest): {params} -> CV MAE {mae:.3f}")
+        if mae < best_mae:
+            best, best_mae, best_oof = params, mae, (mu, spread)
+    mu, spread = best_oof
+    noise, scale, err, cv = _finish(y, mu, spread, {
+        "family": "forest", "folds": len(folds), "grouping": "chemical system",
+        "grid": table, "chosen": best})
+    forest = fit_forest(X, y, best, seed, threads)
+    return TargetModel(name, [], best, noise, scale, cv, forest), mu, err
+
+
+def _fit_lightgbm_target(name, X, y, folds, grid, n_ensemble, seed, threads,
+                         log) -> tuple[TargetModel, np.ndarray, np.ndarray]:
     space = dict(GRIDS[grid])
     rounds = sorted(space.pop("num_boost_round"))
     keys = list(space)
@@ -225,11 +292,9 @@ def fit_target(name: str, X: np.ndarray, y: np.ndarray, groups: list[str], grid:
     keys = keys + ["num_boost_round"]
     seeds = [seed + k for k in range(n_ensemble)]
     mu, spread = _oof(X, y, folds, best, seeds)
-    noise, scale = calibrate(mu - y, spread) if len(y) > 2 else (float("nan"), 1.0)
-    err = np.sqrt(noise ** 2 + (scale * spread) ** 2)
-    cv = {"folds": n_folds, "grouping": "chemical system", "grid": table,
-          "chosen": {k: best[k] for k in keys},
-          "out_of_fold": regression_metrics(y, mu, err)}
+    noise, scale, err, cv = _finish(y, mu, spread, {
+        "family": "lightgbm", "folds": len(folds), "grouping": "chemical system",
+        "grid": table, "chosen": {k: best[k] for k in keys}})
     boosters = [_train(X, y, best, s) for s in seeds]
     return TargetModel(name, boosters, best, noise, scale, cv), mu, err
 
@@ -243,21 +308,35 @@ class PrescreenModel:
     columns: dict
     targets: dict[str, TargetModel]
     info: dict = field(default_factory=dict)
+    #: ``composition``, ``structure`` or ``cell`` (see ``table.FEATURE_SETS``); empty:
+    #: from ``use_structure`` (``structure`` or ``composition``).
+    feature_set: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.feature_set:
+            self.feature_set = "structure" if self.use_structure else "composition"
 
     def save(self, path: str | Path) -> None:
         """Write the zip archive atomically."""
         members = {}
         meta_targets = {}
         for tname, tm in self.targets.items():
-            files = []
-            for k, booster in enumerate(tm.boosters):
-                member = f"booster_{tname}_{k}.txt"
-                members[member] = booster.model_to_string().encode()
-                files.append(member)
-            meta_targets[tname] = {"boosters": files, "params": tm.params, "noise": tm.noise,
-                                   "scale": tm.scale, "cv": tm.cv}
+            entry = {"family": tm.family, "params": tm.params, "noise": tm.noise,
+                     "scale": tm.scale, "cv": tm.cv}
+            if tm.forest is not None:
+                entry["forest"] = f"forest_{tname}.json"
+                members[entry["forest"]] = json.dumps(tm.forest.to_json(),
+                                                      allow_nan=False).encode()
+            else:
+                entry["boosters"] = []
+                for k, booster in enumerate(tm.boosters):
+                    member = f"booster_{tname}_{k}.txt"
+                    members[member] = booster.model_to_string().encode()
+                    entry["boosters"].append(member)
+            meta_targets[tname] = entry
         meta = {"format": FORMAT, "format_version": FORMAT_VERSION,
                 "feature_names": self.feature_names, "use_structure": self.use_structure,
+                "feature_set": self.feature_set,
                 "columns": self.columns, "targets": meta_targets, "info": self.info}
         with atomic_output(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
             zf.writestr(METADATA_NAME, dumps_json(meta))
@@ -274,7 +353,7 @@ class PrescreenModel:
             raise ModelFileError(f"{path}: no such model file")
         if not zipfile.is_zipfile(path):
             raise ModelFileError(f"{path}: not a prescreen model file (a zip archive of JSON "
-                                 "and LightGBM text written by 'ase-raman prescreen fit')")
+                                 "(and LightGBM text) written by 'ase-raman prescreen fit')")
         try:
             with zipfile.ZipFile(path) as zf:
                 infos = {i.filename: i for i in zf.infolist()}
@@ -283,7 +362,7 @@ class PrescreenModel:
                 meta = json.loads(_read_member(zf, infos[METADATA_NAME], path))
                 _check_metadata(meta, path)
                 expected = {METADATA_NAME} | {
-                    m for t in meta["targets"].values() for m in t["boosters"]}
+                    m for t in meta["targets"].values() for m in _members(t)}
                 extra = sorted(set(infos) - expected)
                 missing = sorted(expected - set(infos))
                 if extra or missing:
@@ -292,8 +371,15 @@ class PrescreenModel:
                         f"{extra or 'none'}; missing: {missing or 'none'}); refusing it")
                 targets = {}
                 for tname, t in meta["targets"].items():
-                    boosters = []
-                    for member in t["boosters"]:
+                    boosters, forest = [], None
+                    if t.get("family") == "forest":
+                        forest = Forest.from_json(json.loads(
+                            _read_member(zf, infos[t["forest"]], path)))
+                        if forest.n_features != len(meta["feature_names"]):
+                            raise ModelFileError(f"{path}: {t['forest']} has "
+                                                 f"{forest.n_features} features, metadata "
+                                                 f"{len(meta['feature_names'])}")
+                    for member in t.get("boosters", []):
                         text = _read_member(zf, infos[member], path).decode("utf-8")
                         if not text.startswith("tree\n"):
                             raise ModelFileError(f"{path}: {member} is not a LightGBM text "
@@ -307,12 +393,15 @@ class PrescreenModel:
                         boosters.append(booster)
                     targets[tname] = TargetModel(tname, boosters, dict(t["params"]),
                                                  _float(t["noise"]), _float(t["scale"]),
-                                                 dict(t.get("cv", {})))
+                                                 dict(t.get("cv", {})), forest)
+        except ForestFormatError as exc:
+            raise ModelFileError(f"{path}: damaged random forest ({exc}); refusing it") from None
         except (zipfile.BadZipFile, UnicodeDecodeError, json.JSONDecodeError, KeyError,
                 TypeError, ValueError, lgb.basic.LightGBMError) as exc:
             raise ModelFileError(f"{path}: damaged prescreen model file ({exc})") from None
         return cls(list(meta["feature_names"]), bool(meta["use_structure"]),
-                   dict(meta["columns"]), targets, dict(meta.get("info", {})))
+                   dict(meta["columns"]), targets, dict(meta.get("info", {})),
+                   str(meta.get("feature_set", "")))
 
 
 def _float(value: object) -> float:
@@ -334,20 +423,34 @@ def _check_metadata(meta: object, path: Path) -> None:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ModelFileError(f"{path}: not a prescreen model file (metadata format is not "
                              f"{FORMAT!r})")
-    if meta.get("format_version") != FORMAT_VERSION:
+    if meta.get("format_version") not in READ_VERSIONS:
         raise ModelFileError(f"{path}: prescreen model format version "
                              f"{meta.get('format_version')!r}; this plugin reads "
-                             f"{FORMAT_VERSION} (refit the model)")
+                             f"{' and '.join(map(str, READ_VERSIONS))} (refit the model)")
     targets = meta.get("targets")
     if not isinstance(targets, dict) or "log10_sigma" not in targets:
         raise ModelFileError(f"{path}: metadata has no log10_sigma model")
     for tname, t in targets.items():
-        if not (isinstance(t, dict) and isinstance(t.get("boosters"), list) and t["boosters"]
-                and all(isinstance(m, str) and m.endswith(".txt") and "/" not in m
-                        for m in t["boosters"])):
+        family = t.get("family", "lightgbm") if isinstance(t, dict) else None
+        if family == "forest":
+            if not (isinstance(t.get("forest"), str) and t["forest"].endswith(".json")
+                    and "/" not in t["forest"] and t["forest"] != METADATA_NAME
+                    and "boosters" not in t):
+                raise ModelFileError(f"{path}: metadata of target {tname!r} names no forest")
+        elif not (family == "lightgbm" and isinstance(t.get("boosters"), list)
+                  and t["boosters"] and "forest" not in t
+                  and all(isinstance(m, str) and m.endswith(".txt") and "/" not in m
+                          for m in t["boosters"])):
             raise ModelFileError(f"{path}: metadata of target {tname!r} lists no boosters")
     if not isinstance(meta.get("feature_names"), list):
         raise ModelFileError(f"{path}: metadata has no feature_names list")
+    if meta.get("feature_set", "composition") not in ("composition", "structure", "cell"):
+        raise ModelFileError(f"{path}: unknown feature set {meta.get('feature_set')!r}")
+
+
+def _members(target: dict) -> list[str]:
+    """Archive members of one target's metadata (checked by :func:`_check_metadata`)."""
+    return [target["forest"]] if target.get("family") == "forest" else target["boosters"]
 
 
 def dumps_json(obj: object) -> str:

@@ -21,7 +21,14 @@ from ase_raman.errors import InputFileError, UsageError
 
 from .features import CompositionFeaturizer, feature_names
 from .formula import FormulaError, parse_formula
-from .structure import STRUCTURE_FEATURES, cif_structure_features, table_structure_features
+from .structure import (
+    STRUCTURE_FEATURES,
+    cell_block,
+    cell_feature_names,
+    read_cif,
+    table_cell_geometry,
+    table_structure_features,
+)
 
 #: formula columns tried in this order when none is named.
 FORMULA_DEFAULTS = ("formula", "True Composition", "Reduced Composition", "composition")
@@ -30,6 +37,11 @@ NAME_DEFAULTS = ("name", "ID", "id")
 #: columns holding a CIF path, tried in this order when none is named.
 STRUCTURE_DEFAULTS = ("structure", "cif")
 LATTICE_DEFAULT = ("a", "b", "c", "alpha", "beta", "gamma")
+#: feature sets: ``composition`` (matminer-style composition features), ``structure``
+#: (those + space group, density, volume per atom, packing fraction), ``cell`` (element
+#: amounts of the cell + space group + lattice parameters, the OBELiX authors' own
+#: random-forest representation).
+FEATURE_SETS = ("composition", "structure", "cell")
 
 
 @dataclass
@@ -149,14 +161,32 @@ class Design:
     groups: list[str] = field(default_factory=list)
 
 
-def all_feature_names(use_structure: bool) -> list[str]:
-    return feature_names() + (list(STRUCTURE_FEATURES) if use_structure else [])
+def feature_set_name(feature_set: bool | str) -> str:
+    """One of :data:`FEATURE_SETS`; ``True``/``False`` (the old ``use_structure``
+    flag) mean ``structure``/``composition``."""
+    if isinstance(feature_set, bool):
+        return "structure" if feature_set else "composition"
+    if feature_set not in FEATURE_SETS:
+        raise UsageError(f"feature set {feature_set!r}: one of {', '.join(FEATURE_SETS)}")
+    return feature_set
+
+
+def all_feature_names(feature_set: bool | str) -> list[str]:
+    """Column names of the design matrix of a feature set."""
+    fs = feature_set_name(feature_set)
+    if fs == "cell":
+        return cell_feature_names()
+    return feature_names() + (list(STRUCTURE_FEATURES) if fs == "structure" else [])
 
 
 def design_from_table(table: Table, cols: Columns, featurizer: CompositionFeaturizer,
-                      use_structure: bool, targets: bool = False,
+                      use_structure: bool | str, targets: bool = False,
                       censored_value: float | None = None) -> Design:
-    """Validate every row and build its features (and targets when ``targets``)."""
+    """Validate every row and build its features (and targets when ``targets``).
+
+    ``use_structure``: the feature set (a name of :data:`FEATURE_SETS`, or a bool as
+    in :func:`feature_set_name`)."""
+    fs = feature_set_name(use_structure)
     struct_col = table.pick(cols.structure, STRUCTURE_DEFAULTS, "structure (CIF path)",
                             required=False)
     formula_col = table.pick(cols.formula, FORMULA_DEFAULTS, "formula",
@@ -166,10 +196,11 @@ def design_from_table(table: Table, cols: Columns, featurizer: CompositionFeatur
         table.pick(cols.sigma, (), "conductivity")
         if cols.ea is not None:
             table.pick(cols.ea, (), "activation energy")
-    table_struct = use_structure and struct_col is None and cols.space_group in table.header
-    n_comp = len(feature_names())
-    width = n_comp + (len(STRUCTURE_FEATURES) if use_structure else 0)
-    X = np.full((len(table.rows), width), np.nan)
+    has_geometry = struct_col is None and cols.space_group in table.header
+    table_struct = fs == "structure" and has_geometry
+    struct = np.full((len(table.rows), len(STRUCTURE_FEATURES)), np.nan)
+    geometry = np.full((len(table.rows), 7), np.nan)
+    cell_amounts: list[dict[str, float]] = []
     formulas, names, structures = [], [], []
     sigma = np.full(len(table.rows), np.nan) if targets else None
     ea = np.full(len(table.rows), np.nan) if targets and cols.ea else None
@@ -180,24 +211,28 @@ def design_from_table(table: Table, cols: Columns, featurizer: CompositionFeatur
         formula = row[formula_col].strip() if formula_col else ""
         cif = row.get(struct_col, "").strip() if struct_col else ""
         try:
+            cell = None
             if cif:
                 cif_path = Path(cif) if Path(cif).is_absolute() else table.path.parent / cif
-                cif_formula, sfeat = cif_structure_features(cif_path)
+                cif_formula, struct[i], cell, geometry[i] = read_cif(cif_path)
                 formula = formula or cif_formula
                 structures.append(str(cif_path))
-                if use_structure:
-                    X[i, n_comp:] = sfeat
             else:
                 structures.append(None)
                 if table_struct:
-                    X[i, n_comp:] = table_structure_features(
+                    struct[i] = table_structure_features(
                         row.get(cols.space_group, ""),
                         tuple(row.get(c, "") for c in cols.lattice),
                         row.get(cols.cell_formula, ""))
+                elif fs == "cell" and has_geometry:
+                    geometry[i] = table_cell_geometry(
+                        row.get(cols.space_group, ""),
+                        tuple(row.get(c, "") for c in cols.lattice))
             if not formula:
                 raise FormulaError(f"no formula ({formula_col or 'no formula column'}) and "
                                    "no CIF")
             amounts.append(parse_formula(formula))
+            cell_amounts.append(cell or amounts[-1])
             if targets:
                 sigma[i] = parse_sigma(row[cols.sigma], censored_value)
                 if ea is not None and row[cols.ea].strip():
@@ -216,30 +251,39 @@ def design_from_table(table: Table, cols: Columns, featurizer: CompositionFeatur
         else:
             seen[name] = 1
         names.append(name)
-    X[:, :n_comp] = featurizer.featurize_batch(amounts)
+    X = _design_matrix(fs, featurizer, amounts, struct, cell_amounts, geometry)
     groups = ["-".join(sorted(a)) for a in amounts]
     return Design(formulas, names, X, structures, sigma, ea, groups)
 
 
+def _design_matrix(fs: str, featurizer: CompositionFeaturizer,
+                   amounts: list[dict[str, float]], struct: np.ndarray,
+                   cell_amounts: list[dict[str, float]], geometry: np.ndarray) -> np.ndarray:
+    if fs == "cell":
+        return cell_block(cell_amounts, geometry)
+    comp = featurizer.featurize_batch(amounts)
+    return np.hstack([comp, struct]) if fs == "structure" else comp
+
+
 def design_from_cifs(paths: Sequence[Path], featurizer: CompositionFeaturizer,
-                     use_structure: bool) -> Design:
-    """Features of CIF files given directly (name = file stem)."""
-    n_comp = len(feature_names())
-    width = n_comp + (len(STRUCTURE_FEATURES) if use_structure else 0)
-    X = np.full((len(paths), width), np.nan)
-    formulas, names, amounts = [], [], []
+                     use_structure: bool | str) -> Design:
+    """Features of CIF files given directly (name = file stem); ``use_structure`` as in
+    :func:`design_from_table`."""
+    struct = np.full((len(paths), len(STRUCTURE_FEATURES)), np.nan)
+    geometry = np.full((len(paths), 7), np.nan)
+    formulas, names, amounts, cells = [], [], [], []
     for i, path in enumerate(paths):
-        formula, sfeat = cif_structure_features(path)
+        formula, struct[i], cell, geometry[i] = read_cif(path)
         try:
             amounts.append(parse_formula(formula))
         except InputFileError as exc:
             raise InputFileError(f"{path}: {exc}") from None
-        if use_structure:
-            X[i, n_comp:] = sfeat
+        cells.append(cell)
         formulas.append(formula)
         names.append(Path(path).stem)
     if len(set(names)) != len(names):
         raise UsageError("two CIF files have the same name; rename one")
-    X[:, :n_comp] = featurizer.featurize_batch(amounts)
+    X = _design_matrix(feature_set_name(use_structure), featurizer, amounts, struct, cells,
+                       geometry)
     return Design(formulas, names, X, [str(p) for p in paths],
                   groups=["-".join(sorted(a)) for a in amounts])

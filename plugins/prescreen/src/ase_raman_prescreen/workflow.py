@@ -22,8 +22,9 @@ from ase_raman.errors import InputFileError, UsageError
 from . import __version__
 from .features import CompositionFeaturizer
 from .metrics import parity_plot, regression_metrics, write_importances
-from .model import PrescreenModel, dumps_json, fit_target
+from .model import MODEL_FAMILIES, PrescreenModel, dumps_json, fit_target
 from .table import (
+    FEATURE_SETS,
     Columns,
     Design,
     all_feature_names,
@@ -38,48 +39,105 @@ RANKED_COLUMNS = ("rank", "name", "formula", "log10_sigma_pred", "log10_sigma_er
 EA_COLUMNS = ("ea_pred_eV", "ea_err_eV")
 
 
+def candidate_models(model_family: str = "auto", feature_set: str = "auto",
+                     use_structure: bool = True) -> list[tuple[str, str]]:
+    """The (model family, feature set) pairs ``fit`` compares by grouped CV.
+
+    ``auto`` family: both; ``auto`` features: ``composition`` and ``structure`` for
+    LightGBM, ``cell`` for the forest (the OBELiX authors' random-forest
+    representation); ``use_structure=False`` keeps only ``composition``."""
+    if model_family not in ("auto", *MODEL_FAMILIES):
+        raise UsageError(f"--model-family {model_family}: one of auto, "
+                         f"{', '.join(MODEL_FAMILIES)}")
+    if feature_set not in ("auto", *FEATURE_SETS):
+        raise UsageError(f"--features {feature_set}: one of auto, {', '.join(FEATURE_SETS)}")
+    if not use_structure and feature_set not in ("auto", "composition"):
+        raise UsageError(f"--no-structure and --features {feature_set} contradict each other")
+    families = MODEL_FAMILIES if model_family == "auto" else (model_family,)
+    auto = {"lightgbm": ("composition", "structure"), "forest": ("cell",)}
+    pairs = []
+    for family in families:
+        if feature_set != "auto":
+            sets: tuple[str, ...] = (feature_set,)
+        elif not use_structure:
+            sets = ("composition",)
+        else:
+            sets = auto[family]
+        pairs += [(family, fs) for fs in sets]
+    return pairs
+
+
 def fit_from_table(train: str | Path, output: str | Path, cols: Columns, use_structure: bool,
                    grid: str = "full", n_folds: int = 5, n_ensemble: int = 5, seed: int = 0,
                    threads: int = 1, report_dir: str | Path | None = None,
                    censored_value: float | None = 1e-15,
-                   log: Callable[..., None] = print) -> PrescreenModel:
-    """Fit log10 sigma (and E_a when ``cols.ea``) on a table; write the model file."""
+                   log: Callable[..., None] = print, model_family: str = "auto",
+                   feature_set: str = "auto") -> PrescreenModel:
+    """Fit log10 sigma (and E_a when ``cols.ea``) on a table; write the model file.
+
+    Every (model family, feature set) of :func:`candidate_models` is fitted with its
+    own grid search on the same grouped folds; the one with the lowest out-of-fold MAE
+    of log10 sigma is kept (the E_a model, if any, uses the same family and features).
+    """
     featurizer = CompositionFeaturizer()
     table = read_table(train)
-    d = design_from_table(table, cols, featurizer, use_structure, targets=True,
-                          censored_value=censored_value)
-    names = all_feature_names(use_structure)
-    log(f"{train}: {len(d.formulas)} rows, {len(set(d.groups))} chemical systems, "
-        f"{len(names)} features")
-    targets, oof = {}, {}
-    jobs = [("log10_sigma", np.ones(len(d.formulas), bool), d.log10_sigma)]
+    pairs = candidate_models(model_family, feature_set, use_structure)
+    designs = {fs: design_from_table(table, cols, featurizer, fs, targets=True,
+                                     censored_value=censored_value)
+               for fs in dict.fromkeys(fs for _, fs in pairs)}
+    d = next(iter(designs.values()))
+    log(f"{train}: {len(d.formulas)} rows, {len(set(d.groups))} chemical systems; "
+        f"comparing {', '.join(f'{f}/{fs}' for f, fs in pairs)}")
+    ea_mask = None
     if d.ea is not None:
-        has = np.isfinite(d.ea)
-        if has.sum() < 2 * n_folds:
-            raise InputFileError(f"{train}: only {int(has.sum())} rows have {cols.ea!r}; "
+        ea_mask = np.isfinite(d.ea)
+        if ea_mask.sum() < 2 * n_folds:
+            raise InputFileError(f"{train}: only {int(ea_mask.sum())} rows have {cols.ea!r}; "
                                  f"need at least {2 * n_folds} for the E_a model")
-        jobs.append(("ea_eV", has, d.ea))
-    for tname, mask, y in jobs:
+
+    def fit(tname: str, family: str, fs: str, mask: np.ndarray, y: np.ndarray):
         groups = [g for g, m in zip(d.groups, mask, strict=True) if m]
-        tm, mu, err = fit_target(tname, d.X[mask], y[mask], groups, grid=grid,
-                                 n_folds=n_folds, n_ensemble=n_ensemble, seed=seed,
-                                 threads=threads, log=log)
-        targets[tname] = tm
-        oof[tname] = (y[mask], mu, err)
+        return fit_target(tname, designs[fs].X[mask], y[mask], groups, grid=grid,
+                          n_folds=n_folds, n_ensemble=n_ensemble, seed=seed,
+                          threads=threads, log=log, family=family)
+
+    everything = np.ones(len(d.formulas), bool)
+    fitted, selection = {}, []
+    for family, fs in pairs:
+        fitted[family, fs] = fit("log10_sigma", family, fs, everything, d.log10_sigma)
+        m = fitted[family, fs][0].cv["out_of_fold"]
+        selection.append({"family": family, "feature_set": fs,
+                          "n_features": designs[fs].X.shape[1], "cv_mae": m["mae"],
+                          "cv_rmse": m["rmse"], "cv_spearman": m["spearman"]})
+        log(f"{family}/{fs}: out-of-fold MAE {m['mae']:.3f}")
+    family, fs = min(fitted, key=lambda k: fitted[k][0].cv["out_of_fold"]["mae"])
+    log(f"chosen by CV: {family} on {fs} features")
+    d = designs[fs]
+    targets = {"log10_sigma": fitted[family, fs][0]}
+    oof = {"log10_sigma": (d.log10_sigma, *fitted[family, fs][1:])}
+    if ea_mask is not None:
+        tm, mu, err = fit("ea_eV", family, fs, ea_mask, d.ea)
+        targets["ea_eV"] = tm
+        oof["ea_eV"] = (d.ea[ea_mask], mu, err)
+    names = all_feature_names(fs)
+    for tname, tm in targets.items():
         m = tm.cv["out_of_fold"]
         log(f"{tname}: chosen {tm.cv['chosen']}; out-of-fold MAE {m['mae']:.3f} RMSE "
             f"{m['rmse']:.3f} Spearman {m['spearman']:.3f}; error bar sqrt({tm.noise:.3f}^2 + "
             f"({tm.scale:.2f} x spread)^2), coverage 1/2 sigma {m['coverage_1sigma']:.2f}/"
             f"{m['coverage_2sigma']:.2f}")
-    model = PrescreenModel(names, use_structure, cols.as_dict(), targets, {
+    model = PrescreenModel(names, fs == "structure", cols.as_dict(), targets, {
         "plugin_version": __version__, "train_file": Path(train).name,
         "n_train": len(d.formulas), "censored_value": censored_value,
-        "grid": grid, "folds": n_folds, "ensemble": n_ensemble, "seed": seed})
+        "grid": grid, "folds": n_folds, "ensemble": n_ensemble, "seed": seed,
+        "model_family": family, "feature_set": fs, "selection": selection},
+        feature_set=fs)
     model.save(output)
     log(f"wrote {output}")
     if report_dir is not None:
         out = Path(report_dir)
-        cv = {t: tm.cv for t, tm in targets.items()}
+        cv = {**{t: tm.cv for t, tm in targets.items()}, "selection": selection,
+              "chosen": {"family": family, "feature_set": fs}}
         with atomic_output(out / "cv.json") as tmp:
             tmp.write_text(dumps_json(cv))
         for tname, (y, mu, err) in oof.items():
@@ -88,7 +146,8 @@ def fit_from_table(train: str | Path, output: str | Path, cols: Columns, use_str
             parity_plot(y, mu, err, out / f"parity_cv{suffix}.png",
                         f"{Path(train).name}: out-of-fold ({n_folds} grouped folds)", label)
         shap = targets["log10_sigma"].shap(d.X)
-        write_importances(names, shap, out / "importances.csv", out / "importances.png")
+        write_importances(names, shap, out / "importances.csv", out / "importances.png",
+                          method="path" if family == "forest" else "shap")
         log(f"wrote {out}/cv.json, parity_cv.png, importances.csv, importances.png")
     return model
 
@@ -117,10 +176,10 @@ def _designs(model: PrescreenModel, inputs: Sequence[str], cols: Columns,
     out = []
     for path in tables:
         table = read_table(path)
-        out.append((design_from_table(table, cols, featurizer, model.use_structure),
+        out.append((design_from_table(table, cols, featurizer, model.feature_set),
                     table.rows))
     if cifs:
-        d = design_from_cifs(cifs, featurizer, model.use_structure)
+        d = design_from_cifs(cifs, featurizer, model.feature_set)
         out.append((d, [{} for _ in cifs]))
     return out
 
@@ -146,6 +205,7 @@ def predict_and_rank(model_path: str | Path, inputs: Sequence[str], output: str 
         if d.X.shape[1] != len(model.feature_names):
             raise InputFileError(f"{model_path}: model expects {len(model.feature_names)} "
                                  f"features, the input gives {d.X.shape[1]}")
+        _note_missing_geometry(model.feature_set, d)
         mu, err = model.targets["log10_sigma"].predict(d.X, threads)
         ea = (model.targets["ea_eV"].predict(d.X, threads) if "ea_eV" in model.targets
               else None)
@@ -188,6 +248,23 @@ def predict_and_rank(model_path: str | Path, inputs: Sequence[str], output: str 
                 print(f"ase-raman prescreen: {n_skipped} better-ranked candidates have no "
                       "structure (CIF) and are not in the manifest")
     return ranked
+
+
+#: trailing design columns that come from a structure (CIF or table columns).
+_GEOMETRY_COLUMNS = {"structure": 4, "cell": 7}
+
+
+def _note_missing_geometry(feature_set: str, d: Design) -> None:
+    """Say how many candidates lack the structure features the model was trained with
+    (the trees then route them down the side seen most in training: less reliable)."""
+    k = _GEOMETRY_COLUMNS.get(feature_set)
+    if not k or not len(d.X):
+        return
+    missing = int(np.isnan(d.X[:, -k:]).all(axis=1).sum())
+    if missing:
+        print(f"ase-raman prescreen: {missing} of {len(d.X)} candidates have no structure "
+              f"(CIF, or space group and lattice columns); the model uses {feature_set} "
+              "features, so their predictions are less reliable")
 
 
 def _cell(value: object) -> str:
@@ -286,7 +363,7 @@ def evaluate(model_path: str | Path, test: str | Path, cols: Columns,
     """Score a model on a table with measured conductivities (once: the test set)."""
     model = PrescreenModel.load(model_path)
     featurizer = CompositionFeaturizer()
-    d = design_from_table(read_table(test), cols, featurizer, model.use_structure,
+    d = design_from_table(read_table(test), cols, featurizer, model.feature_set,
                           targets=True, censored_value=censored_value)
     mu, err = model.targets["log10_sigma"].predict(d.X)
     metrics = {"log10_sigma": regression_metrics(d.log10_sigma, mu, err),
@@ -310,5 +387,5 @@ def evaluate(model_path: str | Path, test: str | Path, cols: Columns,
     return metrics
 
 
-__all__ = ["fit_from_table", "predict_and_rank", "evaluate", "write_manifest",
+__all__ = ["fit_from_table", "candidate_models", "predict_and_rank", "evaluate", "write_manifest",
            "RANKED_COLUMNS", "SCREEN_KEYS"]
