@@ -35,9 +35,14 @@ def check_frames(frames: Sequence[Atoms], name: Callable[[int], str]) -> None:
         if not np.isfinite(atoms.positions).all():
             raise InputFileError(f"{name(i)}: non-finite positions (NaN or inf); fix or "
                                  "drop that frame")
-        if atoms.pbc.any() and not np.isfinite(atoms.cell.array[atoms.pbc]).all():
-            raise InputFileError(f"{name(i)}: non-finite cell with periodic boundaries; fix "
-                                 "the cell of that frame")
+        check_periodic_cell(atoms, name(i))
+
+
+def check_periodic_cell(atoms: Atoms, where: str) -> None:
+    """The cell vectors along ``atoms``' periodic axes must be finite."""
+    if atoms.pbc.any() and not np.isfinite(atoms.cell.array[atoms.pbc]).all():
+        raise InputFileError(f"{where}: non-finite cell with periodic boundaries; fix the "
+                             "cell of that frame")
 
 
 def check_predictions(alpha: np.ndarray, name: Callable[[int], str]) -> None:

@@ -35,6 +35,7 @@ from ase import Atoms
 from ase.io.formats import string2index
 
 from ..errors import InputFileError, UsageError
+from ..finite import check_periodic_cell
 from ..tensors import checked_symmetric, epsilon_to_alpha
 
 T = TypeVar("T")
@@ -269,11 +270,9 @@ def checked_cells(frames: Iterable[Atoms], where: Path | str) -> Iterator[Atoms]
     for i, atoms in enumerate(frames):
         pbc = np.asarray(atoms.pbc, dtype=bool)
         if pbc.any():
+            check_periodic_cell(atoms, f"{where}: frame {i}")
             cell = np.asarray(atoms.cell.array, dtype=float)
             periodic = cell[pbc]
-            if not np.isfinite(periodic).all():
-                raise InputFileError(f"{where}: frame {i}: non-finite cell with periodic "
-                                     "boundaries; fix the cell of that frame")
             if not cell.any():
                 atoms.pbc = False
                 if not warned:
