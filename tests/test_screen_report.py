@@ -69,3 +69,34 @@ def test_high_temperature_proxy_when_only_one_temperature_ran(tmp_path):
     write_report(rows, materials, ScreenSettings(), tmp_path)
     result = json.loads((tmp_path / "comparison.json").read_text())
     assert result["D_at_T"]["rho"] == pytest.approx(1.0)
+
+
+def test_primary_ranking_is_d_at_the_lowest_temperature_with_unresolved_lowest(tmp_path):
+    # three temperatures; at the lowest one the slowest material does not diffuse yet,
+    # at the highest every material has the same D (saturated)
+    materials, rows = [], []
+    for name, ea, measured in (("fast", 0.2, 1e-2), ("mid", 0.4, 1e-5), ("slow", 0.6, 1e-9),
+                               ("nodata", 0.3, None)):
+        materials.append(Material(name, "", measured_sigma_S_cm=measured))
+        rows += [{**r, "measured_sigma_S_cm": measured}
+                 for r in _rows(name, ea, temps=(600.0, 800.0, 1000.0))]
+    for r in rows:
+        if r["temperature_K"] == 1000.0:
+            r["D_cm2_s"] = 1e-4
+        if r["material"] == "slow" and r["temperature_K"] == 600.0:
+            r["D_resolved"] = False
+    write_report(rows, materials, ScreenSettings(), tmp_path)
+    result = json.loads((tmp_path / "comparison.json").read_text())
+    primary = result["primary"]
+    assert primary["temperature_K"] == 600.0 and primary["n"] == 3
+    assert primary["rho"] == pytest.approx(1.0) and primary["unresolved"] == ["slow"]
+    assert result["D_by_temperature"]["800"]["rho"] == pytest.approx(1.0)
+    assert result["D_at_T"]["temperature_K"] == 1000.0
+    assert result["D_at_T"]["rho"] is None  # all equal at 1000 K: no ranking
+    # slow has no sigma(300 K) (unresolved at 600 K): ranked lowest in sigma_300K_ranked
+    assert result["all"]["n"] == 2
+    ranked = result["sigma_300K_ranked"]
+    assert ranked["n"] == 3 and ranked["unresolved"] == ["slow"]
+    assert ranked["rho"] == pytest.approx(1.0)
+    csv_text = (tmp_path / "results.csv").read_text()
+    assert "D within 2 sigma of 0" in csv_text

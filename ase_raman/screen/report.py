@@ -65,7 +65,8 @@ def material_summary(rows: list[dict[str, Any]], charges: dict[str, float]
     if unresolved:
         # an MSD that stays at the vibrational plateau gives no diffusion coefficient:
         # whatever slope a fit finds there is not D, so no E_a and no extrapolation
-        notes.insert(0, f"D unresolved (tracer MSD < {RESOLVED_MSD_A2:g} A^2) at "
+        notes.insert(0, f"D unresolved (tracer MSD < {RESOLVED_MSD_A2:g} A^2 at half the "
+                        "run, D within 2 sigma of 0, or an MSD that is not diffusive) at "
                         f"{', '.join(unresolved)}: E_a and sigma(300 K) not measured")
         out["sigma_300K_note"] = "; ".join(notes)
         out["summary_reason"] = out["sigma_300K_note"]
@@ -144,67 +145,118 @@ def write_report(rows: list[dict[str, Any]], materials: list[Any], settings: Any
 def compare_measured(out: Path, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     """Spearman rank correlations with the manifest's ``measured_sigma_S_cm``.
 
-    Of the predicted sigma(300 K) (``all`` materials with both numbers, and
-    ``resolved_only``: D resolved at every temperature), and of the tracer D at the
-    highest temperature that at least 3 materials reached (``D_at_T``: the
-    high-temperature proxy, no extrapolation; a D the run did not resolve counts as
-    slower than every resolved one, tied with the other unresolved ones). Writes
-    ``comparison.json`` and, with 3 predicted sigma(300 K), ``measured_vs_predicted.png``.
-    None when nothing is comparable.
+    ``comparison.json`` holds:
+
+    - ``primary``: the comparison a screen stands on, fixed here before any run rather
+      than picked afterwards: the tracer D at the *lowest* temperature that at least 3
+      materials with a measured sigma reached, every D the run did not resolve ranked
+      below every resolved one (tied among themselves: an MSD that stays on its
+      vibrational plateau is evidence of slow diffusion, not a missing value). The
+      lowest temperature is the one closest to room temperature: at high temperatures
+      a universal potential lets nearly every lattice diffuse (and some melt), which
+      erases the ranking, while two or three temperatures over a few hundred K give
+      E_a too imprecise to carry an extrapolation over 300-500 K;
+    - ``D_by_temperature`` (keys in K, as text): the same at every temperature, with
+      the materials that were ``unresolved``; ``D_at_T``: the highest temperature;
+    - ``sigma_300K_ranked``: the extrapolated sigma(300 K), the materials without one
+      because their D was unresolved at some temperature ranked lowest (tied);
+    - ``all`` and ``resolved_only``: the extrapolated sigma(300 K) where there is one,
+      with the per-material numbers in ``materials``.
+
+    Writes ``measured_vs_predicted.png`` with 3 predicted sigma(300 K). None when
+    nothing is comparable.
     """
+    from ..jsonsafe import finite_or_none as finite
+
+    measured = {r["material"]: float(r["measured_sigma_S_cm"]) for r in rows
+                if (finite(r.get("measured_sigma_S_cm")) or 0) > 0}
+    per = _predicted_sigma(rows, measured)
+    by_t = {t: ranking for t in sorted({r["temperature_K"] for r in rows})
+            if len(ranking := _d_ranking(rows, t, measured)) >= 3}
+    if len(per) < 3 and not by_t:
+        return None
+    names = sorted(per)
+    result: dict[str, Any] = {
+        "all": _spearman(measured, {n: per[n]["predicted_S_cm"] for n in names}),
+        "resolved_only": _spearman(measured, {n: per[n]["predicted_S_cm"] for n in names
+                                              if per[n]["resolved"]}),
+        "materials": per, "sigma_300K_ranked": _sigma_ranked(rows, per, measured)}
+    result["D_by_temperature"] = {
+        f"{t:g}": {"temperature_K": t, **_spearman(measured, d), "D_cm2_s": d,
+                   "unresolved": sorted(n for n, v in d.items() if v == 0.0)}
+        for t, d in by_t.items()}
+    if by_t:
+        lowest, highest = min(by_t), max(by_t)
+        result["D_at_T"] = result["D_by_temperature"][f"{highest:g}"]
+        result["primary"] = {
+            "metric": "Spearman rho of measured sigma against tracer D at the lowest "
+                      "temperature, unresolved D ranked lowest",
+            **{k: v for k, v in result["D_by_temperature"][f"{lowest:g}"].items()
+               if k != "D_cm2_s"}}
+    _write_text(out / "comparison.json", json.dumps(result, indent=1, sort_keys=True))
+    if len(per) >= 3:
+        plot_measured_vs_predicted(out / "measured_vs_predicted.png", per,
+                                   result["all"]["rho"])
+    return result
+
+
+def _spearman(measured: dict[str, float], predicted: dict[str, float]) -> dict[str, Any]:
+    """rho and its p-value over the materials in ``predicted`` (None below 3)."""
     from scipy.stats import spearmanr
 
+    names = sorted(predicted)
+    x, y = [measured[n] for n in names], [predicted[n] for n in names]
+    if len(names) < 3 or len(set(x)) == 1 or len(set(y)) == 1:  # no ranking to compare
+        return {"n": len(names), "rho": None, "p_value": None}
+    res = spearmanr(x, y)
+    return {"n": len(names), "rho": float(res.statistic), "p_value": float(res.pvalue)}
+
+
+def _predicted_sigma(rows: list[dict[str, Any]], measured: dict[str, float]
+                     ) -> dict[str, dict[str, Any]]:
+    """Per material with both numbers: predicted and measured sigma, error, family."""
     from ..jsonsafe import finite_or_none as finite
 
     per: dict[str, dict[str, Any]] = {}
     for r in rows:
-        pred, meas = finite(r.get("sigma_300K_S_cm")), finite(r.get("measured_sigma_S_cm"))
-        if pred and meas and pred > 0 and meas > 0:
-            per[r["material"]] = {"predicted_S_cm": pred, "measured_S_cm": meas,
+        pred = finite(r.get("sigma_300K_S_cm"))
+        if pred and pred > 0 and r["material"] in measured:
+            per[r["material"]] = {"predicted_S_cm": pred,
+                                  "measured_S_cm": measured[r["material"]],
                                   "predicted_err_S_cm": finite(r.get("sigma_300K_err_S_cm")),
                                   "family": r.get("family", ""),
                                   "resolved": not r.get("sigma_300K_note")}
-    # the high-temperature proxy: tracer D at the highest temperature every material has
-    temps = sorted({r["temperature_K"] for r in rows
-                    if finite(r.get("D_cm2_s")) is not None})
-    proxy: dict[str, float] = {}
-    proxy_t = None
-    for t in reversed(temps):
-        # a D the run did not resolve ranks below every resolved one (ties among them)
-        proxy = {r["material"]: (float(r["D_cm2_s"]) if r.get("D_resolved", True) else 0.0)
-                 for r in rows if r["temperature_K"] == t
-                 and finite(r.get("D_cm2_s")) is not None
-                 and (finite(r.get("measured_sigma_S_cm")) or 0) > 0}
-        if len(proxy) >= 3:
-            proxy_t = t
-            break
-    measured = {r["material"]: float(r["measured_sigma_S_cm"]) for r in rows
-                if (finite(r.get("measured_sigma_S_cm")) or 0) > 0}
-    if len(per) < 3 and proxy_t is None:
-        return None
+    return per
 
-    def rho(names: list[str]) -> dict[str, Any]:
-        if len(names) < 3:
-            return {"n": len(names), "rho": None, "p_value": None}
-        res = spearmanr([per[n]["measured_S_cm"] for n in names],
-                        [per[n]["predicted_S_cm"] for n in names])
-        return {"n": len(names), "rho": float(res.statistic), "p_value": float(res.pvalue)}
 
-    names = sorted(per)
-    result: dict[str, Any] = {
-        "all": rho(names), "resolved_only": rho([n for n in names if per[n]["resolved"]]),
-        "materials": per}
-    if proxy_t is not None:
-        res = spearmanr([measured[n] for n in sorted(proxy)], [proxy[n] for n in sorted(proxy)])
-        result["D_at_T"] = {"temperature_K": proxy_t, "n": len(proxy),
-                            "rho": float(res.statistic), "p_value": float(res.pvalue),
-                            "D_cm2_s": proxy}
-    _write_text(out / "comparison.json", json.dumps(result, indent=1, sort_keys=True))
-    if len(per) < 3:
-        return result
+def _d_ranking(rows: list[dict[str, Any]], temperature_K: float,
+               measured: dict[str, float]) -> dict[str, float]:
+    """Tracer D at one temperature per measured material; an unresolved D counts as 0
+    (a resolved D exceeds twice its error, so it is always above 0)."""
+    from ..jsonsafe import finite_or_none as finite
+
+    return {r["material"]: (float(r["D_cm2_s"]) if r.get("D_resolved", True) else 0.0)
+            for r in rows if r["temperature_K"] == temperature_K
+            and finite(r.get("D_cm2_s")) is not None and r["material"] in measured}
+
+
+def _sigma_ranked(rows: list[dict[str, Any]], per: dict[str, dict[str, Any]],
+                  measured: dict[str, float]) -> dict[str, Any]:
+    """sigma(300 K) with the materials whose D was unresolved ranked lowest (0)."""
+    unresolved = {r["material"] for r in rows if r["material"] in measured
+                  and r.get("status") in ("ok", "done", "partial")
+                  and not r.get("D_resolved", True)} - set(per)
+    ranked = {**{n: p["predicted_S_cm"] for n, p in per.items()},
+              **dict.fromkeys(unresolved, 0.0)}
+    return {**_spearman(measured, ranked), "unresolved": sorted(unresolved)}
+
+
+def plot_measured_vs_predicted(path: Path, per: dict[str, dict[str, Any]],
+                               rho: float | None) -> None:
+    """Predicted sigma(300 K) against the measured one, log-log, with the error bars."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
-    for n in names:
+    for n in sorted(per):
         m = per[n]
         err = m["predicted_err_S_cm"] or 0.0
         lower = min(err, 0.99 * m["predicted_S_cm"])
@@ -219,14 +271,12 @@ def compare_measured(out: Path, rows: list[dict[str, Any]]) -> dict[str, Any] | 
     ax.set_yscale("log")
     ax.set_xlabel("measured sigma(RT) (S/cm)")
     ax.set_ylabel("predicted sigma(300 K) (S/cm)")
-    r_all = result["all"]["rho"]
-    ax.set_title(f"Spearman rho = {r_all:.2f} (n = {len(names)}; open: D unresolved)",
-                 fontsize=9)
+    shown = "undefined" if rho is None else f"{rho:.2f}"
+    ax.set_title(f"Spearman rho = {shown} (n = {len(per)}; open: D unresolved)", fontsize=9)
     fig.tight_layout()
-    with atomic_output(out / "measured_vs_predicted.png") as tmp:
+    with atomic_output(path) as tmp:
         fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
-    return result
 
 
 def _write_text(path: Path, text: str) -> None:
