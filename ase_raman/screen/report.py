@@ -57,9 +57,7 @@ def material_summary(rows: list[dict[str, Any]], charges: dict[str, float]
     ok = [r for r in rows if r.get("status") in ("ok", "done", "partial")
           and (r.get("D_cm2_s") or 0) > 0]
     out: dict[str, Any] = {}
-    unresolved = sorted(f"{r['temperature_K']:g} K" for r in rows
-                        if r.get("status") in ("ok", "done", "partial")
-                        and not r.get("D_resolved", True))
+    unresolved = sorted(f"{r['temperature_K']:g} K" for r in rows if _d_unresolved(r))
     melted = sorted(f"{r['temperature_K']:g} K" for r in ok if r.get("melted"))
     notes = [f"framework melted at {', '.join(melted)}"] if melted else []
     if unresolved:
@@ -96,6 +94,11 @@ def material_summary(rows: list[dict[str, Any]], charges: dict[str, float]
         out["sigma_300K_err_S_cm"] = (sigma * d300_err / d300
                                       if d300 > 0 and math.isfinite(d300_err) else None)
     return out
+
+
+def _d_unresolved(row: dict[str, Any]) -> bool:
+    """An analysed pair (finished or partial) whose D the run did not resolve."""
+    return row.get("status") in ("ok", "done", "partial") and not row.get("D_resolved", True)
 
 
 def _score(row: dict[str, Any], weights: dict[str, float]) -> tuple[float | None, str]:
@@ -243,9 +246,8 @@ def _d_ranking(rows: list[dict[str, Any]], temperature_K: float,
 def _sigma_ranked(rows: list[dict[str, Any]], per: dict[str, dict[str, Any]],
                   measured: dict[str, float]) -> dict[str, Any]:
     """sigma(300 K) with the materials whose D was unresolved ranked lowest (0)."""
-    unresolved = {r["material"] for r in rows if r["material"] in measured
-                  and r.get("status") in ("ok", "done", "partial")
-                  and not r.get("D_resolved", True)} - set(per)
+    unresolved = {r["material"] for r in rows
+                  if r["material"] in measured and _d_unresolved(r)} - set(per)
     ranked = {**{n: p["predicted_S_cm"] for n, p in per.items()},
               **dict.fromkeys(unresolved, 0.0)}
     return {**_spearman(measured, ranked), "unresolved": sorted(unresolved)}
